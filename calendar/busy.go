@@ -1,0 +1,295 @@
+package calendar
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-ical"
+)
+
+// BusyType says how firmly a busy interval blocks time, after the FBTYPE
+// values of RFC 5545 §3.2.9.
+type BusyType string
+
+// The busy types.
+const (
+	BusyBusy        BusyType = "busy"
+	BusyTentative   BusyType = "tentative"
+	BusyUnavailable BusyType = "unavailable" // out of office
+)
+
+// Busy is an interval during which someone is not free.
+type Busy struct {
+	Interval
+	Type BusyType `json:"type"`
+}
+
+// BusyOptions says how to read someone's calendar.
+type BusyOptions struct {
+	// Zone is the attendee's time zone, in which floating times and all-day
+	// events are read. Nil means UTC.
+	Zone *time.Location
+	// Email is the attendee's address; where an event lists them as an
+	// ATTENDEE, their PARTSTAT counts: DECLINED is free, NEEDS-ACTION
+	// tentative. Empty ignores PARTSTAT.
+	Email string
+}
+
+// BusyResult is what one calendar says about one window.
+type BusyResult struct {
+	// Busy is sorted by start; intervals may overlap.
+	Busy []Busy
+	// Objects counts the calendar objects read, Skipped those that could
+	// not be parsed or understood and were left out.
+	Objects, Skipped int
+}
+
+// parser computes busy time for one window from iCalendar components.
+type parser struct {
+	window Interval
+	zones  *zones
+	email  string
+	busy   []Busy
+}
+
+func newParser(window Interval, opts BusyOptions) *parser {
+	return &parser{window: window, zones: newZones(opts.Zone), email: strings.ToLower(opts.Email)}
+}
+
+// object reads one calendar object resource (RFC 4791 §4.1): its VEVENTs,
+// grouped by UID into series, and its VFREEBUSYs. On error it adds nothing.
+func (p *parser) object(cal *ical.Component) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("calendar: %v", r)
+		}
+	}()
+	mark := len(p.busy)
+	defer func() {
+		if err != nil {
+			p.busy = p.busy[:mark]
+		}
+	}()
+	for _, c := range cal.Children {
+		if c.Name == ical.CompTimezone {
+			p.zones.define(c)
+		}
+	}
+	type series struct {
+		master    *ical.Component
+		overrides []*ical.Component
+	}
+	var order []string
+	byUID := map[string]*series{}
+	for i, c := range cal.Children {
+		switch c.Name {
+		case ical.CompEvent:
+			uid := ""
+			if prop := c.Props.Get(ical.PropUID); prop != nil {
+				uid = prop.Value
+			}
+			if uid == "" {
+				uid = fmt.Sprintf("\x00%d", i) // no UID: a series of its own
+			}
+			s, ok := byUID[uid]
+			if !ok {
+				s = &series{}
+				byUID[uid] = s
+				order = append(order, uid)
+			}
+			if c.Props.Get(ical.PropRecurrenceID) != nil {
+				s.overrides = append(s.overrides, c)
+			} else if s.master == nil {
+				s.master = c
+			} else {
+				return fmt.Errorf("calendar: two VEVENTs with UID %q and no RECURRENCE-ID", uid)
+			}
+		case ical.CompFreeBusy:
+			if err := p.freeBusy(c); err != nil {
+				return err
+			}
+		}
+	}
+	for _, uid := range order {
+		s := byUID[uid]
+		if err := p.expand(s.master, s.overrides); err != nil {
+			return fmt.Errorf("calendar: VEVENT %q: %w", strings.TrimPrefix(uid, "\x00"), err)
+		}
+	}
+	return nil
+}
+
+func (p *parser) result(objects, skipped int) BusyResult {
+	slices.SortFunc(p.busy, func(a, b Busy) int { return compareIntervals(a.Interval, b.Interval) })
+	return BusyResult{Busy: p.busy, Objects: objects, Skipped: skipped}
+}
+
+// decodeICS decodes one iCalendar object with go-ical, which panics on some
+// malformed content lines; the panic becomes an error.
+func decodeICS(data []byte) (cal *ical.Calendar, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			cal, err = nil, fmt.Errorf("ical: %v", r)
+		}
+	}()
+	return ical.NewDecoder(bytes.NewReader(data)).Decode()
+}
+
+// BusyFromICS computes the busy time within window of an iCalendar stream
+// (RFC 5545), such as a published feed or one calendar object. Each
+// top-level component is decoded on its own, so a malformed one is skipped
+// and counted rather than failing the whole stream; VEVENTs that share a UID
+// form one series and are counted as one object. The error is non-nil only
+// when the stream holds no iCalendar data at all.
+func BusyFromICS(r io.Reader, window Interval, opts BusyOptions) (BusyResult, error) {
+	chunks, bad, err := splitICS(r)
+	if err != nil {
+		return BusyResult{}, err
+	}
+	p := newParser(window, opts)
+	var comps []*ical.Component
+	for _, chunk := range chunks {
+		cal, err := decodeICS(chunk)
+		if err != nil || len(cal.Children) != 1 {
+			bad++
+			continue
+		}
+		comps = append(comps, cal.Children[0])
+	}
+	for _, c := range comps {
+		if c.Name == ical.CompTimezone {
+			p.zones.define(c)
+		}
+	}
+	// Group the series so that each can fail on its own.
+	var order []string
+	groups := map[string][]*ical.Component{}
+	for i, c := range comps {
+		if c.Name != ical.CompEvent && c.Name != ical.CompFreeBusy {
+			continue
+		}
+		key := fmt.Sprintf("\x00%d", i)
+		if prop := c.Props.Get(ical.PropUID); c.Name == ical.CompEvent && prop != nil && prop.Value != "" {
+			key = prop.Value
+		}
+		if _, ok := groups[key]; !ok {
+			order = append(order, key)
+		}
+		groups[key] = append(groups[key], c)
+	}
+	objects := bad
+	for _, key := range order {
+		objects++
+		if err := p.object(&ical.Component{Name: ical.CompCalendar, Children: groups[key]}); err != nil {
+			bad++
+		}
+	}
+	if len(chunks) == 0 && bad == 0 {
+		return BusyResult{}, fmt.Errorf("calendar: no iCalendar data")
+	}
+	return p.result(objects, bad), nil
+}
+
+// topLevel names the components that only occur directly in a VCALENDAR.
+var topLevel = map[string]bool{
+	ical.CompEvent: true, ical.CompToDo: true, ical.CompJournal: true,
+	ical.CompFreeBusy: true, ical.CompTimezone: true,
+}
+
+// splitICS cuts an iCalendar stream into its top-level components, each
+// wrapped in its own VCALENDAR, counting those cut short or unbalanced as bad.
+// It fails only when the stream has no VCALENDAR.
+func splitICS(r io.Reader) (chunks [][]byte, bad int, err error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
+	var (
+		lines    []string // unfolded lines of the current component
+		stack    []string // open component names inside it
+		inCal    bool
+		sawCal   bool
+		pending  string
+		havePend bool
+	)
+	var flush func(line string)
+	flush = func(line string) {
+		name, value, _ := strings.Cut(line, ":")
+		name = strings.ToUpper(strings.TrimSpace(name))
+		value = strings.ToUpper(strings.TrimSpace(value))
+		switch {
+		case !inCal:
+			if name == "BEGIN" && value == ical.CompCalendar {
+				inCal, sawCal = true, true
+			}
+		case len(stack) == 0:
+			switch name {
+			case "BEGIN":
+				stack = append(stack, value)
+				lines = append(lines[:0], line)
+			case "END":
+				inCal = false
+			}
+		default:
+			if name == "BEGIN" && topLevel[value] || name == "END" && value == ical.CompCalendar {
+				// The open component was cut short: count it, and start
+				// over with this line.
+				bad++
+				stack = stack[:0]
+				flush(line)
+				return
+			}
+			lines = append(lines, line)
+			switch name {
+			case "BEGIN":
+				stack = append(stack, value)
+			case "END":
+				if stack[len(stack)-1] != value {
+					// Unbalanced: drop this component, resynchronise on
+					// the next top-level BEGIN.
+					bad++
+					stack = stack[:0]
+					return
+				}
+				stack = stack[:len(stack)-1]
+				if len(stack) == 0 {
+					var b bytes.Buffer
+					b.WriteString("BEGIN:VCALENDAR\r\n")
+					for _, l := range lines {
+						b.WriteString(l)
+						b.WriteString("\r\n")
+					}
+					b.WriteString("END:VCALENDAR\r\n")
+					chunks = append(chunks, b.Bytes())
+				}
+			}
+		}
+	}
+	for sc.Scan() {
+		line := strings.TrimRight(sc.Text(), "\r")
+		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+			pending += line[1:] // RFC 5545 §3.1 unfolding
+			continue
+		}
+		if havePend {
+			flush(pending)
+		}
+		pending, havePend = line, true
+	}
+	if havePend {
+		flush(pending)
+	}
+	if err := sc.Err(); err != nil {
+		return chunks, bad, fmt.Errorf("calendar: reading iCalendar: %w", err)
+	}
+	if len(stack) > 0 {
+		bad++ // cut short
+	}
+	if !sawCal {
+		return nil, 0, fmt.Errorf("calendar: no VCALENDAR in stream")
+	}
+	return chunks, bad, nil
+}
