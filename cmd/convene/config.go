@@ -1,0 +1,110 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// config is everything the service reads from its environment, with
+// defaults that run on a fresh machine.
+type config struct {
+	Addr         string // CONVENE_ADDR
+	DataDir      string // CONVENE_DATA_DIR
+	MongoURI     string // MONGODB_URI; empty runs the embedded store
+	MongoDB      string // CONVENE_MONGODB_DATABASE
+	EmbeddedAddr string // CONVENE_EMBEDDED_MONGO_ADDR (loopback)
+	JWTSecret    string // CONVENE_JWT_SECRET (development, HS256)
+	JWTKeys      string // CONVENE_JWT_KEYS (PEM or JWKS file)
+	JWTIssuer    string // CONVENE_JWT_ISSUER
+	JWTAudience  string // CONVENE_JWT_AUDIENCE
+	BodyLimit    int64  // CONVENE_BODY_LIMIT, bytes
+	Demo         string // CONVENE_DEMO: auto (seed an empty embedded store), on, off
+	LogLevel     string // CONVENE_LOG_LEVEL: debug, info, warn, error
+}
+
+func loadConfig(getenv func(string) string) (config, error) {
+	c := config{
+		Addr:         or(getenv("CONVENE_ADDR"), ":8080"),
+		DataDir:      or(getenv("CONVENE_DATA_DIR"), "./data"),
+		MongoURI:     getenv("MONGODB_URI"),
+		MongoDB:      or(getenv("CONVENE_MONGODB_DATABASE"), "convene"),
+		EmbeddedAddr: or(getenv("CONVENE_EMBEDDED_MONGO_ADDR"), "127.0.0.1:0"),
+		JWTSecret:    getenv("CONVENE_JWT_SECRET"),
+		JWTKeys:      getenv("CONVENE_JWT_KEYS"),
+		JWTIssuer:    or(getenv("CONVENE_JWT_ISSUER"), "convene-dev"),
+		JWTAudience:  or(getenv("CONVENE_JWT_AUDIENCE"), "convene"),
+		BodyLimit:    1 << 20,
+		Demo:         or(getenv("CONVENE_DEMO"), "auto"),
+		LogLevel:     or(getenv("CONVENE_LOG_LEVEL"), "info"),
+	}
+	var errs []error
+	if v := getenv("CONVENE_BODY_LIMIT"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1024 {
+			errs = append(errs, fmt.Errorf("CONVENE_BODY_LIMIT: %q is not a byte count of at least 1024", v))
+		}
+		c.BodyLimit = n
+	}
+	switch c.Demo {
+	case "auto", "on", "off":
+	default:
+		errs = append(errs, fmt.Errorf("CONVENE_DEMO: %q is not auto, on or off", c.Demo))
+	}
+	if host, _, ok := strings.Cut(c.EmbeddedAddr, ":"); !ok || (host != "127.0.0.1" && host != "localhost" && host != "[::1]") {
+		errs = append(errs, fmt.Errorf("CONVENE_EMBEDDED_MONGO_ADDR: %q must be a loopback address", c.EmbeddedAddr))
+	}
+	return c, errors.Join(errs...)
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// devSecret returns the HS256 development secret: CONVENE_JWT_SECRET, or
+// one generated once and kept in the data directory so that tokens minted by
+// `convene token` work with the server. With only public keys configured
+// there is no development secret.
+func (c config) devSecret() ([]byte, error) {
+	if c.JWTSecret != "" {
+		return []byte(c.JWTSecret), nil
+	}
+	if c.JWTKeys != "" {
+		return nil, nil
+	}
+	path := filepath.Join(c.DataDir, "jwt-secret")
+	if b, err := os.ReadFile(path); err == nil {
+		return []byte(strings.TrimSpace(string(b))), nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return nil, err
+	}
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, err
+	}
+	secret := hex.EncodeToString(b[:])
+	// O_EXCL: if the server and `convene token` race on a fresh data
+	// directory, one secret wins and both read it.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return c.devSecret()
+	} else if err != nil {
+		return nil, err
+	}
+	if _, err := f.WriteString(secret + "\n"); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return []byte(secret), f.Close()
+}

@@ -1,0 +1,89 @@
+// Package service is Convene's domain: convene requests and strategy
+// discussions, the people who take part, requirements and quorum, outcomes,
+// the audit log, the one Error type, and the Store interface the domain needs.
+// It does no I/O itself; adapters (service/mongodb, calendar, invites) do.
+//
+// The rules it applies come from service/policy, which reads the area's
+// procedure profile (see ../shared/DOMAIN.md and its seeds).
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"time"
+)
+
+// App carries out what users ask of Convene: it checks who may do what,
+// validates, applies the domain rules, persists through the Store and writes
+// the audit log.
+type App struct {
+	Store Store
+	Log   *slog.Logger
+	// Now is the clock; tests stand it on Christmas Eve or a clock change.
+	Now func() time.Time
+	// NewID returns a fresh, time-ordered identifier.
+	NewID func() string
+}
+
+// NewApp returns an App with a real clock and id generator.
+func NewApp(store Store, log *slog.Logger) *App {
+	return &App{Store: store, Log: log, Now: time.Now, NewID: NewID}
+}
+
+// NewID returns a 128-bit identifier whose first 48 bits are the Unix time in
+// milliseconds (like a UUIDv7), so ids sort by creation and index well.
+func NewID() string {
+	var b [16]byte
+	ms := uint64(time.Now().UnixMilli())
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
+	}
+	_, _ = rand.Read(b[6:])
+	b[6] = b[6]&0x0f | 0x70 // version 7
+	b[8] = b[8]&0x3f | 0x80 // RFC 9562 variant
+	return hex.EncodeToString(b[:])
+}
+
+// audit appends an entry for what the caller in ctx just did. An entry that
+// cannot be written is an error: an unaudited change to case data must not
+// look like success.
+func (a *App) audit(ctx context.Context, action, resource string, detail map[string]any) error {
+	e := &AuditEntry{
+		ID:        a.NewID(),
+		At:        a.Now().UTC(),
+		Actor:     PrincipalFrom(ctx).Actor(),
+		Action:    action,
+		Resource:  resource,
+		RequestID: RequestIDFrom(ctx),
+		Detail:    detail,
+	}
+	if err := a.Store.AppendAudit(ctx, e); err != nil {
+		a.Log.ErrorContext(ctx, "audit entry not written", "action", action, "resource", resource, "err", err)
+		return Internal(err, "append audit")
+	}
+	return nil
+}
+
+// ListAudit returns audit entries, newest first. Administrators only.
+func (a *App) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
+	if _, err := require(ctx, RoleAdmin); err != nil {
+		return nil, err
+	}
+	f.Limit = PageLimit(f.Limit)
+	return a.Store.Audit(ctx, f)
+}
+
+// PageLimit is the page size for a requested limit: 50 by default, 200 at
+// most.
+func PageLimit(n int) int {
+	switch {
+	case n <= 0:
+		return 50
+	case n > 200:
+		return 200
+	}
+	return n
+}

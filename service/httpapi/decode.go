@@ -1,0 +1,72 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/convene/convene/service"
+)
+
+// decode reads a JSON request body into v strictly: unknown fields, trailing
+// data and wrong types are errors naming the field. The contract is checked
+// before this runs; this is the second line, in Go's own types.
+func decode(c echo.Context, v any) error {
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return service.Errorf(service.ETOOLARGE, "the request body is larger than this service accepts")
+		}
+		return service.Errorf(service.EMALFORMED, "the request body could not be read")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if dec.More() {
+		return service.Errorf(service.EMALFORMED, "the request body has data after the JSON value")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.Is(err, io.EOF):
+		return service.Errorf(service.EMALFORMED, "the request body is empty; send a JSON object")
+	case errors.As(err, &syn), errors.Is(err, io.ErrUnexpectedEOF):
+		return service.Errorf(service.EMALFORMED, "the request body is not valid JSON")
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			return service.Errorf(service.EMALFORMED, "the request body must be a JSON object")
+		}
+		return service.Invalid("the request is not valid", service.FieldError{Field: field, Message: "must be of type " + jsonType(typ.Type.Kind().String())})
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return service.Invalid("the request is not valid", service.FieldError{Field: field, Message: "is not a field of this request"})
+	}
+	return service.Errorf(service.EMALFORMED, "the request body could not be read as JSON")
+}
+
+func jsonType(kind string) string {
+	switch kind {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "slice", "array":
+		return "array"
+	case "struct", "map", "ptr":
+		return "object"
+	}
+	return "number"
+}

@@ -1,0 +1,77 @@
+package mongodb
+
+import (
+	"context"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/convene/convene/service"
+)
+
+type auditDoc struct {
+	ID        string         `bson:"_id"`
+	At        time.Time      `bson:"at"`
+	Actor     actorDoc       `bson:"actor"`
+	Action    string         `bson:"action"`
+	Resource  string         `bson:"resource"`
+	RequestID string         `bson:"request_id,omitempty"`
+	Detail    map[string]any `bson:"detail,omitempty"`
+}
+
+type actorDoc struct {
+	Subject string `bson:"sub"`
+	Name    string `bson:"name,omitempty"`
+	Email   string `bson:"email,omitempty"`
+}
+
+// AppendAudit inserts e. There is no method to change or delete entries.
+func (s *Store) AppendAudit(ctx context.Context, e *service.AuditEntry) error {
+	_, err := s.audit.InsertOne(ctx, auditDoc{
+		ID: e.ID, At: e.At, Actor: actorDoc(e.Actor), Action: e.Action,
+		Resource: e.Resource, RequestID: e.RequestID, Detail: e.Detail,
+	})
+	return translate(err, "audit entry")
+}
+
+// Audit lists entries newest first.
+func (s *Store) Audit(ctx context.Context, f service.AuditFilter) ([]service.AuditEntry, error) {
+	filter := bson.D{}
+	if f.Resource != "" {
+		filter = append(filter, bson.E{Key: "resource", Value: f.Resource})
+	}
+	if f.Actor != "" {
+		filter = append(filter, bson.E{Key: "actor.sub", Value: f.Actor})
+	}
+	if f.Before != "" {
+		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$lt", Value: f.Before}}})
+	}
+	cur, err := s.audit.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "_id", Value: -1}}).SetLimit(int64(f.Limit)))
+	if err != nil {
+		return nil, translate(err, "audit")
+	}
+	var docs []auditDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, translate(err, "audit")
+	}
+	out := make([]service.AuditEntry, len(docs))
+	for i, d := range docs {
+		out[i] = service.AuditEntry{ID: d.ID, At: d.At.UTC(), Actor: service.Actor(d.Actor), Action: d.Action,
+			Resource: d.Resource, RequestID: d.RequestID, Detail: d.Detail}
+	}
+	return out, nil
+}
+
+// versionMiss explains why a version-guarded replace matched nothing: the
+// document is gone (ENOTFOUND) or someone else changed it first (ECONFLICT).
+func (s *Store) versionMiss(ctx context.Context, coll, id, what string) error {
+	n, err := s.db.Collection(coll).CountDocuments(ctx, bson.D{{Key: "_id", Value: id}})
+	if err != nil {
+		return translate(err, what)
+	}
+	if n == 0 {
+		return service.Errorf(service.ENOTFOUND, "%s %s not found", what, id)
+	}
+	return service.Errorf(service.ECONFLICT, "the %s was changed by someone else; reload it and try again", what)
+}
