@@ -120,8 +120,13 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 			{Keys: bson.D{{Key: "actor.sub", Value: 1}, {Key: "_id", Value: -1}}, Options: options.Index().SetName("actor_id")},
 		},
 	} {
-		if _, err := coll.Indexes().CreateMany(ctx, models); err != nil {
-			return fmt.Errorf("create indexes on %s: %w", coll.Name(), err)
+		// One index per command: FerretDB v1.24 panics when a createIndexes
+		// command lists several indexes that already exist (it deletes from
+		// its to-do list by a stale position), which is every restart.
+		for _, m := range models {
+			if _, err := coll.Indexes().CreateOne(ctx, m); err != nil {
+				return fmt.Errorf("create indexes on %s: %w", coll.Name(), err)
+			}
 		}
 	}
 	return nil

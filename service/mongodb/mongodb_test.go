@@ -183,3 +183,24 @@ func TestAuditAppendOnly(t *testing.T) {
 		t.Errorf("detail version = %#v, want %#v", got, want)
 	}
 }
+
+// TestReopen opens the same database twice, as every restart does: creating
+// indexes that already exist must succeed and keep the data.
+func TestReopen(t *testing.T) {
+	ctx := context.Background()
+	db := fmt.Sprintf("reopen_%d", time.Now().UnixNano())
+	for i := range 3 {
+		s, err := mongodb.Open(ctx, mongodbtest.URI(), db)
+		if err != nil {
+			t.Fatalf("open %d: %v", i, err)
+		}
+		if i == 0 {
+			if err := s.CreatePerson(ctx, newPerson("p1", "keep@example.org")); err != nil {
+				t.Fatal(err)
+			}
+		} else if _, err := s.Person(ctx, "p1"); err != nil {
+			t.Errorf("open %d: the person is gone: %v", i, err)
+		}
+		_ = s.Close(ctx)
+	}
+}

@@ -58,3 +58,6 @@ func Store(t testing.TB) *mongodb.Store {
 	t.Cleanup(func() { _ = s.Close(context.Background()) })
 	return s
 }
+
+// URI is the server's connection string.
+func URI() string { return uri }

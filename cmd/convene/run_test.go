@@ -1,0 +1,182 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// lines is a concurrency-safe stdout that hands each line to the test.
+type lines struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+	ch  chan string
+}
+
+func newLines() *lines { return &lines{ch: make(chan string, 100)} }
+
+func (l *lines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.Write(p)
+	for {
+		line, err := l.buf.ReadString('\n')
+		if err != nil {
+			l.buf.WriteString(line)
+			return len(p), nil
+		}
+		l.ch <- strings.TrimRight(line, "\n")
+	}
+}
+
+// instance is a running `convene serve`.
+type instance struct {
+	url    string
+	tokens map[string]string
+	stop   func() error
+}
+
+var listening = regexp.MustCompile(`^Convene listening on (http://\S+)`)
+
+// start runs the real run() on port 0 with env and waits until it listens
+// and has printed its development tokens.
+func start(t *testing.T, env map[string]string) *instance {
+	t.Helper()
+	env["CONVENE_ADDR"] = "127.0.0.1:0"
+	env["CONVENE_LOG_LEVEL"] = "warn"
+	ctx, cancel := context.WithCancel(context.Background())
+	out := newLines()
+	errc := make(chan error, 1)
+	go func() { errc <- run(ctx, []string{"convene"}, func(k string) string { return env[k] }, out) }()
+	in := &instance{tokens: map[string]string{}}
+	deadline := time.After(60 * time.Second)
+	for in.url == "" || len(in.tokens) < 4 {
+		select {
+		case line := <-out.ch:
+			if m := listening.FindStringSubmatch(line); m != nil {
+				in.url = m[1]
+			} else if f := strings.Fields(line); len(f) == 2 && strings.Count(f[1], ".") == 2 {
+				in.tokens[f[0]] = f[1]
+			}
+		case err := <-errc:
+			cancel()
+			t.Fatalf("run returned before listening: %v", err)
+		case <-deadline:
+			cancel()
+			t.Fatal("the service did not start within 60s")
+		}
+	}
+	stopped := false
+	in.stop = func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		return <-errc
+	}
+	t.Cleanup(func() { _ = in.stop() })
+	return in
+}
+
+func call(t *testing.T, method, url, tok string, body any) (int, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, url, rd)
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var m map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&m)
+	return res.StatusCode, m
+}
+
+func TestServeOnAFreshDataDirectoryAndRestart(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"CONVENE_DATA_DIR": dir}
+	first := start(t, env)
+	if code, body := call(t, "GET", first.url+"/readyz", "", nil); code != 200 || body["status"] != "ready" {
+		t.Fatalf("readyz: %d %v", code, body)
+	}
+	bso := first.tokens["business_support"]
+	code, created := call(t, "POST", first.url+"/v1/people", bso, map[string]any{
+		"name": "Hana Health", "email": "hana.health@nhs.example.org", "agency": "health", "role": "named_nurse", "seniority": 2,
+	})
+	if code != 201 {
+		t.Fatalf("create person: %d %v", code, created)
+	}
+	id := created["id"].(string)
+	code, list := call(t, "GET", first.url+"/v1/people?limit=200", bso, nil)
+	if code != 200 {
+		t.Fatalf("list: %d", code)
+	}
+	seeded := len(list["items"].([]any))
+	if seeded < 2 {
+		t.Fatalf("the demo directory has %d people, want it seeded", seeded)
+	}
+	if err := first.stop(); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+
+	// Same data directory: the person is still there, the demo is not
+	// seeded twice, and the tokens from the first run still verify because
+	// the development secret was kept.
+	second := start(t, env)
+	if code, got := call(t, "GET", second.url+"/v1/people/"+id, bso, nil); code != 200 || got["email"] != "hana.health@nhs.example.org" {
+		t.Fatalf("after restart, GET person: %d %v", code, got)
+	}
+	if _, list := call(t, "GET", second.url+"/v1/people?limit=200", bso, nil); len(list["items"].([]any)) != seeded {
+		t.Errorf("after restart there are %d people, want %d", len(list["items"].([]any)), seeded)
+	}
+}
+
+func TestTokenCommandPrintsOnlyAToken(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"CONVENE_DATA_DIR": dir}
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"convene", "token", "--role", "agency_rep", "--sub", "u-42", "--agency", "police"},
+		func(k string) string { return env[k] }, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(&out)
+	var got []string
+	for sc.Scan() {
+		got = append(got, sc.Text())
+	}
+	if len(got) != 1 || strings.Count(got[0], ".") != 2 {
+		t.Fatalf("token printed %q, want exactly one JWT line", got)
+	}
+	srv := start(t, env)
+	if code, _ := call(t, "GET", srv.url+"/v1/people", got[0], nil); code != 200 {
+		t.Errorf("the minted token is refused by a server on the same data directory: %d", code)
+	}
+	if code, _ := call(t, "POST", srv.url+"/v1/people", got[0], map[string]any{}); code != 403 {
+		t.Errorf("agency_rep writing the directory: %d, want 403", code)
+	}
+	for _, bad := range [][]string{{"token"}, {"token", "--role", "king", "--sub", "x"}, {"token", "--role", "chair", "--sub", "x", "--agency", "mi5"}} {
+		if err := run(context.Background(), append([]string{"convene"}, bad...), func(k string) string { return env[k] }, io.Discard); err == nil {
+			t.Errorf("run %v: no error", bad)
+		}
+	}
+}
