@@ -82,6 +82,9 @@ type ReplyAttendee struct {
 	DelegatedFrom []string
 	// SentBy is the SENT-BY address: someone acting for this attendee.
 	SentBy string
+	// Comment is the note Google Calendar puts in the X-RESPONSE-COMMENT
+	// parameter; other clients use the COMMENT property (Inbound.Comment).
+	Comment string
 }
 
 // Proposal is what an attendee proposes in a COUNTER: a new start and end,
@@ -416,6 +419,7 @@ func readCalendar(in *Inbound, cal *ical.Calendar) error {
 			Role:          Role(strings.ToUpper(strings.TrimSpace(p.Params.Get(ical.ParamRole)))),
 			DelegatedTo:   addressList(p.Params.Values(ical.ParamDelegatedTo)),
 			DelegatedFrom: addressList(p.Params.Values(ical.ParamDelegatedFrom)),
+			Comment:       strings.TrimSpace(p.Params.Get("X-RESPONSE-COMMENT")),
 		}
 		if sb := p.Params.Get(ical.ParamSentBy); sb != "" {
 			a.SentBy = mailtoAddress(sb)
