@@ -31,14 +31,14 @@ var secret = []byte("0123456789abcdef0123456789abcdef-test-secret")
 
 // harness is the API on a real embedded store, served over loopback.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	url   string
 	store *mongodb.Store
 	app   *service.App
 	api   *httpapi.Server
 }
 
-func newHarness(t *testing.T, auth ...httpapi.AuthConfig) *harness {
+func newHarness(t testing.TB, auth ...httpapi.AuthConfig) *harness {
 	t.Helper()
 	cfg := httpapi.AuthConfig{Issuer: issuer, Audience: audience, Secret: secret}
 	if len(auth) > 0 {
@@ -64,7 +64,7 @@ func newHarness(t *testing.T, auth ...httpapi.AuthConfig) *harness {
 }
 
 // token mints a token for a user with the role and agency.
-func token(t *testing.T, role service.Role, agency service.Agency, opts ...func(*service.Principal)) string {
+func token(t testing.TB, role service.Role, agency service.Agency, opts ...func(*service.Principal)) string {
 	t.Helper()
 	p := service.Principal{Subject: "user-" + string(role) + "-" + string(agency), Name: "Test " + string(role),
 		Email: string(role) + "@example.org", Roles: []service.Role{role}, Agency: agency}

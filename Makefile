@@ -1,0 +1,26 @@
+# The two commands README.md starts with: `make run` and `make test`.
+.PHONY: run test deps vet bench build
+
+# Runs the service with the embedded store under ./data, a demo directory and
+# printed development tokens. Needs nothing but Go.
+run:
+	go run ./cmd/convene
+
+# Installs what the tests talk to (Radicale, aiosmtpd, python3-icalendar,
+# ical.js, python3-holidays), then vets and runs every test with the race
+# detector.
+test: deps vet
+	go test -race -count=1 -timeout 20m ./...
+
+deps:
+	./.ci/deps
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+	go vet ./...
+
+bench:
+	go test -run '^$$' -bench . -benchmem ./...
+
+build:
+	CGO_ENABLED=0 go build -trimpath -o convene ./cmd/convene
