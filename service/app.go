@@ -25,6 +25,9 @@ type App struct {
 	Now func() time.Time
 	// NewID returns a fresh, time-ordered identifier.
 	NewID func() string
+	// CredentialsDir is the only directory file: credential references
+	// may point into; empty refuses file references.
+	CredentialsDir string
 }
 
 // NewApp returns an App with a real clock and id generator.

@@ -11,7 +11,7 @@ func (a *App) CreatePerson(ctx context.Context, p Person) (*Person, error) {
 		return nil, err
 	}
 	p.Normalize()
-	if err := p.Validate(); err != nil {
+	if err := p.Validate(a.CredentialsDir); err != nil {
 		return nil, err
 	}
 	now := a.Now().UTC()
@@ -73,7 +73,7 @@ func (a *App) UpdatePerson(ctx context.Context, id string, p Person) (*Person, e
 		return nil, err
 	}
 	p.Normalize()
-	if err := p.Validate(); err != nil {
+	if err := p.Validate(a.CredentialsDir); err != nil {
 		return nil, err
 	}
 	if p.Calendar != nil && old.Calendar != nil && p.Calendar.CredentialRef == "" &&

@@ -1,13 +1,17 @@
 package service
 
 import (
+	"errors"
+	"fmt"
 	"net/mail"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/convene/convene/calendar"
 )
 
 // Agency is an organisation that takes part in strategy discussions.
@@ -34,28 +38,16 @@ type Person struct {
 	Role string `json:"role"`
 	// Seniority is the person's level on their agency's ordered scale, as
 	// the procedure profile defines it (1 is the most junior).
-	Seniority      int             `json:"seniority"`
-	SeniorityLabel string          `json:"seniority_label,omitempty"`
-	Chair          bool            `json:"chair"`
-	WorkingHours   WorkingHours    `json:"working_hours"`
-	TimeZone       string          `json:"time_zone"`
-	Calendar       *CalendarSource `json:"calendar,omitempty"`
-	Active         bool            `json:"active"`
-	Version        int64           `json:"version"`
-	CreatedAt      time.Time       `json:"created_at"`
-	UpdatedAt      time.Time       `json:"updated_at"`
-}
-
-// WorkingHours are the days and local hours a person normally works.
-type WorkingHours struct {
-	Days  []string `json:"days"`  // "mon" … "sun"
-	Start string   `json:"start"` // "09:00"
-	End   string   `json:"end"`   // "17:00"
-}
-
-// DefaultWorkingHours is Monday to Friday, 09:00 to 17:00.
-func DefaultWorkingHours() WorkingHours {
-	return WorkingHours{Days: []string{"mon", "tue", "wed", "thu", "fri"}, Start: "09:00", End: "17:00"}
+	Seniority      int                   `json:"seniority"`
+	SeniorityLabel string                `json:"seniority_label,omitempty"`
+	Chair          bool                  `json:"chair"`
+	WorkingHours   calendar.WorkingHours `json:"working_hours"`
+	TimeZone       string                `json:"time_zone"`
+	Calendar       *CalendarSource       `json:"calendar,omitempty"`
+	Active         bool                  `json:"active"`
+	Version        int64                 `json:"version"`
+	CreatedAt      time.Time             `json:"created_at"`
+	UpdatedAt      time.Time             `json:"updated_at"`
 }
 
 // CalendarSource says where a person's busy time is read from. The
@@ -68,11 +60,11 @@ type CalendarSource struct {
 	CredentialRef string `json:"credential_ref,omitempty"`
 }
 
-var (
-	hhmm     = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
-	weekdays = []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
-	credRef  = regexp.MustCompile(`^(env:[A-Za-z_][A-Za-z0-9_]*|file:/[^\x00]+)$`)
-)
+// credentialEnv is the prefix every env: credential reference must have,
+// so that a reference can never name another of the service's own secrets.
+const credentialEnv = "CONVENE_CRED_"
+
+var credEnvName = regexp.MustCompile(`^` + credentialEnv + `[A-Z0-9_]+$`)
 
 // Normalize trims and lower-cases what should be compared case-blind and
 // fills defaults.
@@ -83,16 +75,15 @@ func (p *Person) Normalize() {
 	if p.TimeZone == "" {
 		p.TimeZone = "Europe/London"
 	}
-	if len(p.WorkingHours.Days) == 0 && p.WorkingHours.Start == "" && p.WorkingHours.End == "" {
-		p.WorkingHours = DefaultWorkingHours()
-	}
-	for i, d := range p.WorkingHours.Days {
-		p.WorkingHours.Days[i] = strings.ToLower(d)
+	if len(p.WorkingHours.Days) == 0 && p.WorkingHours.Start == 0 && p.WorkingHours.End == 0 {
+		p.WorkingHours = calendar.DefaultWorkingHours
+		p.WorkingHours.Days = slices.Clone(p.WorkingHours.Days)
 	}
 }
 
-// Validate checks a person as written by an administrator.
-func (p *Person) Validate() error {
+// Validate checks a person as written by an administrator. credentialsDir
+// is where file: credential references must point.
+func (p *Person) Validate(credentialsDir string) error {
 	var f Fields
 	if p.Name == "" {
 		f.Add("name", "is required")
@@ -113,37 +104,26 @@ func (p *Person) Validate() error {
 	if p.Seniority < 1 || p.Seniority > 20 {
 		f.Add("seniority", "must be a level from 1 to 20")
 	}
-	p.WorkingHours.validate(&f, "working_hours")
+	validateWorkingHours(p.WorkingHours, &f, "working_hours")
 	if _, err := time.LoadLocation(p.TimeZone); err != nil || p.TimeZone == "Local" {
 		f.Add("time_zone", "must be an IANA time zone such as Europe/London")
 	}
 	if c := p.Calendar; c != nil {
-		c.validate(&f, "calendar")
+		c.validate(&f, "calendar", credentialsDir)
 	}
 	return f.Err("the person is not valid")
 }
 
-func (w WorkingHours) validate(f *Fields, field string) {
+func validateWorkingHours(w calendar.WorkingHours, f *Fields, field string) {
 	if len(w.Days) == 0 {
 		f.Add(field+".days", "must list at least one day")
 	}
-	for i, d := range w.Days {
-		if !slices.Contains(weekdays, d) {
-			f.Add(field+".days["+strconv.Itoa(i)+"]", "must be one of %v", weekdays)
-		}
-	}
-	if !hhmm.MatchString(w.Start) {
-		f.Add(field+".start", "must be a time of day such as 09:00")
-	}
-	if !hhmm.MatchString(w.End) {
-		f.Add(field+".end", "must be a time of day such as 17:00")
-	}
-	if hhmm.MatchString(w.Start) && hhmm.MatchString(w.End) && w.Start >= w.End {
+	if w.End <= w.Start {
 		f.Add(field+".end", "must be after start")
 	}
 }
 
-func (c *CalendarSource) validate(f *Fields, field string) {
+func (c *CalendarSource) validate(f *Fields, field, credentialsDir string) {
 	switch c.Type {
 	case "caldav", "ics":
 	default:
@@ -154,20 +134,36 @@ func (c *CalendarSource) validate(f *Fields, field string) {
 	if !okScheme || u.Host == "" || u.User != nil {
 		f.Add(field+".url", "must be an absolute http(s) URL (webcal for ICS feeds) with no credentials in it")
 	}
-	if c.CredentialRef != "" && !credRef.MatchString(c.CredentialRef) {
-		f.Add(field+".credential_ref", `must be "env:NAME" or "file:/path"`)
+	if c.CredentialRef != "" {
+		if err := CheckCredentialRef(c.CredentialRef, credentialsDir); err != nil {
+			f.Add(field+".credential_ref", "%s", err.Error())
+		}
 	}
 }
 
-// Weekdays returns the working days as time.Weekday values.
-func (w WorkingHours) Weekdays() []time.Weekday {
-	var out []time.Weekday
-	for _, d := range w.Days {
-		if i := slices.Index(weekdays, d); i >= 0 {
-			out = append(out, time.Weekday(i))
+// CheckCredentialRef says whether a credential reference is one the service
+// will resolve: "env:CONVENE_CRED_NAME", or "file:/path" inside dir (with
+// no dir, file references are refused). Confining references matters: a
+// reference naming any variable or file would let whoever writes a calendar
+// source send the service's own secrets to a server of their choosing.
+func CheckCredentialRef(ref, dir string) error {
+	kind, name, _ := strings.Cut(ref, ":")
+	switch kind {
+	case "env":
+		if !credEnvName.MatchString(name) {
+			return fmt.Errorf("must name an environment variable starting %s (upper case)", credentialEnv)
 		}
+		return nil
+	case "file":
+		if !filepath.IsAbs(name) || filepath.Clean(name) != name {
+			return errors.New("must be an absolute, clean path")
+		}
+		if dir == "" || !strings.HasPrefix(name, filepath.Clean(dir)+string(filepath.Separator)) {
+			return fmt.Errorf("must be a file in the credentials directory %s", dir)
+		}
+		return nil
 	}
-	return out
+	return fmt.Errorf(`must be "env:%sNAME" or "file:/path"`, credentialEnv)
 }
 
 // PersonFilter selects people from the directory.

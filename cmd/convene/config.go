@@ -26,6 +26,9 @@ type config struct {
 	BodyLimit    int64  // CONVENE_BODY_LIMIT, bytes
 	Demo         string // CONVENE_DEMO: auto (seed an empty embedded store), on, off
 	LogLevel     string // CONVENE_LOG_LEVEL: debug, info, warn, error
+	// CredentialsDir is where file: calendar credential references may
+	// point (CONVENE_CREDENTIALS_DIR, default DATA_DIR/credentials).
+	CredentialsDir string
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -42,6 +45,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		BodyLimit:    1 << 20,
 		Demo:         or(getenv("CONVENE_DEMO"), "auto"),
 		LogLevel:     or(getenv("CONVENE_LOG_LEVEL"), "info"),
+	}
+	c.CredentialsDir = or(getenv("CONVENE_CREDENTIALS_DIR"), filepath.Join(c.DataDir, "credentials"))
+	if abs, err := filepath.Abs(c.CredentialsDir); err == nil {
+		c.CredentialsDir = abs
 	}
 	var errs []error
 	if v := getenv("CONVENE_BODY_LIMIT"); v != "" {

@@ -95,6 +95,7 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 		return err
 	}
 	app := service.NewApp(store, log)
+	app.CredentialsDir = cfg.CredentialsDir
 
 	if cfg.Demo == "on" || (cfg.Demo == "auto" && cfg.MongoURI == "") {
 		n, err := seedDemo(ctx, app)

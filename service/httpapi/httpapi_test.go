@@ -170,6 +170,6 @@ func fieldsOf(p map[string]any) []string {
 func validPerson(email string) map[string]any {
 	return map[string]any{
 		"name": "Dana Inspector", "email": email, "agency": "police", "role": "police_officer", "seniority": 3,
-		"calendar": map[string]any{"type": "caldav", "url": "https://cal.police.example.org/dav/dana/", "credential_ref": "env:DANA_CALDAV"},
+		"calendar": map[string]any{"type": "caldav", "url": "https://cal.police.example.org/dav/dana/", "credential_ref": "env:CONVENE_CRED_DANA"},
 	}
 }

@@ -1,12 +1,15 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/convene/convene/calendar"
 	"github.com/convene/convene/service"
 )
 
@@ -18,45 +21,60 @@ type personInput struct {
 	Role         string                  `json:"role"`
 	Seniority    int                     `json:"seniority"`
 	Chair        bool                    `json:"chair"`
-	WorkingHours *service.WorkingHours   `json:"working_hours"`
+	WorkingHours json.RawMessage         `json:"working_hours"`
 	TimeZone     string                  `json:"time_zone"`
 	Calendar     *service.CalendarSource `json:"calendar"`
 	Active       *bool                   `json:"active"`
 	Version      int64                   `json:"version"`
 }
 
-func (in *personInput) person() service.Person {
+func (in *personInput) person() (service.Person, error) {
 	p := service.Person{
 		Name: in.Name, Email: in.Email, Agency: in.Agency, Role: in.Role, Seniority: in.Seniority,
 		Chair: in.Chair, TimeZone: in.TimeZone, Calendar: in.Calendar, Active: true, Version: in.Version,
 	}
-	if in.WorkingHours != nil {
-		p.WorkingHours = *in.WorkingHours
+	if len(in.WorkingHours) > 0 {
+		wh, err := workingHours(in.WorkingHours, "working_hours")
+		if err != nil {
+			return p, err
+		}
+		p.WorkingHours = wh
 	}
 	if in.Active != nil {
 		p.Active = *in.Active
 	}
-	return p
+	return p, nil
+}
+
+// workingHours reads working hours, naming the field when they are wrong
+// (end before start, an unknown day).
+func workingHours(raw json.RawMessage, field string) (calendar.WorkingHours, error) {
+	var wh calendar.WorkingHours
+	if err := json.Unmarshal(raw, &wh); err != nil {
+		return wh, service.Invalid("the request is not valid",
+			service.FieldError{Field: field, Message: strings.TrimPrefix(err.Error(), "calendar: ")})
+	}
+	return wh, nil
 }
 
 // personView is a person as the API shows it: never the credential
 // reference, only whether one is configured.
 type personView struct {
-	ID             string               `json:"id"`
-	Name           string               `json:"name"`
-	Email          string               `json:"email"`
-	Agency         service.Agency       `json:"agency"`
-	Role           string               `json:"role"`
-	Seniority      int                  `json:"seniority"`
-	SeniorityLabel string               `json:"seniority_label,omitempty"`
-	Chair          bool                 `json:"chair"`
-	WorkingHours   service.WorkingHours `json:"working_hours"`
-	TimeZone       string               `json:"time_zone"`
-	Calendar       *calendarView        `json:"calendar,omitempty"`
-	Active         bool                 `json:"active"`
-	Version        int64                `json:"version"`
-	CreatedAt      time.Time            `json:"created_at"`
-	UpdatedAt      time.Time            `json:"updated_at"`
+	ID             string                `json:"id"`
+	Name           string                `json:"name"`
+	Email          string                `json:"email"`
+	Agency         service.Agency        `json:"agency"`
+	Role           string                `json:"role"`
+	Seniority      int                   `json:"seniority"`
+	SeniorityLabel string                `json:"seniority_label,omitempty"`
+	Chair          bool                  `json:"chair"`
+	WorkingHours   calendar.WorkingHours `json:"working_hours"`
+	TimeZone       string                `json:"time_zone"`
+	Calendar       *calendarView         `json:"calendar,omitempty"`
+	Active         bool                  `json:"active"`
+	Version        int64                 `json:"version"`
+	CreatedAt      time.Time             `json:"created_at"`
+	UpdatedAt      time.Time             `json:"updated_at"`
 }
 
 type calendarView struct {
@@ -113,7 +131,11 @@ func (s *Server) createPerson(c echo.Context) error {
 	if err := decode(c, &in); err != nil {
 		return err
 	}
-	p, err := s.app.CreatePerson(c.Request().Context(), in.person())
+	person, err := in.person()
+	if err != nil {
+		return err
+	}
+	p, err := s.app.CreatePerson(c.Request().Context(), person)
 	if err != nil {
 		return err
 	}
@@ -136,7 +158,11 @@ func (s *Server) updatePerson(c echo.Context) error {
 	if err := decode(c, &in); err != nil {
 		return err
 	}
-	p, err := s.app.UpdatePerson(c.Request().Context(), c.Param("id"), in.person())
+	person, err := in.person()
+	if err != nil {
+		return err
+	}
+	p, err := s.app.UpdatePerson(c.Request().Context(), c.Param("id"), person)
 	if err != nil {
 		return err
 	}

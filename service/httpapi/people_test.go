@@ -29,7 +29,7 @@ func TestCreateAndReadPerson(t *testing.T) {
 	if got, want := created["email"], "dana.inspector@police.example.org"; got != want {
 		t.Errorf("email = %v, want it lower-cased to %v", got, want)
 	}
-	if strings.Contains(string(r.Body), "DANA_CALDAV") || strings.Contains(string(r.Body), "credential_ref") {
+	if strings.Contains(string(r.Body), "CONVENE_CRED_DANA") || strings.Contains(string(r.Body), "credential_ref") {
 		t.Errorf("the credential reference leaked into the response: %s", r.Body)
 	}
 	cal, _ := created["calendar"].(map[string]any)
@@ -117,7 +117,7 @@ func TestConcurrentUpdatesOneWins(t *testing.T) {
 	// The credential reference survives an update that sends back what the
 	// API showed (no reference).
 	p, _ := h.store.Person(context.Background(), id)
-	if p.Calendar == nil || p.Calendar.CredentialRef != "env:DANA_CALDAV" {
+	if p.Calendar == nil || p.Calendar.CredentialRef != "env:CONVENE_CRED_DANA" {
 		t.Errorf("stored calendar after update = %+v, want the reference kept", p.Calendar)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/convene/convene/calendar"
 	"github.com/convene/convene/service"
 	"github.com/convene/convene/service/mongodb"
 	"github.com/convene/convene/service/mongodb/mongodbtest"
@@ -22,8 +23,8 @@ func newPerson(id, email string) *service.Person {
 	now := time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC)
 	return &service.Person{
 		ID: id, Name: "Sam Patel", Email: email, Agency: "police", Role: "police_officer",
-		Seniority: 2, Chair: false, WorkingHours: service.DefaultWorkingHours(), TimeZone: "Europe/London",
-		Calendar: &service.CalendarSource{Type: "caldav", URL: "https://cal.example.org/dav/sam/", CredentialRef: "env:SAM_CALDAV"},
+		Seniority: 2, Chair: false, WorkingHours: calendar.DefaultWorkingHours, TimeZone: "Europe/London",
+		Calendar: &service.CalendarSource{Type: "caldav", URL: "https://cal.example.org/dav/sam/", CredentialRef: "env:CONVENE_CRED_SAM"},
 		Active:   true, Version: 1, CreatedAt: now, UpdatedAt: now,
 	}
 }

@@ -2,11 +2,14 @@ package mongodb
 
 import (
 	"context"
+	"encoding/json"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/convene/convene/calendar"
 	"github.com/convene/convene/service"
 )
 
@@ -30,9 +33,26 @@ type personDoc struct {
 }
 
 type workingHoursDoc struct {
-	Days  []string `bson:"days"`
-	Start string   `bson:"start"`
-	End   string   `bson:"end"`
+	Days  []string `bson:"days" json:"days"`
+	Start string   `bson:"start" json:"start"`
+	End   string   `bson:"end" json:"end"`
+}
+
+func toWorkingHoursDoc(w calendar.WorkingHours) workingHoursDoc {
+	d := workingHoursDoc{Start: w.Start.String(), End: w.End.String()}
+	for _, day := range w.Days {
+		d.Days = append(d.Days, strings.ToLower(day.String()))
+	}
+	return d
+}
+
+// workingHours reads what toWorkingHoursDoc wrote; both sides are ours, so
+// a value that does not parse reads as zero rather than failing the read.
+func (d workingHoursDoc) workingHours() calendar.WorkingHours {
+	b, _ := json.Marshal(d)
+	var w calendar.WorkingHours
+	_ = json.Unmarshal(b, &w)
+	return w
 }
 
 type calendarDoc struct {
@@ -45,7 +65,7 @@ func toPersonDoc(p *service.Person) personDoc {
 	d := personDoc{
 		ID: p.ID, Name: p.Name, Email: p.Email, Agency: string(p.Agency), Role: p.Role,
 		Seniority: p.Seniority, Chair: p.Chair, TimeZone: p.TimeZone, Active: p.Active,
-		WorkingHours: workingHoursDoc(p.WorkingHours),
+		WorkingHours: toWorkingHoursDoc(p.WorkingHours),
 		Version:      p.Version, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
 	}
 	if c := p.Calendar; c != nil {
@@ -58,7 +78,7 @@ func (d *personDoc) person() *service.Person {
 	p := &service.Person{
 		ID: d.ID, Name: d.Name, Email: d.Email, Agency: service.Agency(d.Agency), Role: d.Role,
 		Seniority: d.Seniority, Chair: d.Chair, TimeZone: d.TimeZone, Active: d.Active,
-		WorkingHours: service.WorkingHours(d.WorkingHours),
+		WorkingHours: d.WorkingHours.workingHours(),
 		Version:      d.Version, CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(),
 	}
 	if c := d.Calendar; c != nil {
