@@ -39,13 +39,13 @@ func LoadZone(name string) (*time.Location, error) {
 var zoneCache sync.Map // name → *time.Location
 
 func loadZone(name string) (*time.Location, error) {
-	if iana, ok := windowsZone(name); ok {
-		return time.LoadLocation(iana)
-	}
 	if isIANAName(name) {
 		if loc, err := time.LoadLocation(name); err == nil {
 			return loc, nil
 		}
+	}
+	if iana, ok := windowsZone(name); ok {
+		return time.LoadLocation(iana)
 	}
 	if strings.HasPrefix(name, "/") {
 		// Vendor-prefixed IANA names, such as Mozilla's and libical's: try

@@ -1,0 +1,187 @@
+package calendar_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/convene/convene/calendar"
+)
+
+func typed(b calendar.Busy, typ calendar.BusyType) calendar.Busy {
+	b.Type = typ
+	return b
+}
+
+// TestBusyFromICS reads the feeds in testdata/ics, shaped as Outlook,
+// Google and iCloud publish them.
+func TestBusyFromICS(t *testing.T) {
+	window := calendar.Interval{Start: utc("2025-03-01T00:00:00Z"), End: utc("2025-05-01T00:00:00Z")}
+	newYork, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name             string
+		file             string
+		opts             calendar.BusyOptions
+		want             []calendar.Busy
+		objects, skipped int
+	}{
+		{
+			name: "outlook: Windows TZIDs, a zone only its VTIMEZONE defines, busy status",
+			file: "outlook.ics",
+			want: []calendar.Busy{
+				busy("2025-03-06T14:00:00Z", "2025-03-06T15:00:00Z"), // 09:00 in "Customized Time Zone", UTC-5
+				busy("2025-03-13T13:00:00Z", "2025-03-13T14:00:00Z"), // 09:00 there after its 9 March change, UTC-4
+				busy("2025-03-27T09:00:00Z", "2025-03-27T10:00:00Z"), // 10:00 W. Europe Standard Time (CET)
+				typed(busy("2025-04-03T08:00:00Z", "2025-04-03T08:30:00Z"), calendar.BusyTentative), // 10:00 Romance (CEST)
+				// 28 March lunch: BUSYSTATUS FREE
+				typed(busy("2025-04-06T23:00:00Z", "2025-04-08T23:00:00Z"), calendar.BusyUnavailable), // OOF, 7-8 April in London
+			},
+			objects: 5,
+		},
+		{
+			name: "google: comma-separated EXDATE, RDATE, declined, transparent all-day, DURATION",
+			file: "google.ics",
+			opts: calendar.BusyOptions{Email: "Alice@Example.org"},
+			want: []calendar.Busy{
+				busy("2025-03-24T08:30:00Z", "2025-03-24T09:00:00Z"),
+				// 25 March: EXDATE; 14:00 budget meeting: declined
+				busy("2025-03-26T08:30:00Z", "2025-03-26T09:00:00Z"),
+				// 27 March: EXDATE
+				typed(busy("2025-03-27T16:00:00Z", "2025-03-27T17:00:00Z"), calendar.BusyTentative),
+				busy("2025-03-28T08:30:00Z", "2025-03-28T09:00:00Z"),
+				busy("2025-03-28T13:00:00Z", "2025-03-28T13:45:00Z"),
+				busy("2025-03-31T07:30:00Z", "2025-03-31T08:00:00Z"), // RDATE, 08:30 BST
+			},
+			objects: 5,
+		},
+		{
+			name: "google without the attendee's address: the declined meeting counts",
+			file: "google.ics",
+			want: []calendar.Busy{
+				busy("2025-03-24T08:30:00Z", "2025-03-24T09:00:00Z"),
+				busy("2025-03-25T14:00:00Z", "2025-03-25T15:00:00Z"),
+				busy("2025-03-26T08:30:00Z", "2025-03-26T09:00:00Z"),
+				typed(busy("2025-03-27T16:00:00Z", "2025-03-27T17:00:00Z"), calendar.BusyTentative),
+				busy("2025-03-28T08:30:00Z", "2025-03-28T09:00:00Z"),
+				busy("2025-03-28T13:00:00Z", "2025-03-28T13:45:00Z"),
+				busy("2025-03-31T07:30:00Z", "2025-03-31T08:00:00Z"),
+			},
+			objects: 5,
+		},
+		{
+			name: "apple: floating time and all-day in the attendee's zone, EXDATE lines",
+			file: "apple.ics",
+			opts: calendar.BusyOptions{Zone: london(t)},
+			want: []calendar.Busy{
+				busy("2025-03-24T17:00:00Z", "2025-03-24T18:00:00Z"),
+				busy("2025-03-25T10:00:00Z", "2025-03-25T11:00:00Z"), // floating 10:00, London GMT
+				busy("2025-03-27T00:00:00Z", "2025-03-28T00:00:00Z"),
+				busy("2025-04-02T16:00:00Z", "2025-04-02T17:00:00Z"), // 17:00 BST
+			},
+			objects: 3,
+		},
+		{
+			name: "apple read for someone in New York",
+			file: "apple.ics",
+			opts: calendar.BusyOptions{Zone: newYork},
+			want: []calendar.Busy{
+				busy("2025-03-24T17:00:00Z", "2025-03-24T18:00:00Z"),
+				busy("2025-03-25T14:00:00Z", "2025-03-25T15:00:00Z"), // floating 10:00 EDT
+				busy("2025-03-27T04:00:00Z", "2025-03-28T04:00:00Z"), // the all-day event is their day
+				busy("2025-04-02T16:00:00Z", "2025-04-02T17:00:00Z"),
+			},
+			objects: 3,
+		},
+		{
+			name: "VFREEBUSY periods and FBTYPE",
+			file: "freebusy.ics",
+			want: []calendar.Busy{
+				busy("2025-03-24T09:00:00Z", "2025-03-24T10:00:00Z"),
+				busy("2025-03-24T14:00:00Z", "2025-03-24T14:30:00Z"),
+				typed(busy("2025-03-25T09:00:00Z", "2025-03-25T09:30:00Z"), calendar.BusyTentative),
+				typed(busy("2025-03-26T00:00:00Z", "2025-03-27T00:00:00Z"), calendar.BusyUnavailable),
+				busy("2025-03-28T11:00:00Z", "2025-03-28T12:00:00Z"),
+			},
+			objects: 1,
+		},
+		{
+			name:    "broken components are skipped and counted, the rest read",
+			file:    "broken-feed.ics",
+			want:    []calendar.Busy{busy("2025-03-24T13:00:00Z", "2025-03-24T14:00:00Z")},
+			objects: 4,
+			skipped: 3, // unterminated quote, missing END, unknown FREQ
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := os.Open("testdata/ics/" + tc.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			opts := tc.opts
+			if opts.Zone == nil {
+				opts.Zone = london(t)
+			}
+			res, err := calendar.BusyFromICS(f, window, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, res.Busy); diff != "" {
+				t.Errorf("busy (-want +got):\n%s", diff)
+			}
+			if got, want := res.Objects, tc.objects; got != want {
+				t.Errorf("objects = %d, want %d", got, want)
+			}
+			if got, want := res.Skipped, tc.skipped; got != want {
+				t.Errorf("skipped = %d, want %d", got, want)
+			}
+		})
+	}
+}
+
+func TestBusyFromICSNotICalendar(t *testing.T) {
+	_, err := calendar.BusyFromICS(strings.NewReader("<html>Sign in</html>"), calendar.Interval{}, calendar.BusyOptions{})
+	if err == nil {
+		t.Fatal("an HTML page read as iCalendar")
+	}
+}
+
+// TestExpansionWindow checks that a long-running series is expanded only
+// within the window and that an override moves an instance in or out.
+func TestExpansionWindow(t *testing.T) {
+	const ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\n" +
+		"BEGIN:VEVENT\r\nUID:daily\r\nDTSTAMP:20200101T000000Z\r\n" +
+		"DTSTART;TZID=Europe/London:20200106T090000\r\nDTEND;TZID=Europe/London:20200106T093000\r\n" +
+		"RRULE:FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR\r\nEND:VEVENT\r\n" +
+		// Moved out of the window: Tuesday's instance goes to the next week.
+		"BEGIN:VEVENT\r\nUID:daily\r\nDTSTAMP:20200101T000000Z\r\nRECURRENCE-ID;TZID=Europe/London:20251021T090000\r\n" +
+		"DTSTART;TZID=Europe/London:20251028T120000\r\nDTEND;TZID=Europe/London:20251028T123000\r\nEND:VEVENT\r\n" +
+		// Cancelled: Thursday's instance.
+		"BEGIN:VEVENT\r\nUID:daily\r\nDTSTAMP:20200101T000000Z\r\nRECURRENCE-ID;TZID=Europe/London:20251023T090000\r\n" +
+		"DTSTART;TZID=Europe/London:20251023T090000\r\nDTEND;TZID=Europe/London:20251023T093000\r\nSTATUS:CANCELLED\r\nEND:VEVENT\r\n" +
+		// Moved into the window from far away, with no DTEND: the series' length.
+		"BEGIN:VEVENT\r\nUID:daily\r\nDTSTAMP:20200101T000000Z\r\nRECURRENCE-ID;TZID=Europe/London:20200107T090000\r\n" +
+		"DTSTART;TZID=Europe/London:20251025T100000\r\nEND:VEVENT\r\n" +
+		"END:VCALENDAR\r\n"
+	window := calendar.Interval{Start: utc("2025-10-20T00:00:00Z"), End: utc("2025-10-27T00:00:00Z")}
+	res, err := calendar.BusyFromICS(strings.NewReader(ics), window, calendar.BusyOptions{Zone: london(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []calendar.Busy{
+		busy("2025-10-20T08:00:00Z", "2025-10-20T08:30:00Z"),
+		busy("2025-10-22T08:00:00Z", "2025-10-22T08:30:00Z"),
+		busy("2025-10-24T08:00:00Z", "2025-10-24T08:30:00Z"),
+		busy("2025-10-25T09:00:00Z", "2025-10-25T09:30:00Z"), // Saturday, moved in
+	}
+	if diff := cmp.Diff(want, res.Busy); diff != "" {
+		t.Errorf("busy (-want +got):\n%s", diff)
+	}
+}
