@@ -35,9 +35,9 @@ func TestBusyFromICS(t *testing.T) {
 			name: "outlook: Windows TZIDs, a zone only its VTIMEZONE defines, busy status",
 			file: "outlook.ics",
 			want: []calendar.Busy{
-				busy("2025-03-06T14:00:00Z", "2025-03-06T15:00:00Z"), // 09:00 in "Customized Time Zone", UTC-5
-				busy("2025-03-13T13:00:00Z", "2025-03-13T14:00:00Z"), // 09:00 there after its 9 March change, UTC-4
-				busy("2025-03-27T09:00:00Z", "2025-03-27T10:00:00Z"), // 10:00 W. Europe Standard Time (CET)
+				busy("2025-03-06T14:00:00Z", "2025-03-06T15:00:00Z"),                                // 09:00 in "Customized Time Zone", UTC-5
+				busy("2025-03-13T13:00:00Z", "2025-03-13T14:00:00Z"),                                // 09:00 there after its 9 March change, UTC-4
+				busy("2025-03-27T09:00:00Z", "2025-03-27T10:00:00Z"),                                // 10:00 W. Europe Standard Time (CET)
 				typed(busy("2025-04-03T08:00:00Z", "2025-04-03T08:30:00Z"), calendar.BusyTentative), // 10:00 Romance (CEST)
 				// 28 March lunch: BUSYSTATUS FREE
 				typed(busy("2025-04-06T23:00:00Z", "2025-04-08T23:00:00Z"), calendar.BusyUnavailable), // OOF, 7-8 April in London
