@@ -69,11 +69,11 @@ func TestDirSender(t *testing.T) {
 
 func TestFileName(t *testing.T) {
 	tests := map[string]string{
-		"abc@example.org":         "abc@example.org",
-		"../../etc/passwd@x":      "_.._etc_passwd@x",
-		"a/b\\c d@x":              "a_b_c_d@x",
-		"...":                     "message",
-		"<id>@host":               "_id_@host",
+		"abc@example.org":        "abc@example.org",
+		"../../etc/passwd@x":     "_.._etc_passwd@x",
+		"a/b\\c d@x":             "a_b_c_d@x",
+		"...":                    "message",
+		"<id>@host":              "_id_@host",
 		strings.Repeat("a", 300): strings.Repeat("a", 200),
 	}
 	for in, want := range tests {
