@@ -13,6 +13,8 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"time"
+
+	"github.com/convene/convene/calendar"
 )
 
 // App carries out what users ask of Convene: it checks who may do what,
@@ -28,6 +30,16 @@ type App struct {
 	// CredentialsDir is the only directory file: credential references
 	// may point into; empty refuses file references.
 	CredentialsDir string
+	// Getenv is the environment credential references are resolved from.
+	Getenv func(string) string
+
+	// Calendar knows the working days of each UK region.
+	Calendar *calendar.WorkingDays
+	// Region and Zone are the area's: its bank holidays and time zone.
+	Region calendar.Region
+	Zone   *time.Location
+	// AvailabilityOptions bound calendar reads: per source and overall.
+	AvailabilityOptions calendar.AvailabilityOptions
 }
 
 // NewApp returns an App with a real clock and id generator.

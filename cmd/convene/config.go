@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/convene/convene/calendar"
 )
 
 // config is everything the service reads from its environment, with
@@ -29,6 +32,16 @@ type config struct {
 	// CredentialsDir is where file: calendar credential references may
 	// point (CONVENE_CREDENTIALS_DIR, default DATA_DIR/credentials).
 	CredentialsDir string
+	// BankHolidays refreshes the embedded bank-holiday snapshot from the
+	// government's JSON (https://www.gov.uk/bank-holidays.json): a file
+	// path or an https URL (CONVENE_BANK_HOLIDAYS).
+	BankHolidays string
+	// Region is the area's default bank-holiday region (CONVENE_REGION);
+	// a procedure profile's region takes precedence where one is used.
+	Region string
+	// CalendarTimeout bounds each calendar read; AvailabilityBudget the
+	// whole fan-out (CONVENE_CALENDAR_TIMEOUT, CONVENE_AVAILABILITY_BUDGET).
+	CalendarTimeout, AvailabilityBudget time.Duration
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -46,6 +59,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Demo:         or(getenv("CONVENE_DEMO"), "auto"),
 		LogLevel:     or(getenv("CONVENE_LOG_LEVEL"), "info"),
 	}
+	c.BankHolidays = getenv("CONVENE_BANK_HOLIDAYS")
+	c.Region = or(getenv("CONVENE_REGION"), "england-and-wales")
 	c.CredentialsDir = or(getenv("CONVENE_CREDENTIALS_DIR"), filepath.Join(c.DataDir, "credentials"))
 	if abs, err := filepath.Abs(c.CredentialsDir); err == nil {
 		c.CredentialsDir = abs
@@ -57,6 +72,26 @@ func loadConfig(getenv func(string) string) (config, error) {
 			errs = append(errs, fmt.Errorf("CONVENE_BODY_LIMIT: %q is not a byte count of at least 1024", v))
 		}
 		c.BodyLimit = n
+	}
+	for _, d := range []struct {
+		name string
+		into *time.Duration
+		def  time.Duration
+	}{
+		{"CONVENE_CALENDAR_TIMEOUT", &c.CalendarTimeout, 10 * time.Second},
+		{"CONVENE_AVAILABILITY_BUDGET", &c.AvailabilityBudget, 15 * time.Second},
+	} {
+		*d.into = d.def
+		if v := getenv(d.name); v != "" {
+			dur, err := time.ParseDuration(v)
+			if err != nil || dur <= 0 {
+				errs = append(errs, fmt.Errorf("%s: %q is not a duration such as 10s", d.name, v))
+			}
+			*d.into = dur
+		}
+	}
+	if !calendar.Region(c.Region).Valid() {
+		errs = append(errs, fmt.Errorf("CONVENE_REGION: %q is not england-and-wales, scotland or northern-ireland", c.Region))
 	}
 	switch c.Demo {
 	case "auto", "on", "off":

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/convene/convene/calendar"
 	"github.com/convene/convene/service"
 	"github.com/convene/convene/service/httpapi"
 	"github.com/convene/convene/service/mongodb"
@@ -37,7 +38,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	switch cmd {
 	case "serve":
-		return serve(ctx, cfg, stdout)
+		return serve(ctx, cfg, getenv, stdout)
 	case "token":
 		return mintToken(cfg, args, stdout)
 	case "help", "-h", "--help":
@@ -61,7 +62,7 @@ func newLogger(level string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
 }
 
-func serve(ctx context.Context, cfg config, stdout io.Writer) error {
+func serve(ctx context.Context, cfg config, getenv func(string) string, stdout io.Writer) error {
 	log := newLogger(cfg.LogLevel)
 	uri, storeName := cfg.MongoURI, "mongodb"
 	if uri == "" {
@@ -94,8 +95,10 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	app := service.NewApp(store, log)
-	app.CredentialsDir = cfg.CredentialsDir
+	app, err := newApp(ctx, cfg, store, getenv, log)
+	if err != nil {
+		return err
+	}
 
 	if cfg.Demo == "on" || (cfg.Demo == "auto" && cfg.MongoURI == "") {
 		n, err := seedDemo(ctx, app)
@@ -146,6 +149,54 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// newApp wires the domain to its adapters and reference data.
+func newApp(ctx context.Context, cfg config, store service.Store, getenv func(string) string, log *slog.Logger) (*service.App, error) {
+	london, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		return nil, err
+	}
+	var published []calendar.BankHoliday
+	if cfg.BankHolidays != "" {
+		if published, err = loadBankHolidays(ctx, cfg.BankHolidays); err != nil {
+			return nil, fmt.Errorf("CONVENE_BANK_HOLIDAYS: %w", err)
+		}
+		log.Info("bank holidays refreshed", "from", cfg.BankHolidays, "days", len(published))
+	}
+	cal, err := calendar.NewWorkingDays(calendar.WorkingDaysOptions{Location: london, Published: published})
+	if err != nil {
+		return nil, err
+	}
+	app := service.NewApp(store, log)
+	app.CredentialsDir = cfg.CredentialsDir
+	app.Getenv = getenv
+	app.Calendar, app.Region, app.Zone = cal, calendar.Region(cfg.Region), london
+	app.AvailabilityOptions = calendar.AvailabilityOptions{SourceTimeout: cfg.CalendarTimeout, Budget: cfg.AvailabilityBudget}
+	return app, nil
+}
+
+// loadBankHolidays reads the government's bank-holiday JSON from a file or
+// an https URL.
+func loadBankHolidays(ctx context.Context, from string) ([]calendar.BankHoliday, error) {
+	if !strings.HasPrefix(from, "https://") {
+		return calendar.ReadBankHolidaysFile(from)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, from, nil)
+	if err != nil {
+		return nil, err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", from, res.Status)
+	}
+	return calendar.ParseBankHolidays(io.LimitReader(res.Body, 4<<20))
 }
 
 // displayAddr turns ":8080" or "[::]:8080" into something a browser takes.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/convene/convene/calendar"
 	"github.com/convene/convene/service"
 	"github.com/convene/convene/service/httpapi"
 	"github.com/convene/convene/service/mongodb"
@@ -54,6 +55,11 @@ func newHarness(t testing.TB, auth ...httpapi.AuthConfig) *harness {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	app := service.NewApp(store, log)
+	app.Calendar = workingDays(t)
+	app.Region = "england-and-wales"
+	app.Zone = london
+	app.Getenv = func(k string) string { return testEnv[k] }
+	app.AvailabilityOptions = calendar.AvailabilityOptions{SourceTimeout: 3 * time.Second, Budget: 5 * time.Second}
 	api, err := httpapi.New(httpapi.Config{App: app, Auth: a, Log: log, Metrics: prometheus.NewRegistry(), StoreName: "test"})
 	if err != nil {
 		t.Fatal(err)
@@ -61,6 +67,19 @@ func newHarness(t testing.TB, auth ...httpapi.AuthConfig) *harness {
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
 	return &harness{t: t, url: srv.URL, store: store, app: app, api: api}
+}
+
+// testEnv is the environment credential references resolve from.
+var testEnv = map[string]string{}
+
+var london, _ = time.LoadLocation("Europe/London")
+
+func workingDays(t testing.TB) *calendar.WorkingDays {
+	w, err := calendar.NewWorkingDays(calendar.WorkingDaysOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
 }
 
 // token mints a token for a user with the role and agency.
@@ -171,5 +190,12 @@ func validPerson(email string) map[string]any {
 	return map[string]any{
 		"name": "Dana Inspector", "email": email, "agency": "police", "role": "police_officer", "seniority": 3,
 		"calendar": map[string]any{"type": "caldav", "url": "https://cal.police.example.org/dav/dana/", "credential_ref": "env:CONVENE_CRED_DANA"},
+	}
+}
+
+func decodeInto(t *testing.T, b []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("decode %s: %v", b, err)
 	}
 }

@@ -36,4 +36,6 @@ func (s *Server) routes() {
 	api(http.MethodPut, "/v1/people/:id", s.updatePerson, admin, support)
 
 	api(http.MethodGet, "/v1/audit", s.listAudit, admin)
+
+	api(http.MethodPost, "/v1/availability", s.checkAvailability, support, chair)
 }
