@@ -12,19 +12,18 @@ import (
 	"time"
 
 	"github.com/convene/convene/calendar"
+	"github.com/convene/convene/service/policy"
 )
 
-// Agency is an organisation that takes part in strategy discussions.
-type Agency string
+// Agency is an organisation that takes part in strategy discussions: the
+// procedure profile's agencies, so the directory and the rules agree.
+type Agency = policy.Agency
 
 // Agencies lists every agency the directory knows.
-var Agencies = []Agency{
-	"social_care", "police", "health", "education", "probation", "housing",
-	"legal", "lado", "midwifery", "fostering", "residential", "interpreting", "other",
-}
+var Agencies = policy.Agencies
 
-// Valid reports whether a is one of Agencies.
-func (a Agency) Valid() bool { return slices.Contains(Agencies, a) }
+// ValidAgency reports whether a is one of Agencies.
+func ValidAgency(a Agency) bool { return slices.Contains(Agencies, a) }
 
 // Person is an entry in the directory: someone who may be invited, chair, or
 // book discussions.
@@ -93,7 +92,7 @@ func (p *Person) Validate(credentialsDir string) error {
 	if a, err := mail.ParseAddress(p.Email); err != nil || a.Address != p.Email || a.Name != "" {
 		f.Add("email", "must be a plain email address such as name@example.org")
 	}
-	if !p.Agency.Valid() {
+	if !ValidAgency(p.Agency) {
 		f.Add("agency", "must be one of %v", Agencies)
 	}
 	if p.Role == "" {

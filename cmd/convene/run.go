@@ -244,7 +244,7 @@ func mintToken(cfg config, args []string, stdout io.Writer) error {
 		}
 		p.Roles = append(p.Roles, role)
 	}
-	if p.Agency != "" && !p.Agency.Valid() {
+	if p.Agency != "" && !service.ValidAgency(p.Agency) {
 		return fmt.Errorf("token: unknown agency %q", *agency)
 	}
 	secret, err := cfg.devSecret()

@@ -124,7 +124,7 @@ func (a *Authenticator) Verify(token string) (*service.Principal, error) {
 		}
 		p.Roles = append(p.Roles, service.Role(r))
 	}
-	if c.Agency != "" && !p.Agency.Valid() {
+	if c.Agency != "" && !service.ValidAgency(p.Agency) {
 		return nil, service.Errorf(service.EUNAUTHORIZED, "the bearer token names an unknown agency %q", c.Agency)
 	}
 	return p, nil

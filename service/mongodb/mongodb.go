@@ -68,9 +68,10 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 	client, err := mongo.Connect(options.Client().ApplyURI(uri).
 		SetServerSelectionTimeout(10 * time.Second).
 		SetTimeout(30 * time.Second).
-		// Free-form details (audit entries) decode as maps, not bson.D, so
-		// they encode to JSON objects.
-		SetBSONOptions(&options.BSONOptions{DefaultDocumentM: true}))
+		// Domain types carry JSON tags only; stored documents use the same
+		// snake_case names as the API. Free-form details (audit entries)
+		// decode as maps, not bson.D, so they encode to JSON objects.
+		SetBSONOptions(&options.BSONOptions{UseJSONStructTags: true, DefaultDocumentM: true}))
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", redact(uri), err)
 	}
