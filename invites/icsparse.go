@@ -105,12 +105,24 @@ func unfold(data []byte) []string {
 	s = strings.ReplaceAll(s, "\r", "\n")
 	raw := strings.Split(s, "\n")
 	lines := make([]string, 0, len(raw))
+	// Join continuations with a Builder: appending to a string would be
+	// quadratic in a line folded many times.
+	var cur strings.Builder
+	started := false
 	for _, l := range raw {
-		if len(l) > 0 && (l[0] == ' ' || l[0] == '\t') && len(lines) > 0 {
-			lines[len(lines)-1] += l[1:]
+		if started && len(l) > 0 && (l[0] == ' ' || l[0] == '\t') {
+			cur.WriteString(l[1:])
 			continue
 		}
-		lines = append(lines, l)
+		if started {
+			lines = append(lines, cur.String())
+			cur.Reset()
+		}
+		cur.WriteString(l)
+		started = true
+	}
+	if started {
+		lines = append(lines, cur.String())
 	}
 	return lines
 }

@@ -52,6 +52,11 @@ type Invitation struct {
 	// Comment is an optional note from the organizer, written into the
 	// body and, for DECLINECOUNTER, into COMMENT.
 	Comment string
+	// Uninvite turns a CANCEL into "you are no longer invited": the
+	// calendar lists only the recipient, and the meeting goes on for the
+	// others (RFC 5546 §3.2.5). The caller bumps Meeting.Sequence and
+	// sends the remaining attendees an updated REQUEST without them.
+	Uninvite bool
 }
 
 // Composer writes iMIP messages (RFC 6047). The zero value is not usable:
@@ -77,6 +82,11 @@ func (c *Composer) Compose(inv Invitation) (*Message, error) {
 	m := inv.Meeting
 	switch inv.Method {
 	case MethodRequest, MethodCancel:
+		if inv.Uninvite {
+			if _, ok := m.attendee(inv.To.Email); !ok || inv.Method != MethodCancel {
+				return nil, fmt.Errorf("invites: Uninvite needs a CANCEL to one of the attendees")
+			}
+		}
 	case MethodDeclineCounter:
 		if _, ok := m.attendee(inv.To.Email); !ok {
 			return nil, fmt.Errorf("invites: DECLINECOUNTER to %s, who is not an attendee of %s", inv.To.Email, m.UID)
@@ -97,7 +107,11 @@ func (c *Composer) Compose(inv Invitation) (*Message, error) {
 	case MethodRequest:
 		ics, err = c.Builder.Request(m)
 	case MethodCancel:
-		ics, err = c.Builder.Cancel(m)
+		if inv.Uninvite {
+			ics, err = c.Builder.Cancel(m, inv.To.Email)
+		} else {
+			ics, err = c.Builder.Cancel(m)
+		}
 	case MethodDeclineCounter:
 		ics, err = c.Builder.DeclineCounter(m, inv.To.Email, inv.Comment)
 	}
@@ -237,6 +251,8 @@ func bodies(inv Invitation) (text, html string, err error) {
 		d.Agenda = append(d.Agenda, cleanText(a))
 	}
 	switch {
+	case inv.Method == MethodCancel && inv.Uninvite:
+		d.Intro = "You are no longer needed at this meeting. Your calendar will remove it when you open this message."
 	case inv.Method == MethodCancel:
 		d.Intro = "This meeting has been cancelled. Your calendar will remove it when you open this message."
 	case inv.Method == MethodDeclineCounter:

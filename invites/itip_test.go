@@ -442,3 +442,25 @@ func mimeParts(t *testing.T, raw []byte) []leafPart {
 	walk(e)
 	return out
 }
+
+func TestUninvite(t *testing.T) {
+	m := summerMeeting(t)
+	m.Sequence = 1
+	c := Composer{Builder: Builder{Now: fixedClock(goldenNow)}, NewID: counterIDs("u")}
+	msg, err := c.Compose(Invitation{Method: MethodCancel, Meeting: m, To: Person{Email: "jordan@school.example.sch.uk"}, Uninvite: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal, err := decodeCalendar(mimeParts(t, msg.Raw)[2].body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := cal.Children[len(cal.Children)-1]
+	atts := ev.Props["ATTENDEE"]
+	if len(atts) != 1 || atts[0].Value != "mailto:jordan@school.example.sch.uk" {
+		t.Errorf("uninvite lists %d attendees (%v), want only Jordan", len(atts), atts)
+	}
+	if _, err := c.Compose(Invitation{Method: MethodCancel, Meeting: m, To: Person{Email: "stranger@example.org"}, Uninvite: true}); err == nil {
+		t.Errorf("uninvited a non-attendee")
+	}
+}

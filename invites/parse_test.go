@@ -389,3 +389,22 @@ func readFixture(t testing.TB, dir, name string) []byte {
 	}
 	return b
 }
+
+// A calendar folded into many short continuation lines must not take
+// quadratic time to unfold.
+func TestParseManyContinuationLines(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("From: a@example.org\r\nContent-Type: text/calendar; method=REPLY\r\n\r\nBEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nX-LONG:a\r\n")
+	for b.Len() < maxCalendarBytes-1000 {
+		b.WriteString(" b\r\n")
+	}
+	b.WriteString("END:VEVENT\r\nEND:VCALENDAR\r\n")
+	start := time.Now()
+	_, err := ParseMessage([]byte(b.String()))
+	if !errors.Is(err, ErrNoUID) {
+		t.Errorf("error = %v, want %v", err, ErrNoUID)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %v", d)
+	}
+}
