@@ -375,6 +375,14 @@ func (p *Profile) AgencyLabel(a Agency) string {
 	return string(a)
 }
 
+// WithCalendar returns a copy of the profile that counts working days with
+// cal, for instance after the bank-holiday data has been refreshed.
+func (p *Profile) WithCalendar(cal *calendar.WorkingDays) *Profile {
+	c := *p
+	c.cal = cal.In(p.loc)
+	return &c
+}
+
 // DefaultProfile parses the embedded default profile, with the working-day
 // calendar cal (nil: the embedded bank-holiday snapshot and rules).
 func DefaultProfile(cal *calendar.WorkingDays) (*Profile, error) {
@@ -458,6 +466,9 @@ func yamlProblems(data []byte, err error) []string {
 	return out
 }
 
+// profileSections are the top-level keys of a profile document.
+var profileSections = []string{"id", "name", "version", "region", "time_zone", "close_of_business", "clock", "decision", "follow_on", "agencies", "attendance", "knows_child", "urgent_minimum", "format"}
+
 type lineContext struct {
 	line  int
 	label string
@@ -491,7 +502,11 @@ func lineContexts(data []byte) []lineContext {
 	top := root.Content[0]
 	for i := 0; i+1 < len(top.Content); i += 2 {
 		key, val := top.Content[i], top.Content[i+1]
-		out = append(out, lineContext{key.Line, key.Value + ": "})
+		label := key.Value + ": "
+		if !slices.Contains(profileSections, key.Value) {
+			label = "" // the unknown key is the problem itself
+		}
+		out = append(out, lineContext{key.Line, label})
 		switch key.Value {
 		case "clock":
 			items(val, "rule")

@@ -68,6 +68,17 @@ func NewRegistry(cal *calendar.WorkingDays, dir string) (*Registry, error) {
 	return r, nil
 }
 
+// WithCalendar returns a registry with the same profiles counting working
+// days with cal, for instance after the bank-holiday data has been
+// refreshed from the government's published file.
+func (r *Registry) WithCalendar(cal *calendar.WorkingDays) *Registry {
+	c := &Registry{profiles: make(map[string]*Profile, len(r.profiles))}
+	for id, p := range r.profiles {
+		c.profiles[id] = p.WithCalendar(cal)
+	}
+	return c
+}
+
 // Profile returns the profile with the given id; "" means the default. An
 // unknown id is an *Error naming the field "profile".
 func (r *Registry) Profile(id string) (*Profile, error) {
