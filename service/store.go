@@ -1,6 +1,9 @@
 package service
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Store is the persistence the domain needs. Every method is a
 // single-document atomic operation: no method relies on multi-document
@@ -24,4 +27,58 @@ type Store interface {
 
 	AppendAudit(ctx context.Context, e *AuditEntry) error
 	Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
+
+	DiscussionStore
+}
+
+// DiscussionStore persists strategy discussions and what hangs off them.
+// Changes to a discussion are whole-document replaces guarded by Version;
+// cross-document invariants (no double booking, one discussion per
+// idempotency key, one send per message) rest on unique keys and leases, not
+// transactions.
+type DiscussionStore interface {
+	CreateDiscussion(ctx context.Context, d *Discussion) error
+	Discussion(ctx context.Context, id string) (*Discussion, error)
+	DiscussionByUID(ctx context.Context, uid string) (*Discussion, error)
+	Discussions(ctx context.Context, f DiscussionFilter) ([]Discussion, error)
+	// UpdateDiscussion replaces d if its stored version is d.Version, and
+	// increments d.Version; otherwise ECONFLICT (or ENOTFOUND).
+	UpdateDiscussion(ctx context.Context, d *Discussion) error
+	// DiscussionsWithPending lists discussions with messages not yet moved
+	// to the outbox.
+	DiscussionsWithPending(ctx context.Context, limit int) ([]Discussion, error)
+
+	// ClaimIdempotencyKey records k; if the key is taken it returns the
+	// record that holds it.
+	ClaimIdempotencyKey(ctx context.Context, k *IdempotencyKey) (existing *IdempotencyKey, err error)
+
+	// HoldTime records every hold or none: when one is already taken it
+	// returns ECONFLICT with the taken hold in Error.Detail["hold"].
+	HoldTime(ctx context.Context, holds []Hold) error
+	// ReleaseHolds removes a booking's holds (of one person, if given).
+	ReleaseHolds(ctx context.Context, bookingID, person string) error
+	// ReleaseHold removes one hold if it still belongs to bookingID.
+	ReleaseHold(ctx context.Context, id, bookingID string) error
+
+	// EnqueueMessage adds a message to the outbox; an existing id is
+	// ECONFLICT (the message is already there).
+	EnqueueMessage(ctx context.Context, m *OutboxMessage) error
+	// ClaimMessage leases the next message due to owner until the lease
+	// ends, or returns ENOTFOUND.
+	ClaimMessage(ctx context.Context, owner string, now time.Time, lease time.Duration) (*OutboxMessage, error)
+	// UpdateMessage replaces m if owner still holds its lease.
+	UpdateMessage(ctx context.Context, m *OutboxMessage, owner string) error
+	Messages(ctx context.Context, discussionID string) ([]OutboxMessage, error)
+	// SupersedeMessages marks queued REQUESTs to a recipient older than
+	// sequence as superseded: a newer one says it all.
+	SupersedeMessages(ctx context.Context, discussionID, to string, sequence int) error
+
+	// AcquireLease takes or renews a named lease for owner until now+ttl,
+	// reporting whether owner holds it.
+	AcquireLease(ctx context.Context, name, owner string, now time.Time, ttl time.Duration) (bool, error)
+
+	// RecordInbound keeps a record of every inbound message and what became
+	// of it, accepted or not.
+	RecordInbound(ctx context.Context, r *InboundRecord) error
+	InboundRecords(ctx context.Context, discussionID string, limit int) ([]InboundRecord, error)
 }

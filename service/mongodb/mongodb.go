@@ -36,7 +36,7 @@ type Store struct {
 	client *mongo.Client
 	db     *mongo.Database
 
-	people, audit *mongo.Collection
+	people, audit, discussions, idempotency, holds, outbox, leases, inbound *mongo.Collection
 
 	// ferret is set when the server is FerretDB. FerretDB v1 evaluates an
 	// update's filter, then writes by _id alone, so two version-guarded
@@ -81,10 +81,16 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 	}
 	db := client.Database(database)
 	s := &Store{
-		client: client,
-		db:     db,
-		people: db.Collection("people"),
-		audit:  db.Collection("audit"),
+		client:      client,
+		db:          db,
+		people:      db.Collection("people"),
+		audit:       db.Collection("audit"),
+		discussions: db.Collection("discussions"),
+		idempotency: db.Collection("idempotency_keys"),
+		holds:       db.Collection("holds"),
+		outbox:      db.Collection("outbox"),
+		leases:      db.Collection("leases"),
+		inbound:     db.Collection("inbound"),
 	}
 	var info bson.M
 	if err := db.RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info); err != nil {
@@ -119,6 +125,23 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		s.audit: {
 			{Keys: bson.D{{Key: "resource", Value: 1}, {Key: "_id", Value: -1}}, Options: options.Index().SetName("resource_id")},
 			{Keys: bson.D{{Key: "actor.sub", Value: 1}, {Key: "_id", Value: -1}}, Options: options.Index().SetName("actor_id")},
+		},
+		s.discussions: {
+			{Keys: bson.D{{Key: "uid", Value: 1}}, Options: options.Index().SetUnique(true).SetName("uid_unique")},
+			{Keys: bson.D{{Key: "deadline", Value: 1}, {Key: "_id", Value: 1}}, Options: options.Index().SetName("deadline_id")},
+			{Keys: bson.D{{Key: "status", Value: 1}, {Key: "deadline", Value: 1}}, Options: options.Index().SetName("status_deadline")},
+			{Keys: bson.D{{Key: "x_participants", Value: 1}}, Options: options.Index().SetName("participants")},
+			{Keys: bson.D{{Key: "x_chair", Value: 1}, {Key: "deadline", Value: 1}}, Options: options.Index().SetName("chair_deadline")},
+		},
+		s.holds: {
+			{Keys: bson.D{{Key: "booking_id", Value: 1}}, Options: options.Index().SetName("booking")},
+		},
+		s.outbox: {
+			{Keys: bson.D{{Key: "state", Value: 1}, {Key: "next_attempt_at", Value: 1}}, Options: options.Index().SetName("due")},
+			{Keys: bson.D{{Key: "discussion_id", Value: 1}, {Key: "created_at", Value: 1}}, Options: options.Index().SetName("discussion")},
+		},
+		s.inbound: {
+			{Keys: bson.D{{Key: "discussion_id", Value: 1}, {Key: "_id", Value: -1}}, Options: options.Index().SetName("discussion")},
 		},
 	} {
 		// One index per command: FerretDB v1.24 panics when a createIndexes

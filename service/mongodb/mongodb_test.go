@@ -2,6 +2,7 @@ package mongodb_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -205,3 +206,5 @@ func TestReopen(t *testing.T) {
 		_ = s.Close(ctx)
 	}
 }
+
+func asError(err error, target **service.Error) bool { return errors.As(err, target) }

@@ -1,0 +1,364 @@
+package service
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/convene/convene/calendar"
+	"github.com/convene/convene/service/policy"
+)
+
+// DiscussionStatus is where a strategy discussion is in its life.
+type DiscussionStatus string
+
+// The statuses, in order.
+const (
+	// StatusProposed: convened, with proposed slots, not yet booked.
+	StatusProposed DiscussionStatus = "proposed"
+	// StatusBooked: a time is fixed and invitations are out.
+	StatusBooked DiscussionStatus = "booked"
+	// StatusInProgress: the chair has started it.
+	StatusInProgress DiscussionStatus = "in_progress"
+	// StatusConcluded: the outcome is recorded.
+	StatusConcluded DiscussionStatus = "concluded"
+	// StatusCancelled: called off; attendees were sent a CANCEL.
+	StatusCancelled DiscussionStatus = "cancelled"
+)
+
+// DiscussionStatuses lists every status.
+var DiscussionStatuses = []DiscussionStatus{StatusProposed, StatusBooked, StatusInProgress, StatusConcluded, StatusCancelled}
+
+// Discussion is one strategy discussion: the case's circumstances (never a
+// child's name), the statutory deadline and the rule behind it, who must
+// take part, the booking, the replies, attendance, and the outcome. It is
+// stored as one document and changed by single-document atomic updates
+// guarded by Version.
+type Discussion struct {
+	ID            string           `json:"id"`
+	CaseReference string           `json:"case_reference"`
+	Status        DiscussionStatus `json:"status"`
+	// Case is the convene request's circumstances.
+	Case policy.Case `json:"case"`
+	// Timescale is the statutory clock's answer; Deadline is its binding
+	// deadline, kept at the top for queries.
+	Timescale  policy.Timescale      `json:"timescale"`
+	Deadline   time.Time             `json:"deadline"`
+	Attendance policy.Attendance     `json:"attendance"`
+	Format     policy.FormatDecision `json:"format"`
+	// FormatPreference is what business support asked for; a meeting
+	// rule overrides a preference for a call.
+	FormatPreference policy.Format `json:"format_preference,omitempty"`
+	Duration         time.Duration `json:"duration"`
+	Agenda           []string      `json:"agenda"`
+	// Invitees includes the chair (Chair set) and delegates.
+	Invitees []Invitee `json:"invitees"`
+	// Unfilled lists requirements nobody in the invitation list can meet.
+	Unfilled []string `json:"unfilled,omitempty"`
+
+	ProposedSlots []calendar.Slot     `json:"proposed_slots"`
+	SlotReason    calendar.SlotReason `json:"slot_reason,omitempty"`
+	Booking       *Booking            `json:"booking,omitempty"`
+	// Breach is set when the discussion is, or is booked, after its
+	// deadline.
+	Breach *Breach `json:"breach,omitempty"`
+	// AtRisk is set by the deadline watch when too little time is left
+	// and nothing is booked.
+	AtRisk bool `json:"at_risk,omitempty"`
+
+	// UID identifies the meeting in every iCalendar message; Sequence is
+	// its iTIP revision.
+	UID      string `json:"uid"`
+	Sequence int    `json:"sequence"`
+
+	Counters    []Counter   `json:"counters,omitempty"`
+	HeldReplies []HeldReply `json:"held_replies,omitempty"`
+	CheckIns    []CheckIn   `json:"check_ins,omitempty"`
+	Started     *Start      `json:"started,omitempty"`
+	Outcome     *Outcome    `json:"outcome,omitempty"`
+	FollowOns   []FollowOn  `json:"follow_ons,omitempty"`
+
+	// ParentID is the discussion this one reconvenes (after a deferral);
+	// FollowUpID the one convened to follow this.
+	ParentID   string `json:"parent_id,omitempty"`
+	FollowUpID string `json:"follow_up_id,omitempty"`
+
+	// Pending are messages decided on but not yet in the outbox; they are
+	// written with the change that causes them, so a crash cannot lose
+	// them, and moved to the outbox afterwards.
+	Pending []PendingMessage `json:"pending,omitempty"`
+
+	Timeline  []Event   `json:"timeline"`
+	CreatedBy Actor     `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	Version   int64     `json:"version"`
+}
+
+// Invitee is someone asked to take part, with their reply.
+type Invitee struct {
+	PersonID       string        `json:"person_id,omitempty"`
+	Name           string        `json:"name"`
+	Email          string        `json:"email"`
+	Agency         policy.Agency `json:"agency"`
+	Role           string        `json:"role"`
+	Seniority      int           `json:"seniority"`
+	SeniorityLabel string        `json:"seniority_label,omitempty"`
+	Chair          bool          `json:"chair,omitempty"`
+	// Essential: invited to fill an essential requirement. Requirements
+	// lists the requirement ids they were chosen for.
+	Essential    bool     `json:"essential"`
+	Requirements []string `json:"requirements,omitempty"`
+	KnowsChild   bool     `json:"knows_child,omitempty"`
+
+	Reply         policy.ReplyStatus `json:"reply"`
+	RepliedAt     *time.Time         `json:"replied_at,omitempty"`
+	ReplySequence int                `json:"reply_sequence,omitempty"`
+	Comment       string             `json:"comment,omitempty"`
+	DelegatedTo   string             `json:"delegated_to,omitempty"`
+	DelegatedFrom string             `json:"delegated_from,omitempty"`
+	// Removed invitees stay on the record (they were sent a CANCEL).
+	Removed    bool       `json:"removed,omitempty"`
+	AddedAt    time.Time  `json:"added_at"`
+	RemindedAt *time.Time `json:"reminded_at,omitempty"`
+}
+
+// Booking is the time fixed for the discussion.
+type Booking struct {
+	// ID names this booking's holds on people's time.
+	ID        string    `json:"id"`
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end"`
+	Location  string    `json:"location,omitempty"`
+	OnlineURL string    `json:"online_url,omitempty"`
+	BookedBy  Actor     `json:"booked_by"`
+	BookedAt  time.Time `json:"booked_at"`
+	// Unknown lists invitees whose calendars could not be read at booking.
+	Unknown []string `json:"unknown,omitempty"`
+}
+
+// Breach records that the statutory deadline is not met, and why.
+type Breach struct {
+	At       time.Time `json:"at"`
+	Reason   string    `json:"reason"`
+	Override bool      `json:"override"`
+	By       Actor     `json:"by"`
+}
+
+// Counter is an attendee's proposal of a new time (iTIP COUNTER, Outlook's
+// Propose New Time).
+type Counter struct {
+	ID         string     `json:"id"`
+	From       string     `json:"from"`
+	Start      time.Time  `json:"start"`
+	End        time.Time  `json:"end"`
+	Comment    string     `json:"comment,omitempty"`
+	Sequence   int        `json:"sequence"`
+	ReceivedAt time.Time  `json:"received_at"`
+	Status     string     `json:"status"` // pending, accepted, declined
+	DecidedBy  *Actor     `json:"decided_by,omitempty"`
+	DecidedAt  *time.Time `json:"decided_at,omitempty"`
+}
+
+// HeldReply is a reply from someone not on the invitation list (a
+// forwarded invitation): held for business support to admit or reject.
+type HeldReply struct {
+	ID         string             `json:"id"`
+	From       string             `json:"from"`
+	Name       string             `json:"name,omitempty"`
+	Reply      policy.ReplyStatus `json:"reply"`
+	ReceivedAt time.Time          `json:"received_at"`
+	Status     string             `json:"status"` // held, admitted, rejected
+	DecidedBy  *Actor             `json:"decided_by,omitempty"`
+}
+
+// CheckIn records someone present at the discussion: an invitee or a
+// walk-in.
+type CheckIn struct {
+	ID             string        `json:"id"`
+	PersonID       string        `json:"person_id,omitempty"`
+	Name           string        `json:"name"`
+	Email          string        `json:"email,omitempty"`
+	Agency         policy.Agency `json:"agency"`
+	Role           string        `json:"role"`
+	Seniority      int           `json:"seniority"`
+	SeniorityLabel string        `json:"seniority_label,omitempty"`
+	KnowsChild     bool          `json:"knows_child,omitempty"`
+	WalkIn         bool          `json:"walk_in,omitempty"`
+	PresentFrom    time.Time     `json:"present_from"`
+	PresentTo      *time.Time    `json:"present_to,omitempty"`
+	RecordedBy     Actor         `json:"recorded_by"`
+	RecordedAt     time.Time     `json:"recorded_at"`
+}
+
+// Start records the chair starting the discussion, and any override of an
+// unmet quorum.
+type Start struct {
+	At       time.Time `json:"at"`
+	By       Actor     `json:"by"`
+	Override string    `json:"override_reason,omitempty"`
+	// Missing lists what the quorum lacked when overridden.
+	Missing []string `json:"missing,omitempty"`
+}
+
+// Outcome is what the discussion decided (seed 001's seven outcomes), the
+// information shared under the Signs of Safety headings, the decisions and
+// the SMART actions (003 §5).
+type Outcome struct {
+	Outcome           policy.Outcome `json:"outcome"`
+	SignsOfSafety     SignsOfSafety  `json:"signs_of_safety"`
+	Decisions         []Decision     `json:"decisions"`
+	Actions           []Action       `json:"actions"`
+	AuthorisedBy      []Authoriser   `json:"authorised_by"`
+	HarmSubstantiated bool           `json:"harm_substantiated,omitempty"`
+	Deferral          *Deferral      `json:"deferral,omitempty"`
+	RecordedBy        Actor          `json:"recorded_by"`
+	RecordedAt        time.Time      `json:"recorded_at"`
+}
+
+// SignsOfSafety are the headings information is recorded under (001).
+type SignsOfSafety struct {
+	Concerns      string `json:"concerns"`
+	WorkingWell   string `json:"working_well"`
+	NeedToKnow    string `json:"need_to_know"`
+	NeedsToBeDone string `json:"needs_to_be_done"`
+}
+
+// Decision is one decision with its rationale.
+type Decision struct {
+	Decision  string `json:"decision"`
+	Rationale string `json:"rationale"`
+}
+
+// Action is a SMART action: who, which agency, by when, and why.
+type Action struct {
+	Description string        `json:"description"`
+	Owner       string        `json:"owner"`
+	Agency      policy.Agency `json:"agency"`
+	Due         time.Time     `json:"due"`
+	Purpose     string        `json:"purpose"`
+}
+
+// Authoriser is someone who authorised the outcome.
+type Authoriser struct {
+	PersonID string        `json:"person_id,omitempty"`
+	Name     string        `json:"name"`
+	Agency   policy.Agency `json:"agency"`
+	Role     string        `json:"role"`
+}
+
+// Deferral is why a discussion's outcome was deferred and what happens
+// meanwhile (001: reconvene within 72 hours, with a safety plan).
+type Deferral struct {
+	Reason            string `json:"reason"`
+	InformationNeeded string `json:"information_needed"`
+	SafetyPlan        string `json:"safety_plan"`
+}
+
+// FollowOn is a deadline that follows the discussion, and whether it is
+// done.
+type FollowOn struct {
+	policy.FollowOn
+	Done   bool       `json:"done,omitempty"`
+	DoneAt *time.Time `json:"done_at,omitempty"`
+}
+
+// Event is one entry on a discussion's timeline.
+type Event struct {
+	At     time.Time `json:"at"`
+	Actor  Actor     `json:"actor"`
+	Kind   string    `json:"kind"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+// PendingMessage is an invitation message decided on by a change to the
+// discussion, not yet moved to the outbox.
+type PendingMessage struct {
+	// ID is the outbox message id: deterministic, so moving the same
+	// pending message twice creates one outbox message.
+	ID       string `json:"id"`
+	Method   string `json:"method"` // REQUEST, CANCEL, DECLINECOUNTER
+	To       string `json:"to"`
+	Sequence int    `json:"sequence"`
+	Uninvite bool   `json:"uninvite,omitempty"`
+	Comment  string `json:"comment,omitempty"`
+	// Reminder marks a REQUEST re-sent to chase a reply.
+	Reminder bool `json:"reminder,omitempty"`
+}
+
+// invitee returns the current (not removed) invitee with the email, or nil.
+func (d *Discussion) invitee(email string) *Invitee {
+	email = strings.ToLower(email)
+	for i := range d.Invitees {
+		if inv := &d.Invitees[i]; !inv.Removed && inv.Email == email {
+			return inv
+		}
+	}
+	return nil
+}
+
+// chair returns the chair invitee, or nil.
+func (d *Discussion) chair() *Invitee {
+	for i := range d.Invitees {
+		if inv := &d.Invitees[i]; !inv.Removed && inv.Chair {
+			return inv
+		}
+	}
+	return nil
+}
+
+// current returns the invitees not removed.
+func (d *Discussion) current() []Invitee {
+	out := make([]Invitee, 0, len(d.Invitees))
+	for _, inv := range d.Invitees {
+		if !inv.Removed {
+			out = append(out, inv)
+		}
+	}
+	return out
+}
+
+// record appends a timeline event.
+func (d *Discussion) record(at time.Time, actor Actor, kind, detail string) {
+	d.Timeline = append(d.Timeline, Event{At: at, Actor: actor, Kind: kind, Detail: detail})
+}
+
+// queue decides on a message to an invitee, with an id unique to the
+// discussion, method, sequence and recipient (and n, for repeats such as
+// reminders and refreshes).
+func (d *Discussion) queue(method, to string, n int, opts ...func(*PendingMessage)) {
+	m := PendingMessage{
+		ID:     d.ID + ":" + method + ":" + itoa(d.Sequence) + ":" + to + ":" + itoa(n),
+		Method: method, To: to, Sequence: d.Sequence,
+	}
+	for _, o := range opts {
+		o(&m)
+	}
+	if !slices.ContainsFunc(d.Pending, func(p PendingMessage) bool { return p.ID == m.ID }) {
+		d.Pending = append(d.Pending, m)
+	}
+}
+
+// live reports whether the discussion can still be changed by booking,
+// replies and attendance.
+func (d *Discussion) live() bool {
+	return d.Status == StatusProposed || d.Status == StatusBooked
+}
+
+// DiscussionFilter selects discussions for the list, sorted by deadline.
+type DiscussionFilter struct {
+	Status    []DiscussionStatus
+	DueBefore time.Time
+	// ChairEmail and Agency filter on invitees; VisibleTo limits to
+	// discussions the email is invited to (agency representatives, chairs).
+	ChairEmail string
+	Agency     policy.Agency
+	VisibleTo  string
+	Breached   *bool
+	AtRisk     *bool
+	// After is the cursor: the deadline and id of the previous page's last
+	// discussion.
+	AfterDeadline time.Time
+	AfterID       string
+	Limit         int
+}

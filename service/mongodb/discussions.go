@@ -1,0 +1,367 @@
+package mongodb
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/convene/convene/service"
+)
+
+// discussionDoc stores a discussion under its own id; the domain type's
+// JSON names are the field names (UseJSONStructTags). Participants, Agencies
+// and ChairEmail are derived from the current invitees on every write, for
+// queries and indexes (FerretDB's $elemMatch takes no field conditions).
+type discussionDoc struct {
+	ID                 string   `bson:"_id"`
+	Participants       []string `bson:"x_participants"`
+	Agencies           []string `bson:"x_agencies"`
+	ChairEmail         string   `bson:"x_chair"`
+	service.Discussion `bson:",inline"`
+}
+
+func toDiscussionDoc(d *service.Discussion) discussionDoc {
+	doc := discussionDoc{ID: d.ID, Discussion: *d, Participants: []string{}, Agencies: []string{}}
+	for _, inv := range d.Invitees {
+		if inv.Removed {
+			continue
+		}
+		doc.Participants = append(doc.Participants, inv.Email)
+		if !slices.Contains(doc.Agencies, string(inv.Agency)) {
+			doc.Agencies = append(doc.Agencies, string(inv.Agency))
+		}
+		if inv.Chair {
+			doc.ChairEmail = inv.Email
+		}
+	}
+	return doc
+}
+
+// CreateDiscussion inserts d; an existing id is ECONFLICT.
+func (s *Store) CreateDiscussion(ctx context.Context, d *service.Discussion) error {
+	_, err := s.discussions.InsertOne(ctx, toDiscussionDoc(d))
+	return translate(err, "discussion")
+}
+
+// Discussion returns the discussion with the id.
+func (s *Store) Discussion(ctx context.Context, id string) (*service.Discussion, error) {
+	return s.findDiscussion(ctx, bson.D{{Key: "_id", Value: id}})
+}
+
+// DiscussionByUID returns the discussion whose invitations carry the UID.
+func (s *Store) DiscussionByUID(ctx context.Context, uid string) (*service.Discussion, error) {
+	return s.findDiscussion(ctx, bson.D{{Key: "uid", Value: uid}})
+}
+
+func (s *Store) findDiscussion(ctx context.Context, filter bson.D) (*service.Discussion, error) {
+	var d discussionDoc
+	if err := s.discussions.FindOne(ctx, filter).Decode(&d); err != nil {
+		return nil, translate(err, "discussion")
+	}
+	return &d.Discussion, nil
+}
+
+// Discussions lists discussions by deadline, then id.
+func (s *Store) Discussions(ctx context.Context, f service.DiscussionFilter) ([]service.Discussion, error) {
+	var and bson.A
+	if len(f.Status) > 0 {
+		and = append(and, bson.D{{Key: "status", Value: bson.D{{Key: "$in", Value: f.Status}}}})
+	}
+	if !f.DueBefore.IsZero() {
+		and = append(and, bson.D{{Key: "deadline", Value: bson.D{{Key: "$lt", Value: f.DueBefore}}}})
+	}
+	if f.ChairEmail != "" {
+		and = append(and, bson.D{{Key: "x_chair", Value: f.ChairEmail}})
+	}
+	if f.VisibleTo != "" {
+		and = append(and, bson.D{{Key: "x_participants", Value: f.VisibleTo}})
+	}
+	if f.Agency != "" {
+		and = append(and, bson.D{{Key: "x_agencies", Value: string(f.Agency)}})
+	}
+	if f.Breached != nil {
+		and = append(and, bson.D{{Key: "breach", Value: bson.D{{Key: "$exists", Value: *f.Breached}}}})
+	}
+	if f.AtRisk != nil {
+		if *f.AtRisk {
+			and = append(and, bson.D{{Key: "at_risk", Value: true}})
+		} else {
+			and = append(and, bson.D{{Key: "at_risk", Value: bson.D{{Key: "$ne", Value: true}}}})
+		}
+	}
+	if f.AfterID != "" {
+		and = append(and, bson.D{{Key: "$or", Value: bson.A{
+			bson.D{{Key: "deadline", Value: bson.D{{Key: "$gt", Value: f.AfterDeadline}}}},
+			bson.D{{Key: "deadline", Value: f.AfterDeadline}, {Key: "_id", Value: bson.D{{Key: "$gt", Value: f.AfterID}}}},
+		}}})
+	}
+	filter := bson.D{}
+	if len(and) > 0 {
+		filter = bson.D{{Key: "$and", Value: and}}
+	}
+	opts := options.Find().SetSort(bson.D{{Key: "deadline", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(int64(f.Limit))
+	cur, err := s.discussions.Find(ctx, filter, opts)
+	if err != nil {
+		return nil, translate(err, "discussions")
+	}
+	var docs []discussionDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, translate(err, "discussions")
+	}
+	out := make([]service.Discussion, len(docs))
+	for i := range docs {
+		out[i] = docs[i].Discussion
+	}
+	return out, nil
+}
+
+// UpdateDiscussion replaces d if the stored version is d.Version.
+func (s *Store) UpdateDiscussion(ctx context.Context, d *service.Discussion) error {
+	next := *d
+	next.Version = d.Version + 1
+	defer s.conditional(s.discussions)()
+	res, err := s.discussions.ReplaceOne(ctx,
+		bson.D{{Key: "_id", Value: d.ID}, {Key: "version", Value: d.Version}},
+		toDiscussionDoc(&next))
+	if err != nil {
+		return translate(err, "discussion")
+	}
+	if res.MatchedCount == 0 {
+		return s.versionMiss(ctx, s.discussions.Name(), d.ID, "discussion")
+	}
+	d.Version = next.Version
+	return nil
+}
+
+// DiscussionsWithPending lists discussions whose messages are not yet in
+// the outbox.
+func (s *Store) DiscussionsWithPending(ctx context.Context, limit int) ([]service.Discussion, error) {
+	cur, err := s.discussions.Find(ctx, bson.D{{Key: "pending.0", Value: bson.D{{Key: "$exists", Value: true}}}},
+		options.Find().SetLimit(int64(limit)))
+	if err != nil {
+		return nil, translate(err, "discussions")
+	}
+	var docs []discussionDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, translate(err, "discussions")
+	}
+	out := make([]service.Discussion, len(docs))
+	for i := range docs {
+		out[i] = docs[i].Discussion
+	}
+	return out, nil
+}
+
+type idempotencyDoc struct {
+	ID                     string `bson:"_id"`
+	service.IdempotencyKey `bson:",inline"`
+}
+
+// ClaimIdempotencyKey records k, or returns the record holding its key.
+func (s *Store) ClaimIdempotencyKey(ctx context.Context, k *service.IdempotencyKey) (*service.IdempotencyKey, error) {
+	_, err := s.idempotency.InsertOne(ctx, idempotencyDoc{ID: k.ID, IdempotencyKey: *k})
+	if err == nil {
+		return nil, nil
+	}
+	if service.ErrorCode(translate(err, "")) != service.ECONFLICT {
+		return nil, translate(err, "idempotency key")
+	}
+	var d idempotencyDoc
+	if err := s.idempotency.FindOne(ctx, bson.D{{Key: "_id", Value: k.ID}}).Decode(&d); err != nil {
+		return nil, translate(err, "idempotency key")
+	}
+	return &d.IdempotencyKey, nil
+}
+
+type holdDoc struct {
+	ID           string `bson:"_id"`
+	service.Hold `bson:",inline"`
+}
+
+// HoldTime inserts every hold, or none: on a collision it removes the ones
+// this call inserted and reports the hold that was already there.
+func (s *Store) HoldTime(ctx context.Context, holds []service.Hold) error {
+	if len(holds) == 0 {
+		return nil
+	}
+	docs := make([]any, len(holds))
+	for i, h := range holds {
+		docs[i] = holdDoc{ID: h.ID, Hold: h}
+	}
+	_, err := s.holds.InsertMany(ctx, docs, options.InsertMany().SetOrdered(true))
+	if err == nil {
+		return nil
+	}
+	if service.ErrorCode(translate(err, "")) != service.ECONFLICT {
+		// Unknown state: remove whatever this booking inserted.
+		_ = s.ReleaseHolds(context.WithoutCancel(ctx), holds[0].BookingID, "")
+		return translate(err, "hold")
+	}
+	taken := holds[0]
+	var bwe mongo.BulkWriteException
+	if errors.As(err, &bwe) && len(bwe.WriteErrors) > 0 && bwe.WriteErrors[0].Index < len(holds) {
+		taken = holds[bwe.WriteErrors[0].Index]
+	}
+	// Only this call inserts holds with this booking id for these ids, so
+	// removing them by booking id undoes exactly this call.
+	if err := s.ReleaseHolds(context.WithoutCancel(ctx), holds[0].BookingID, ""); err != nil {
+		return err
+	}
+	var existing holdDoc
+	if err := s.holds.FindOne(ctx, bson.D{{Key: "_id", Value: taken.ID}}).Decode(&existing); err != nil {
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			// Released meanwhile: the caller may simply retry.
+			return &service.Error{Code: service.ECONFLICT, Message: "time was held and has just been released; try again"}
+		}
+		return translate(err, "hold")
+	}
+	return &service.Error{Code: service.ECONFLICT, Message: "time already held",
+		Detail: map[string]any{"hold": existing.Hold}}
+}
+
+// ReleaseHolds removes a booking's holds, or one person's of them.
+func (s *Store) ReleaseHolds(ctx context.Context, bookingID, person string) error {
+	filter := bson.D{{Key: "booking_id", Value: bookingID}}
+	if person != "" {
+		filter = append(filter, bson.E{Key: "person", Value: person})
+	}
+	_, err := s.holds.DeleteMany(ctx, filter)
+	return translate(err, "holds")
+}
+
+// ReleaseHold removes one hold if it still belongs to bookingID.
+func (s *Store) ReleaseHold(ctx context.Context, id, bookingID string) error {
+	defer s.conditional(s.holds)()
+	_, err := s.holds.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "booking_id", Value: bookingID}})
+	return translate(err, "hold")
+}
+
+type outboxDoc struct {
+	ID                    string `bson:"_id"`
+	service.OutboxMessage `bson:",inline"`
+}
+
+// EnqueueMessage adds m to the outbox; ECONFLICT if it is already there.
+func (s *Store) EnqueueMessage(ctx context.Context, m *service.OutboxMessage) error {
+	_, err := s.outbox.InsertOne(ctx, outboxDoc{ID: m.ID, OutboxMessage: *m})
+	return translate(err, "outbox message")
+}
+
+// ClaimMessage leases the message due soonest.
+func (s *Store) ClaimMessage(ctx context.Context, owner string, now time.Time, lease time.Duration) (*service.OutboxMessage, error) {
+	filter := bson.D{
+		{Key: "state", Value: bson.D{{Key: "$in", Value: bson.A{service.MessageQueued, service.MessageSending}}}},
+		{Key: "next_attempt_at", Value: bson.D{{Key: "$lte", Value: now}}},
+		{Key: "lease_until", Value: bson.D{{Key: "$lte", Value: now}}},
+	}
+	update := bson.D{
+		{Key: "$set", Value: bson.D{{Key: "state", Value: service.MessageSending}, {Key: "lease_owner", Value: owner},
+			{Key: "lease_until", Value: now.Add(lease)}}},
+		{Key: "$inc", Value: bson.D{{Key: "attempts", Value: 1}}},
+	}
+	opts := options.FindOneAndUpdate().SetSort(bson.D{{Key: "next_attempt_at", Value: 1}}).SetReturnDocument(options.After)
+	defer s.conditional(s.outbox)()
+	var d outboxDoc
+	if err := s.outbox.FindOneAndUpdate(ctx, filter, update, opts).Decode(&d); err != nil {
+		return nil, translate(err, "outbox message")
+	}
+	return &d.OutboxMessage, nil
+}
+
+// UpdateMessage replaces m if owner still holds its lease.
+func (s *Store) UpdateMessage(ctx context.Context, m *service.OutboxMessage, owner string) error {
+	defer s.conditional(s.outbox)()
+	res, err := s.outbox.ReplaceOne(ctx, bson.D{{Key: "_id", Value: m.ID}, {Key: "lease_owner", Value: owner}}, outboxDoc{ID: m.ID, OutboxMessage: *m})
+	if err != nil {
+		return translate(err, "outbox message")
+	}
+	if res.MatchedCount == 0 {
+		return service.Errorf(service.ECONFLICT, "the lease on message %s was lost", m.ID)
+	}
+	return nil
+}
+
+// Messages lists a discussion's outbox, oldest first.
+func (s *Store) Messages(ctx context.Context, discussionID string) ([]service.OutboxMessage, error) {
+	cur, err := s.outbox.Find(ctx, bson.D{{Key: "discussion_id", Value: discussionID}},
+		options.Find().SetSort(bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(1000))
+	if err != nil {
+		return nil, translate(err, "outbox")
+	}
+	var docs []outboxDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, translate(err, "outbox")
+	}
+	out := make([]service.OutboxMessage, len(docs))
+	for i := range docs {
+		out[i] = docs[i].OutboxMessage
+	}
+	return out, nil
+}
+
+// SupersedeMessages marks queued older REQUESTs to one recipient.
+func (s *Store) SupersedeMessages(ctx context.Context, discussionID, to string, sequence int) error {
+	defer s.conditional(s.outbox)()
+	_, err := s.outbox.UpdateMany(ctx, bson.D{
+		{Key: "discussion_id", Value: discussionID}, {Key: "to", Value: to}, {Key: "method", Value: "REQUEST"},
+		{Key: "state", Value: service.MessageQueued}, {Key: "sequence", Value: bson.D{{Key: "$lt", Value: sequence}}},
+	}, bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: service.MessageSuperseded}}}})
+	return translate(err, "outbox")
+}
+
+// AcquireLease takes or renews a named lease.
+func (s *Store) AcquireLease(ctx context.Context, name, owner string, now time.Time, ttl time.Duration) (bool, error) {
+	defer s.conditional(s.leases)()
+	res, err := s.leases.UpdateOne(ctx, bson.D{{Key: "_id", Value: name}, {Key: "$or", Value: bson.A{
+		bson.D{{Key: "owner", Value: owner}}, bson.D{{Key: "until", Value: bson.D{{Key: "$lte", Value: now}}}},
+	}}}, bson.D{{Key: "$set", Value: bson.D{{Key: "owner", Value: owner}, {Key: "until", Value: now.Add(ttl)}}}})
+	if err != nil {
+		return false, translate(err, "lease")
+	}
+	if res.MatchedCount == 1 {
+		return true, nil
+	}
+	_, err = s.leases.InsertOne(ctx, bson.D{{Key: "_id", Value: name}, {Key: "owner", Value: owner}, {Key: "until", Value: now.Add(ttl)}})
+	if service.ErrorCode(translate(err, "")) == service.ECONFLICT {
+		return false, nil
+	}
+	return err == nil, translate(err, "lease")
+}
+
+type inboundDoc struct {
+	ID                    string `bson:"_id"`
+	service.InboundRecord `bson:",inline"`
+}
+
+// RecordInbound keeps what became of an inbound message.
+func (s *Store) RecordInbound(ctx context.Context, r *service.InboundRecord) error {
+	_, err := s.inbound.InsertOne(ctx, inboundDoc{ID: r.ID, InboundRecord: *r})
+	return translate(err, "inbound record")
+}
+
+// InboundRecords lists a discussion's inbound records, newest first (all
+// discussions' when discussionID is empty).
+func (s *Store) InboundRecords(ctx context.Context, discussionID string, limit int) ([]service.InboundRecord, error) {
+	filter := bson.D{}
+	if discussionID != "" {
+		filter = bson.D{{Key: "discussion_id", Value: discussionID}}
+	}
+	cur, err := s.inbound.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "_id", Value: -1}}).SetLimit(int64(limit)))
+	if err != nil {
+		return nil, translate(err, "inbound records")
+	}
+	var docs []inboundDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, translate(err, "inbound records")
+	}
+	out := make([]service.InboundRecord, len(docs))
+	for i := range docs {
+		out[i] = docs[i].InboundRecord
+	}
+	return out, nil
+}
