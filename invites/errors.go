@@ -25,6 +25,7 @@ const (
 	ErrSpoofed ErrorKind = "sender does not speak for the attendee"
 )
 
+// Error makes each kind usable as an error value for errors.Is.
 func (k ErrorKind) Error() string { return "invites: " + string(k) }
 
 // ParseError is the error ParseMessage returns for input it refuses. Detail
@@ -36,6 +37,7 @@ type ParseError struct {
 	Err    error // underlying error, if any
 }
 
+// Error gives the kind, then the detail and any underlying error.
 func (e *ParseError) Error() string {
 	s := e.Kind.Error()
 	if e.Detail != "" {

@@ -15,6 +15,7 @@ type ContentError struct {
 	Index int    // index into the sensitive list
 }
 
+// Error says which field holds sensitive text, without quoting it.
 func (e *ContentError) Error() string {
 	return "invites: " + e.Field + " contains sensitive text (item " + strconv.Itoa(e.Index) + " of the sensitive list)"
 }

@@ -60,7 +60,7 @@ type Invitation struct {
 }
 
 // Composer writes iMIP messages (RFC 6047). The zero value is not usable:
-// Now is required.
+// Builder.Now is required.
 type Composer struct {
 	// Builder writes the calendar. Its Now also dates the message.
 	Builder Builder

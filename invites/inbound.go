@@ -24,21 +24,21 @@ type DeliverFunc func(ctx context.Context, envelopeFrom string, rcpts []string, 
 // own port, for a mail gateway to relay to; it does no authentication and
 // no relaying.
 type InboundServer struct {
-	srv      *smtp.Server
-	addr     string
-	ln       net.Listener
-	deliver  DeliverFunc
-	ctx      context.Context
-	cancel   context.CancelFunc
-	serveErr chan error
+	srv     *smtp.Server
+	addr    string
+	ln      net.Listener
+	deliver DeliverFunc
+	ctx     context.Context
+	cancel  context.CancelFunc
 
 	// Timeout bounds each DeliverFunc call; 30s if 0. Set before Start.
 	Timeout time.Duration
 }
 
 // NewInboundServer prepares a server listening on addr (host:port; port 0
-// picks one) that accepts messages up to maxBytes and hands them to
-// deliver. Adjust Domain, ReadTimeout and TLS with the setters before Start.
+// picks one) that accepts messages up to maxBytes (larger ones get 552) and
+// hands them to deliver. Use SetDomain, SetTLS, SetErrorLog and Timeout
+// before Start.
 func NewInboundServer(addr string, maxBytes int64, deliver DeliverFunc) *InboundServer {
 	s := &InboundServer{addr: addr, deliver: deliver}
 	be := smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
@@ -74,8 +74,7 @@ func (s *InboundServer) Start() error {
 	}
 	s.ln = ln
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.serveErr = make(chan error, 1)
-	go func() { s.serveErr <- s.srv.Serve(ln) }()
+	go s.srv.Serve(ln) // returns when Shutdown or Close closes ln
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -406,5 +407,28 @@ func TestParseManyContinuationLines(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("took %v", d)
+	}
+}
+
+// Lines go-ical's decoder panics on are skipped, and the rest of the reply
+// still counts.
+func TestParseSkipsBrokenLines(t *testing.T) {
+	for _, name := range []string{"goical-param-without-colon", "goical-text-after-quoted-param"} {
+		raw := readFixture(t, filepath.Join("fuzz", "FuzzParseMessage"), name)
+		// The corpus file holds a Go-quoted []byte literal.
+		s := string(raw)
+		s = s[strings.Index(s, "(")+1 : strings.LastIndex(s, ")")]
+		msg, err := strconv.Unquote(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, err := ParseMessage([]byte(msg))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		sp, err := in.Speaker()
+		if err != nil || sp.Stat != PartStatAccepted {
+			t.Errorf("%s: speaker %+v, %v; want Priya ACCEPTED", name, sp, err)
+		}
 	}
 }

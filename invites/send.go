@@ -38,6 +38,7 @@ type SendError struct {
 	Err          error
 }
 
+// Error gives the reply code and text, and whether to retry.
 func (e *SendError) Error() string {
 	kind := "temporary"
 	if e.Permanent {
