@@ -38,6 +38,10 @@ type BusyOptions struct {
 	// ATTENDEE, their PARTSTAT counts: DECLINED is free, NEEDS-ACTION
 	// tentative. Empty ignores PARTSTAT.
 	Email string
+	// IgnoreUID leaves out the events with this UID: the meeting being
+	// booked, which attendees' clients add to their calendars when its
+	// invitation arrives, does not make them busy for itself.
+	IgnoreUID string
 }
 
 // BusyResult is what one calendar says about one window.
@@ -51,14 +55,15 @@ type BusyResult struct {
 
 // parser computes busy time for one window from iCalendar components.
 type parser struct {
-	window Interval
-	zones  *zones
-	email  string
-	busy   []Busy
+	window    Interval
+	zones     *zones
+	email     string
+	ignoreUID string
+	busy      []Busy
 }
 
 func newParser(window Interval, opts BusyOptions) *parser {
-	return &parser{window: window, zones: newZones(opts.Zone), email: strings.ToLower(opts.Email)}
+	return &parser{window: window, zones: newZones(opts.Zone), email: strings.ToLower(opts.Email), ignoreUID: opts.IgnoreUID}
 }
 
 // object reads one calendar object resource (RFC 4791 §4.1): its VEVENTs,
@@ -95,6 +100,8 @@ func (p *parser) object(cal *ical.Component) (err error) {
 			}
 			if uid == "" {
 				uid = fmt.Sprintf("\x00%d", i) // no UID: a series of its own
+			} else if uid == p.ignoreUID {
+				continue
 			}
 			s, ok := byUID[uid]
 			if !ok {
