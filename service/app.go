@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/convene/convene/calendar"
+	"github.com/convene/convene/service/policy"
 )
 
 // App carries out what users ask of Convene: it checks who may do what,
@@ -33,6 +34,9 @@ type App struct {
 	// Getenv is the environment credential references are resolved from.
 	Getenv func(string) string
 
+	// Profiles are the procedure profiles: the clock, who must attend, the
+	// format and the follow-on deadlines.
+	Profiles *policy.Registry
 	// Calendar knows the working days of each UK region.
 	Calendar *calendar.WorkingDays
 	// Region and Zone are the area's: its bank holidays and time zone.
@@ -40,11 +44,24 @@ type App struct {
 	Zone   *time.Location
 	// AvailabilityOptions bound calendar reads: per source and overall.
 	AvailabilityOptions calendar.AvailabilityOptions
+
+	// Mail sends invitations; nil sends none.
+	Mail *Mailer
+	wake chan struct{}
+
+	// Stats are the deadline watch's counts, read by the metrics.
+	Stats WatchStats
+}
+
+// UseMailer sets how invitations are sent, filling defaults.
+func (a *App) UseMailer(m *Mailer) {
+	m.defaults()
+	a.Mail = m
 }
 
 // NewApp returns an App with a real clock and id generator.
 func NewApp(store Store, log *slog.Logger) *App {
-	return &App{Store: store, Log: log, Now: time.Now, NewID: NewID}
+	return &App{Store: store, Log: log, Now: time.Now, NewID: NewID, wake: make(chan struct{}, 1)}
 }
 
 // NewID returns a 128-bit identifier whose first 48 bits are the Unix time in

@@ -1,0 +1,493 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/convene/convene/calendar"
+	"github.com/convene/convene/service/policy"
+)
+
+// ConveneRequest is what business support asks for: a case reference (never
+// a name), the circumstances, the chair and invitees (or let the service
+// choose them from the directory), and how long.
+type ConveneRequest struct {
+	CaseReference string
+	Case          policy.Case
+	// ChairID is the chair's directory id; empty lets the service choose a
+	// CSC manager who chairs.
+	ChairID  string
+	Invitees []InviteeRequest
+	// ChooseInvitees fills requirements nobody named can meet from the
+	// directory.
+	ChooseInvitees   bool
+	Duration         time.Duration
+	FormatPreference policy.Format
+	Agenda           []string
+	// Earliest is the first time slots may start; zero means now.
+	Earliest time.Time
+	// IdempotencyKey, when set, makes retries return the first result.
+	// RequestHash identifies the request's content for it.
+	IdempotencyKey string
+	RequestHash    string
+
+	// reconvene marks the follow-up to a deferred discussion: the rule
+	// counting from the deferral (D1) binds, not the original triggers,
+	// whose deadlines have passed by design.
+	reconvene bool
+}
+
+// InviteeRequest names someone from the directory to invite.
+type InviteeRequest struct {
+	PersonID   string
+	KnowsChild bool
+}
+
+// DefaultAgenda are the headings an invitation carries when business
+// support gives none: what the discussion is for (000 §6, 001, 002 §1),
+// with nothing about the case.
+var DefaultAgenda = []string{
+	"Share information",
+	"Decide whether a section 47 enquiry is needed, and plan it",
+	"Agree the conduct and timing of any criminal investigation",
+	"Agree immediate safeguarding actions and interim support",
+	"Agree what is shared with the family, and when",
+	"Agree actions, owners and timescales",
+}
+
+var caseReference = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9/_.-]{2,39}$`)
+
+const (
+	defaultDuration = time.Hour
+	// convenePoll is how long a retry with the same idempotency key waits
+	// for the first request to finish.
+	convenePoll = 20 * time.Second
+)
+
+// Convene creates a strategy discussion: it fixes the statutory deadline,
+// works out who must take part and how, picks the invitees, and proposes
+// the earliest slots where the essential people are free in their real
+// calendars. It books nothing. The bool reports whether this call created
+// the discussion (false: an earlier request with the same idempotency key
+// did).
+func (a *App) Convene(ctx context.Context, req ConveneRequest) (*Discussion, bool, error) {
+	pr, err := require(ctx, RoleBusinessSupport, RoleChair)
+	if err != nil {
+		return nil, false, err
+	}
+	var f Fields
+	req.CaseReference = strings.TrimSpace(req.CaseReference)
+	if !caseReference.MatchString(req.CaseReference) {
+		f.Add("case_reference", "must be a case reference of 3 to 40 letters, digits and / _ . - (never a name)")
+	}
+	if req.Duration == 0 {
+		req.Duration = defaultDuration
+	}
+	if req.Duration < minDuration || req.Duration > maxDuration {
+		f.Add("duration_minutes", "must be from %d to %d minutes", int(minDuration.Minutes()), int(maxDuration.Minutes()))
+	}
+	if req.FormatPreference != "" && req.FormatPreference != policy.FormatMeeting && req.FormatPreference != policy.FormatDiscussion {
+		f.Add("format_preference", `must be "meeting" or "discussion"`)
+	}
+	if len(req.Invitees) > maxAttendees {
+		f.Add("invitees", "at most %d invitees", maxAttendees)
+	}
+	for i, h := range req.Agenda {
+		if strings.TrimSpace(h) == "" || len(h) > 200 {
+			f.Add("agenda["+itoa(i)+"]", "must be a heading of 1 to 200 characters")
+		}
+	}
+	if len(req.Agenda) > 20 {
+		f.Add("agenda", "at most 20 headings")
+	}
+	policyFields(req.Case.Validate(), "", &f)
+	if err := f.Err("the convene request is not valid"); err != nil {
+		return nil, false, err
+	}
+	profile, err := a.profile(req.Case.Profile)
+	if err != nil {
+		return nil, false, err
+	}
+
+	id := a.NewID()
+	if req.IdempotencyKey != "" {
+		existing, err := a.Store.ClaimIdempotencyKey(ctx, &IdempotencyKey{
+			ID: pr.Subject + "\x00" + req.IdempotencyKey, DiscussionID: id, RequestHash: req.RequestHash, CreatedAt: a.Now().UTC(),
+		})
+		if err != nil {
+			return nil, false, err
+		}
+		if existing != nil {
+			if existing.RequestHash != req.RequestHash {
+				return nil, false, Invalid("this Idempotency-Key was used for a different request",
+					FieldError{Field: "Idempotency-Key", Message: "reuse a key only to retry the same request"})
+			}
+			d, err := a.awaitDiscussion(ctx, existing.DiscussionID)
+			if err != nil {
+				return nil, false, err
+			}
+			if err := a.audit(ctx, "discussion.read", "discussions/"+d.ID, map[string]any{"idempotent_retry": true}); err != nil {
+				return nil, false, err
+			}
+			return d, false, nil
+		}
+	}
+
+	d, err := a.newDiscussion(ctx, id, profile, req)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := a.Store.CreateDiscussion(ctx, d); err != nil {
+		return nil, false, err
+	}
+	if err := a.audit(ctx, "discussion.create", "discussions/"+d.ID, map[string]any{
+		"case_reference": d.CaseReference, "deadline": d.Deadline, "binding_rule": d.Timescale.BindingRule.ID,
+	}); err != nil {
+		return nil, false, err
+	}
+	return d, true, nil
+}
+
+// awaitDiscussion returns the discussion an earlier request with the same
+// idempotency key is creating, waiting a while for it to finish.
+func (a *App) awaitDiscussion(ctx context.Context, id string) (*Discussion, error) {
+	deadline := time.Now().Add(convenePoll)
+	for wait := 50 * time.Millisecond; ; wait = min(wait*2, time.Second) {
+		d, err := a.Store.Discussion(ctx, id)
+		if ErrorCode(err) != ENOTFOUND {
+			return d, err
+		}
+		if time.Now().After(deadline) {
+			return nil, Errorf(ECONFLICT, "a request with this Idempotency-Key is still being processed; retry shortly")
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// newDiscussion applies the procedure profile to a convene request.
+func (a *App) newDiscussion(ctx context.Context, id string, profile *policy.Profile, req ConveneRequest) (*Discussion, error) {
+	ts, err := profile.Timescale(req.Case.TimescaleRequest)
+	if err != nil {
+		return nil, policyError(err, "")
+	}
+	if req.reconvene {
+		rebind(&ts, policy.TriggerDeferred)
+	}
+	att, err := profile.Requirements(req.Case)
+	if err != nil {
+		return nil, policyError(err, "")
+	}
+	format, err := profile.Format(req.Case)
+	if err != nil {
+		return nil, policyError(err, "")
+	}
+	if req.FormatPreference == policy.FormatMeeting && format.Format == policy.FormatDiscussion {
+		format.Format = policy.FormatMeeting
+	}
+	now := a.Now().UTC()
+	actor := PrincipalFrom(ctx).Actor()
+	d := &Discussion{
+		ID: id, CaseReference: req.CaseReference, Status: StatusProposed, Case: req.Case,
+		Timescale: ts, Deadline: ts.Deadline.UTC(), Attendance: att, Format: format, FormatPreference: req.FormatPreference,
+		Duration: req.Duration, Agenda: req.Agenda, UID: id + "@convene", Version: 1,
+		CreatedBy: actor, CreatedAt: now, UpdatedAt: now,
+	}
+	if len(d.Agenda) == 0 {
+		d.Agenda = slices.Clone(DefaultAgenda)
+	}
+	if err := a.chooseInvitees(ctx, d, profile, req); err != nil {
+		return nil, err
+	}
+	d.record(now, actor, "convened", "deadline "+ts.Deadline.Format(time.RFC3339)+" under rule "+ts.BindingRule.ID+" ("+ts.BindingRule.Citation+")")
+
+	earliest := req.Earliest
+	if earliest.IsZero() || earliest.Before(now) {
+		earliest = now
+	}
+	earliest = earliest.Truncate(15 * time.Minute).Add(15 * time.Minute)
+	window := slotWindow{Duration: d.Duration, Earliest: earliest, Deadline: d.Deadline, Region: ts.Region}
+	if d.Deadline.Sub(earliest) < d.Duration {
+		// Too late already: say so, and still offer the next slots so the
+		// discussion can be held as soon as possible, with the breach on
+		// the record.
+		d.Breach = &Breach{At: now, Reason: "the deadline (" + ts.Deadline.Format(time.RFC3339) + ") leaves no time for the discussion", By: actor}
+		window.Deadline = earliest.Add(3 * 24 * time.Hour)
+	}
+	avail, err := a.findSlots(ctx, a.attendees(ctx, d), window)
+	if err != nil {
+		return nil, err
+	}
+	d.ProposedSlots, d.SlotReason = avail.Slots, avail.Reason
+	return d, nil
+}
+
+// rebind makes the rule counting from trigger the binding one.
+func rebind(ts *policy.Timescale, trigger policy.Trigger) {
+	i := slices.IndexFunc(ts.Rules, func(r policy.RuleDeadline) bool { return r.Trigger == trigger })
+	if i < 0 {
+		return
+	}
+	for j := range ts.Rules {
+		ts.Rules[j].Binding = j == i
+	}
+	r := ts.Rules[i]
+	ts.Deadline = r.Deadline
+	ts.BindingRule = policy.RuleRef{ID: r.ID, Summary: r.Summary, Citation: r.Citation}
+}
+
+// chooseInvitees turns the named chair and invitees into the invitation
+// list, and (if asked) fills each requirement nobody named can meet with
+// someone from the directory: the least senior active person who meets it,
+// so that the most senior staff are not pulled into every discussion. The
+// quorum evaluation is the judge of who meets what, so there is one
+// definition of "meets a requirement".
+func (a *App) chooseInvitees(ctx context.Context, d *Discussion, profile *policy.Profile, req ConveneRequest) error {
+	var f Fields
+	now := a.Now().UTC()
+	add := func(p *Person, chair, knowsChild bool) {
+		d.Invitees = append(d.Invitees, Invitee{
+			PersonID: p.ID, Name: p.Name, Email: p.Email, Agency: p.Agency, Role: p.Role,
+			Seniority: p.Seniority, SeniorityLabel: profile.SeniorityLabel(p.Agency, p.Seniority),
+			Chair: chair, KnowsChild: knowsChild, Reply: policy.ReplyNeedsAction, AddedAt: now,
+		})
+	}
+	// The chair.
+	var chair *Person
+	if req.ChairID != "" {
+		p, err := a.Store.Person(ctx, req.ChairID)
+		switch {
+		case ErrorCode(err) == ENOTFOUND:
+			f.Add("chair_id", "no such person in the directory")
+		case err != nil:
+			return err
+		case !p.Chair || !p.Active:
+			f.Add("chair_id", "%s is not an active chair in the directory", p.Name)
+		default:
+			chair = p
+		}
+	} else {
+		chairs, err := a.Store.People(ctx, PersonFilter{Agency: policy.AgencySocialCare, Chair: ptr(true), Limit: 200})
+		if err != nil {
+			return err
+		}
+		for i := range chairs {
+			if chairs[i].Active && (chair == nil || chairs[i].Seniority < chair.Seniority) {
+				chair = &chairs[i]
+			}
+		}
+		if chair == nil {
+			f.Add("chair_id", "no active chair in the directory: add one or name the chair")
+		}
+	}
+	if chair != nil {
+		add(chair, true, false)
+	}
+	// The named invitees.
+	for i, in := range req.Invitees {
+		field := "invitees[" + itoa(i) + "].person_id"
+		p, err := a.Store.Person(ctx, in.PersonID)
+		switch {
+		case ErrorCode(err) == ENOTFOUND:
+			f.Add(field, "no such person in the directory")
+			continue
+		case err != nil:
+			return err
+		case !p.Active:
+			f.Add(field, "%s is not active in the directory", p.Name)
+			continue
+		case d.invitee(p.Email) != nil:
+			if chair != nil && p.ID == chair.ID {
+				d.invitee(p.Email).KnowsChild = in.KnowsChild
+				continue
+			}
+			f.Add(field, "%s is already invited", p.Name)
+			continue
+		}
+		add(p, false, in.KnowsChild)
+	}
+	if err := f.Err("the convene request is not valid"); err != nil {
+		return err
+	}
+
+	reqs := d.Attendance.Requirements
+	if req.ChooseInvitees {
+		for _, essential := range []bool{true, false} {
+			for _, r := range reqs {
+				if r.Essential != essential || len(r.Agencies) == 0 || r.Chair {
+					continue
+				}
+				if quorumOf(d, reqs, policy.QuorumActual).status(r.ID) == policy.StateSatisfied {
+					continue
+				}
+				candidate, err := a.candidate(ctx, d, r)
+				if err != nil {
+					return err
+				}
+				if candidate != nil {
+					add(candidate, false, false)
+				}
+			}
+		}
+	}
+	// Who fills which requirement, and so who is essential.
+	q := quorumOf(d, reqs, policy.QuorumActual)
+	for _, st := range q.q.Requirements {
+		if st.Status != policy.StateSatisfied {
+			d.Unfilled = append(d.Unfilled, st.ID)
+			continue
+		}
+		if inv := d.inviteeByPersonID(st.SatisfiedBy.PersonID); inv != nil {
+			inv.Requirements = append(inv.Requirements, st.ID)
+			inv.Essential = inv.Essential || st.Essential
+		}
+	}
+	if c := d.chair(); c != nil {
+		c.Essential = true
+	}
+	return nil
+}
+
+// candidate finds the directory person to invite for a requirement: active,
+// not already invited, meeting it (by the quorum's own test), and the least
+// senior such person.
+func (a *App) candidate(ctx context.Context, d *Discussion, r policy.Requirement) (*Person, error) {
+	var best *Person
+	for _, ag := range r.Agencies {
+		people, err := a.Store.People(ctx, PersonFilter{Agency: ag, Limit: 200})
+		if err != nil {
+			return nil, err
+		}
+		for i := range people {
+			p := &people[i]
+			if !p.Active || d.invitee(p.Email) != nil {
+				continue
+			}
+			trial := policy.EvaluateQuorum(policy.QuorumActual, []policy.Requirement{r},
+				[]policy.Participant{{PersonID: p.ID, Name: p.Name, Agency: p.Agency, Role: p.Role, Seniority: p.Seniority, Chair: r.Chair, Present: true}}, false)
+			if !trial.Met {
+				continue
+			}
+			if best == nil || p.Seniority < best.Seniority || p.Seniority == best.Seniority && p.Name < best.Name {
+				best = p
+			}
+		}
+	}
+	return best, nil
+}
+
+func (d *Discussion) inviteeByPersonID(id string) *Invitee {
+	if id == "" {
+		return nil
+	}
+	for i := range d.Invitees {
+		if inv := &d.Invitees[i]; !inv.Removed && inv.PersonID == id {
+			return inv
+		}
+	}
+	return nil
+}
+
+// attendees are the current invitees as the slot finder sees them, with
+// their calendars, working hours and zones from the directory.
+func (a *App) attendees(ctx context.Context, d *Discussion) []attendee {
+	var out []attendee
+	for _, inv := range d.current() {
+		if inv.Reply == policy.ReplyDeclined || inv.Reply == policy.ReplyDelegated {
+			continue
+		}
+		at := attendee{PersonID: inv.PersonID, Email: inv.Email, Name: inv.Name, Essential: inv.Essential,
+			WorkingHours: calendar.DefaultWorkingHours, Zone: a.zone()}
+		if inv.PersonID != "" {
+			if p, err := a.Store.Person(ctx, inv.PersonID); err == nil {
+				at.Calendar, at.WorkingHours = p.Calendar, p.WorkingHours
+				if loc, err := time.LoadLocation(p.TimeZone); err == nil {
+					at.Zone = loc
+				}
+			}
+		}
+		out = append(out, at)
+	}
+	return out
+}
+
+// profile returns the named procedure profile ("" is the default), or a
+// field error on "profile".
+func (a *App) profile(name string) (*policy.Profile, error) {
+	if a.Profiles == nil {
+		return nil, Internal(errNoProfiles, "profiles")
+	}
+	p, err := a.Profiles.Profile(name)
+	if err != nil {
+		return nil, policyError(err, "")
+	}
+	return p, nil
+}
+
+var errNoProfiles = Errorf(EINTERNAL, "no procedure profiles loaded")
+
+// policyError turns the policy package's field errors into ours, with the
+// field names prefixed.
+func policyError(err error, prefix string) error {
+	var f Fields
+	policyFields(err, prefix, &f)
+	if len(f) > 0 {
+		return f.Err("the request is not valid")
+	}
+	if err != nil {
+		return Internal(err, "policy")
+	}
+	return nil
+}
+
+func policyFields(err error, prefix string, f *Fields) {
+	var pe *policy.Error
+	if !errors.As(err, &pe) {
+		return
+	}
+	for _, fe := range pe.Fields {
+		f.Add(prefix+fe.Field, "%s", fe.Message)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// quorumResult wraps a quorum for lookups by requirement.
+type quorumResult struct{ q policy.Quorum }
+
+func (q quorumResult) status(id string) policy.RequirementState {
+	for _, s := range q.q.Requirements {
+		if s.ID == id {
+			return s.Status
+		}
+	}
+	return policy.StateMissing
+}
+
+// quorumOf evaluates the discussion's invitation list as if everyone came
+// (actual mode with every invitee present): who would fill what.
+func quorumOf(d *Discussion, reqs []policy.Requirement, mode policy.QuorumMode) quorumResult {
+	var ps []policy.Participant
+	for _, inv := range d.current() {
+		p := participantOf(inv)
+		p.Present = true
+		ps = append(ps, p)
+	}
+	return quorumResult{policy.EvaluateQuorum(mode, reqs, ps, false)}
+}
+
+// participantOf is an invitee as the quorum sees them.
+func participantOf(inv Invitee) policy.Participant {
+	return policy.Participant{
+		PersonID: inv.PersonID, Name: inv.Name, Email: inv.Email, Agency: inv.Agency, Role: inv.Role,
+		Seniority: inv.Seniority, SeniorityLabel: inv.SeniorityLabel, KnowsChild: inv.KnowsChild,
+		Chair: inv.Chair, Status: inv.Reply,
+	}
+}

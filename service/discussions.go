@@ -1,0 +1,141 @@
+package service
+
+import (
+	"context"
+	"strings"
+	"time"
+)
+
+// canSee reports whether p may read d: business support, who run
+// discussions, or a chair or agency representative who is invited to it
+// (DOMAIN.md, data protection: "limited to its participants and the CSC
+// staff who run it").
+func canSee(p *Principal, d *Discussion) bool {
+	if p.Has(RoleBusinessSupport) {
+		return true
+	}
+	return p.Email != "" && d.invitee(p.Email) != nil && p.Has(RoleChair, RoleAgencyRep)
+}
+
+// isChairOf reports whether p is d's chair.
+func isChairOf(p *Principal, d *Discussion) bool {
+	c := d.chair()
+	return c != nil && p.Has(RoleChair) && p.Email != "" && strings.EqualFold(c.Email, p.Email)
+}
+
+// canManage reports whether p may change d's booking and invitations:
+// business support, or its chair.
+func canManage(p *Principal, d *Discussion) bool {
+	return p.Has(RoleBusinessSupport) || isChairOf(p, d)
+}
+
+// notFound is what anyone who may not see a discussion gets, so that its
+// existence does not leak.
+func notFound(id string) error { return Errorf(ENOTFOUND, "discussion %s not found", id) }
+
+// Discussion returns a discussion to someone who may see it. The read is
+// audited.
+func (a *App) Discussion(ctx context.Context, id string) (*Discussion, error) {
+	d, _, err := a.read(ctx, id, "discussion.read")
+	return d, err
+}
+
+// read loads a discussion for a principal who may see it and audits the
+// read as action.
+func (a *App) read(ctx context.Context, id, action string) (*Discussion, *Principal, error) {
+	p, err := require(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := a.Store.Discussion(ctx, id)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, nil, notFound(id)
+	} else if err != nil {
+		return nil, nil, err
+	}
+	if !canSee(p, d) {
+		return nil, nil, notFound(id)
+	}
+	if err := a.audit(ctx, action, "discussions/"+id, nil); err != nil {
+		return nil, nil, err
+	}
+	return d, p, nil
+}
+
+// DiscussionMessages returns the outbox of a discussion its caller may
+// manage: who was sent what, and whether it went.
+func (a *App) DiscussionMessages(ctx context.Context, d *Discussion) ([]OutboxMessage, error) {
+	p := PrincipalFrom(ctx)
+	if !canManage(p, d) {
+		return nil, nil
+	}
+	return a.Store.Messages(ctx, d.ID)
+}
+
+// Discussions lists discussions by deadline. Business support see all;
+// chairs and agency representatives see those they are invited to. The
+// list is audited with the ids it returned.
+func (a *App) Discussions(ctx context.Context, f DiscussionFilter) ([]Discussion, error) {
+	p, err := require(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !p.Has(RoleBusinessSupport) {
+		if p.Email == "" || !p.Has(RoleChair, RoleAgencyRep) {
+			return []Discussion{}, nil
+		}
+		f.VisibleTo = strings.ToLower(p.Email)
+	}
+	f.Limit = PageLimit(f.Limit)
+	ds, err := a.Store.Discussions(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(ds))
+	for i := range ds {
+		ids[i] = ds[i].ID
+	}
+	if err := a.audit(ctx, "discussion.list", "discussions", map[string]any{"ids": ids}); err != nil {
+		return nil, err
+	}
+	return ds, nil
+}
+
+// change applies fn to the discussion and saves it, rebasing on the latest
+// version when someone else saved first (fn runs again on what they saved,
+// so its checks see the current state). The change is audited as action
+// with fn's detail, and any messages it decided on are moved to the outbox.
+func (a *App) change(ctx context.Context, id, action string, fn func(d *Discussion, p *Principal) (detail map[string]any, err error)) (*Discussion, error) {
+	p, err := require(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		d, err := a.Store.Discussion(ctx, id)
+		if ErrorCode(err) == ENOTFOUND {
+			return nil, notFound(id)
+		} else if err != nil {
+			return nil, err
+		}
+		if !canSee(p, d) {
+			return nil, notFound(id)
+		}
+		detail, err := fn(d, p)
+		if err != nil {
+			return nil, err
+		}
+		d.UpdatedAt = a.Now().UTC()
+		err = a.Store.UpdateDiscussion(ctx, d)
+		if ErrorCode(err) == ECONFLICT && attempt < 8 {
+			time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		if err := a.audit(ctx, action, "discussions/"+id, detail); err != nil {
+			return nil, err
+		}
+		a.flushPending(ctx, d)
+		return d, nil
+	}
+}

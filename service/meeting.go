@@ -1,0 +1,479 @@
+package service
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/convene/convene/service/policy"
+)
+
+// QuorumReport is what a chair checks before starting: the forecast from
+// invitation replies and the actual quorum from check-ins.
+type QuorumReport struct {
+	Forecast policy.Quorum `json:"forecast"`
+	Actual   policy.Quorum `json:"actual"`
+	// Met is the actual quorum: what starting depends on.
+	Met     bool   `json:"met"`
+	Summary string `json:"summary"`
+	// UrgentMinimum is set when the exceptional CSC-and-police minimum
+	// applies, with its reason.
+	UrgentMinimum *policy.UrgentMinimumApplied `json:"urgent_minimum,omitempty"`
+}
+
+// Quorum evaluates the discussion's quorum both ways. The read is audited.
+func (a *App) Quorum(ctx context.Context, id string) (*QuorumReport, error) {
+	d, _, err := a.read(ctx, id, "discussion.quorum.read")
+	if err != nil {
+		return nil, err
+	}
+	r := a.quorum(d, a.Now())
+	return &r, nil
+}
+
+func (a *App) quorum(d *Discussion, now time.Time) QuorumReport {
+	reqs, knows := d.Attendance.Requirements, d.Attendance.KnowsChild.Required
+	r := QuorumReport{
+		Forecast:      policy.EvaluateQuorum(policy.QuorumForecast, reqs, forecastParticipants(d), knows),
+		Actual:        policy.EvaluateQuorum(policy.QuorumActual, reqs, actualParticipants(d, now), knows),
+		UrgentMinimum: d.Attendance.UrgentMinimum,
+	}
+	r.Met, r.Summary = r.Actual.Met, r.Actual.Summary
+	return r
+}
+
+// forecastParticipants are the invitees with their replies; a delegate
+// appears as the delegator's Delegate, not on their own.
+func forecastParticipants(d *Discussion) []policy.Participant {
+	var out []policy.Participant
+	for _, inv := range d.current() {
+		if inv.DelegatedFrom != "" {
+			continue
+		}
+		p := participantOf(inv)
+		if inv.Reply == policy.ReplyDelegated {
+			if del := d.invitee(inv.DelegatedTo); del != nil {
+				dp := participantOf(*del)
+				p.Delegate = &dp
+			}
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// actualParticipants are the invitees marked present from check-ins at
+// now, their delegates likewise, and walk-ins.
+func actualParticipants(d *Discussion, now time.Time) []policy.Participant {
+	present := map[string]CheckIn{}
+	var walkIns []CheckIn
+	for _, c := range d.CheckIns {
+		if c.PresentFrom.After(now) || c.PresentTo != nil && !c.PresentTo.After(now) {
+			continue
+		}
+		if c.Email != "" && d.invitee(c.Email) != nil {
+			present[c.Email] = c
+		} else {
+			walkIns = append(walkIns, c)
+		}
+	}
+	mark := func(inv Invitee) policy.Participant {
+		p := participantOf(inv)
+		if c, ok := present[inv.Email]; ok {
+			p.Present, p.KnowsChild = true, c.KnowsChild || inv.KnowsChild
+		}
+		return p
+	}
+	var out []policy.Participant
+	for _, inv := range d.current() {
+		if inv.DelegatedFrom != "" {
+			continue
+		}
+		p := mark(inv)
+		if inv.DelegatedTo != "" {
+			if del := d.invitee(inv.DelegatedTo); del != nil {
+				dp := mark(*del)
+				p.Delegate = &dp
+			}
+		}
+		out = append(out, p)
+	}
+	for _, c := range walkIns {
+		out = append(out, policy.Participant{PersonID: c.PersonID, Name: c.Name, Email: c.Email, Agency: c.Agency, Role: c.Role,
+			Seniority: c.Seniority, SeniorityLabel: c.SeniorityLabel, KnowsChild: c.KnowsChild, Present: true})
+	}
+	return out
+}
+
+// CheckInRequest records someone present: an invitee or directory person
+// (PersonID or Email), or a walk-in described in full.
+type CheckInRequest struct {
+	PersonID    string
+	Email       string
+	WalkIn      *WalkIn
+	KnowsChild  *bool
+	PresentFrom time.Time
+	PresentTo   *time.Time
+}
+
+// WalkIn is someone present who is not in the directory.
+type WalkIn struct {
+	Name      string
+	Agency    policy.Agency
+	Role      string
+	Seniority int
+}
+
+// RecordAttendance checks someone in (or out, with PresentTo). The chair
+// and business support record attendance.
+func (a *App) RecordAttendance(ctx context.Context, id string, in CheckInRequest) (*Discussion, error) {
+	var f Fields
+	switch n := btoi(in.PersonID != "") + btoi(in.Email != "") + btoi(in.WalkIn != nil); {
+	case n != 1:
+		f.Add("person_id", "give exactly one of person_id, email or walk_in")
+	case in.WalkIn != nil:
+		w := in.WalkIn
+		if strings.TrimSpace(w.Name) == "" || len(w.Name) > 200 {
+			f.Add("walk_in.name", "is required (at most 200 characters)")
+		}
+		if !ValidAgency(w.Agency) {
+			f.Add("walk_in.agency", "must be one of %v", Agencies)
+		}
+		if strings.TrimSpace(w.Role) == "" || len(w.Role) > 100 {
+			f.Add("walk_in.role", "is required (at most 100 characters)")
+		}
+		if w.Seniority < 1 || w.Seniority > 20 {
+			f.Add("walk_in.seniority", "must be a level from 1 to 20")
+		}
+	}
+	if in.PresentTo != nil && !in.PresentFrom.IsZero() && !in.PresentTo.After(in.PresentFrom) {
+		f.Add("present_to", "must be after present_from")
+	}
+	if err := f.Err("the check-in is not valid"); err != nil {
+		return nil, err
+	}
+	var person *Person
+	if in.PersonID != "" {
+		p, err := a.Store.Person(ctx, in.PersonID)
+		if ErrorCode(err) == ENOTFOUND {
+			return nil, Invalid("the check-in is not valid", FieldError{Field: "person_id", Message: "no such person in the directory"})
+		} else if err != nil {
+			return nil, err
+		}
+		person = p
+	}
+	return a.change(ctx, id, "discussion.attendance", func(d *Discussion, p *Principal) (map[string]any, error) {
+		if !canManage(p, d) {
+			return nil, Errorf(EFORBIDDEN, "only the chair or business support may record attendance")
+		}
+		if d.Status != StatusBooked && d.Status != StatusInProgress {
+			return nil, Errorf(EPRECONDITION, "attendance is recorded for a booked or started discussion; this one is %s", d.Status)
+		}
+		profile, err := a.profile(d.Timescale.Profile)
+		if err != nil {
+			return nil, err
+		}
+		now := a.Now().UTC()
+		c := CheckIn{ID: a.NewID(), PresentFrom: in.PresentFrom.UTC(), PresentTo: in.PresentTo, RecordedBy: p.Actor(), RecordedAt: now}
+		if c.PresentFrom.IsZero() {
+			c.PresentFrom = now
+		}
+		switch {
+		case in.WalkIn != nil:
+			w := in.WalkIn
+			c.Name, c.Agency, c.Role, c.Seniority, c.WalkIn = strings.TrimSpace(w.Name), w.Agency, strings.TrimSpace(w.Role), w.Seniority, true
+		case person != nil:
+			c.PersonID, c.Name, c.Email, c.Agency, c.Role, c.Seniority = person.ID, person.Name, person.Email, person.Agency, person.Role, person.Seniority
+			c.WalkIn = d.invitee(person.Email) == nil
+		default:
+			inv := d.invitee(in.Email)
+			if inv == nil {
+				return nil, Invalid("the check-in is not valid", FieldError{Field: "email", Message: "is not invited; check in a walk-in instead"})
+			}
+			c.PersonID, c.Name, c.Email, c.Agency, c.Role, c.Seniority = inv.PersonID, inv.Name, inv.Email, inv.Agency, inv.Role, inv.Seniority
+		}
+		if inv := d.invitee(c.Email); inv != nil && c.Email != "" {
+			c.KnowsChild = inv.KnowsChild
+		}
+		if in.KnowsChild != nil {
+			c.KnowsChild = *in.KnowsChild
+		}
+		c.SeniorityLabel = profile.SeniorityLabel(c.Agency, c.Seniority)
+		// A second check-in of the same person updates the first (leaving,
+		// or correcting the times).
+		if c.Email != "" {
+			if i := slices.IndexFunc(d.CheckIns, func(o CheckIn) bool { return o.Email == c.Email }); i >= 0 {
+				c.ID = d.CheckIns[i].ID
+				d.CheckIns[i] = c
+				d.record(now, p.Actor(), "check_in_updated", c.Name)
+				return map[string]any{"check_in": c.ID}, nil
+			}
+		}
+		d.CheckIns = append(d.CheckIns, c)
+		d.record(now, p.Actor(), "checked_in", c.Name+" ("+string(c.Agency)+")")
+		return map[string]any{"check_in": c.ID, "walk_in": c.WalkIn}, nil
+	})
+}
+
+// StartDiscussion lets the chair start: only with the actual quorum met,
+// or with an override whose reason and missing requirements are recorded
+// and audited.
+func (a *App) StartDiscussion(ctx context.Context, id, override string) (*Discussion, error) {
+	override = strings.TrimSpace(override)
+	if len(override) > 500 {
+		return nil, Invalid("the start is not valid", FieldError{Field: "override_reason", Message: "must be at most 500 characters"})
+	}
+	return a.change(ctx, id, "discussion.start", func(d *Discussion, p *Principal) (map[string]any, error) {
+		if !isChairOf(p, d) {
+			return nil, Errorf(EFORBIDDEN, "only the discussion's chair may start it")
+		}
+		if d.Status != StatusBooked {
+			return nil, Errorf(EPRECONDITION, "only a booked discussion can be started; this one is %s", d.Status)
+		}
+		now := a.Now().UTC()
+		q := a.quorum(d, now)
+		var missing []string
+		for _, r := range q.Actual.Requirements {
+			if r.Essential && r.Status != policy.StateSatisfied {
+				missing = append(missing, r.Name+" ("+string(r.Status)+")")
+			}
+		}
+		if q.Actual.KnowsChild.Required && !q.Actual.KnowsChild.Satisfied {
+			missing = append(missing, "someone who knows the child")
+		}
+		if !q.Met && override == "" {
+			return nil, &Error{Code: EPRECONDITION, Message: q.Summary + " Start with override_reason to proceed without quorum.",
+				Detail: map[string]any{"quorum": q.Actual}}
+		}
+		d.Status = StatusInProgress
+		d.Started = &Start{At: now, By: p.Actor()}
+		detail := map[string]any{"quorum_met": q.Met}
+		if !q.Met {
+			d.Started.Override, d.Started.Missing = override, missing
+			detail["override_reason"], detail["missing"] = override, missing
+			d.record(now, p.Actor(), "started_without_quorum", override+" — missing: "+strings.Join(missing, "; "))
+		} else {
+			d.record(now, p.Actor(), "started", q.Summary)
+		}
+		return detail, nil
+	})
+}
+
+// OutcomeRequest is what the chair records when the discussion ends.
+type OutcomeRequest struct {
+	Outcome           policy.Outcome
+	SignsOfSafety     SignsOfSafety
+	Decisions         []Decision
+	Actions           []Action
+	AuthorisedBy      []Authoriser
+	HarmSubstantiated bool
+	Deferral          *Deferral
+}
+
+// RecordOutcome records the outcome, computes the follow-on deadlines from
+// the profile, and, for a deferred outcome, convenes the follow-up
+// discussion (001: within 72 hours).
+func (a *App) RecordOutcome(ctx context.Context, id string, in OutcomeRequest) (*Discussion, error) {
+	if err := validateOutcome(in, a.Now()); err != nil {
+		return nil, err
+	}
+	var followUp *Discussion
+	return a.change(ctx, id, "discussion.outcome", func(d *Discussion, p *Principal) (map[string]any, error) {
+		if !isChairOf(p, d) {
+			return nil, Errorf(EFORBIDDEN, "only the discussion's chair may record its outcome")
+		}
+		if d.Status != StatusInProgress {
+			return nil, Errorf(EPRECONDITION, "the outcome is recorded after the discussion starts; this one is %s", d.Status)
+		}
+		if err := checkAuthorisers(d, in); err != nil {
+			return nil, err
+		}
+		profile, err := a.profile(d.Timescale.Profile)
+		if err != nil {
+			return nil, err
+		}
+		now := a.Now().UTC()
+		fos, err := profile.FollowOns(policy.FollowOnRequest{HeldAt: d.Started.At, Outcome: in.Outcome, HarmSubstantiated: in.HarmSubstantiated, Case: d.Case})
+		if err != nil {
+			return nil, policyError(err, "")
+		}
+		d.FollowOns = d.FollowOns[:0]
+		for _, fo := range fos {
+			d.FollowOns = append(d.FollowOns, FollowOn{FollowOn: fo})
+		}
+		d.Outcome = &Outcome{Outcome: in.Outcome, SignsOfSafety: in.SignsOfSafety, Decisions: in.Decisions, Actions: in.Actions,
+			AuthorisedBy: in.AuthorisedBy, HarmSubstantiated: in.HarmSubstantiated, Deferral: in.Deferral,
+			RecordedBy: p.Actor(), RecordedAt: now}
+		d.Status = StatusConcluded
+		d.record(now, p.Actor(), "outcome", string(in.Outcome))
+		detail := map[string]any{"outcome": in.Outcome, "follow_ons": len(d.FollowOns)}
+		if in.Outcome == policy.OutcomeDeferred {
+			if followUp == nil {
+				if followUp, err = a.followUp(ctx, d, now); err != nil {
+					return nil, err
+				}
+			}
+			d.FollowUpID = followUp.ID
+			detail["follow_up"] = followUp.ID
+			d.record(now, p.Actor(), "follow_up_convened", "reconvene by "+followUp.Deadline.In(a.zone()).Format(time.RFC3339))
+		}
+		return detail, nil
+	})
+}
+
+func validateOutcome(in OutcomeRequest, now time.Time) error {
+	var f Fields
+	if !slices.Contains(policy.Outcomes, in.Outcome) {
+		f.Add("outcome", "must be one of %v", policy.Outcomes)
+	}
+	if strings.TrimSpace(in.SignsOfSafety.Concerns) == "" {
+		f.Add("signs_of_safety.concerns", "record what we are worried about")
+	}
+	if len(in.Decisions) == 0 {
+		f.Add("decisions", "record at least one decision with its rationale")
+	}
+	for i, dec := range in.Decisions {
+		if strings.TrimSpace(dec.Decision) == "" {
+			f.Add("decisions["+itoa(i)+"].decision", "is required")
+		}
+		if strings.TrimSpace(dec.Rationale) == "" {
+			f.Add("decisions["+itoa(i)+"].rationale", "is required: record the basis for the decision")
+		}
+	}
+	for i, act := range in.Actions {
+		field := "actions[" + itoa(i) + "]"
+		if strings.TrimSpace(act.Description) == "" {
+			f.Add(field+".description", "is required")
+		}
+		if strings.TrimSpace(act.Owner) == "" {
+			f.Add(field+".owner", "is required: every action has a named owner")
+		}
+		if !ValidAgency(act.Agency) {
+			f.Add(field+".agency", "must be one of %v", Agencies)
+		}
+		if act.Due.IsZero() {
+			f.Add(field+".due", "is required: every action has a date")
+		} else if act.Due.Before(now.Add(-24 * time.Hour)) {
+			f.Add(field+".due", "is in the past")
+		}
+		if strings.TrimSpace(act.Purpose) == "" {
+			f.Add(field+".purpose", "is required: say what the action is for")
+		}
+	}
+	if len(in.AuthorisedBy) == 0 {
+		f.Add("authorised_by", "decisions must be authorised by a CSC manager (000 §6)")
+	}
+	for i, au := range in.AuthorisedBy {
+		if strings.TrimSpace(au.Name) == "" && au.PersonID == "" {
+			f.Add("authorised_by["+itoa(i)+"]", "give person_id or name")
+		}
+	}
+	if in.Outcome == policy.OutcomeDeferred {
+		switch {
+		case in.Deferral == nil:
+			f.Add("deferral", "a deferred outcome records why, what information is needed, and the safety plan (001)")
+		default:
+			if strings.TrimSpace(in.Deferral.Reason) == "" {
+				f.Add("deferral.reason", "is required")
+			}
+			if strings.TrimSpace(in.Deferral.InformationNeeded) == "" {
+				f.Add("deferral.information_needed", "is required")
+			}
+			if strings.TrimSpace(in.Deferral.SafetyPlan) == "" {
+				f.Add("deferral.safety_plan", "is required: there must be an agreed safety plan (001)")
+			}
+		}
+	}
+	return f.Err("the outcome is not valid")
+}
+
+// checkAuthorisers fills authorisers from the discussion's participants
+// and checks the procedure: a CSC manager authorises every decision, and
+// "no further action" also needs the police officer in charge (000 §6).
+func checkAuthorisers(d *Discussion, in OutcomeRequest) error {
+	chairMin := 0
+	for _, r := range d.Attendance.Requirements {
+		if r.Chair {
+			chairMin = r.MinSeniority.Level
+		}
+	}
+	var csc, police bool
+	for i := range in.AuthorisedBy {
+		au := &in.AuthorisedBy[i]
+		var seniority int
+		for _, inv := range d.current() {
+			if au.PersonID != "" && inv.PersonID == au.PersonID || au.PersonID == "" && strings.EqualFold(inv.Name, au.Name) {
+				au.PersonID, au.Name, au.Agency, au.Role, seniority = inv.PersonID, inv.Name, inv.Agency, inv.Role, inv.Seniority
+			}
+		}
+		for _, c := range d.CheckIns {
+			if au.PersonID == "" && strings.EqualFold(c.Name, au.Name) {
+				au.Agency, au.Role, seniority = c.Agency, c.Role, c.Seniority
+			}
+		}
+		if au.Agency == policy.AgencySocialCare && seniority >= chairMin {
+			csc = true
+		}
+		if au.Agency == policy.AgencyPolice {
+			police = true
+		}
+	}
+	var f Fields
+	if !csc {
+		f.Add("authorised_by", "must include a CSC manager taking part in the discussion (000 §6)")
+	}
+	if in.Outcome == policy.OutcomeNoFurtherAction && !police {
+		f.Add("authorised_by", `"no further action" must also be agreed by the police officer in charge (000 §6)`)
+	}
+	return f.Err("the outcome is not authorised as the procedure requires")
+}
+
+// followUp convenes the reconvened discussion after a deferral: the same
+// circumstances with the deferral as its trigger (rule D1), the same chair
+// and invitees. Its id derives from the parent's, so a retried outcome
+// finds the follow-up it already created.
+func (a *App) followUp(ctx context.Context, parent *Discussion, now time.Time) (*Discussion, error) {
+	sum := sha256.Sum256([]byte(parent.ID + ":follow-up"))
+	id := hex.EncodeToString(sum[:16])
+	if existing, err := a.Store.Discussion(ctx, id); err == nil {
+		return existing, nil
+	}
+	profile, err := a.profile(parent.Timescale.Profile)
+	if err != nil {
+		return nil, err
+	}
+	c := parent.Case
+	c.DeferredAt = &now
+	req := ConveneRequest{CaseReference: parent.CaseReference, Case: c, Duration: parent.Duration,
+		FormatPreference: parent.FormatPreference, Agenda: parent.Agenda, reconvene: true}
+	for _, inv := range parent.current() {
+		switch {
+		case inv.Chair:
+			req.ChairID = inv.PersonID
+		case inv.PersonID != "" && inv.DelegatedFrom == "":
+			req.Invitees = append(req.Invitees, InviteeRequest{PersonID: inv.PersonID, KnowsChild: inv.KnowsChild})
+		}
+	}
+	d, err := a.newDiscussion(ctx, id, profile, req)
+	if err != nil {
+		return nil, err
+	}
+	d.ParentID = parent.ID
+	if err := a.Store.CreateDiscussion(ctx, d); err != nil && ErrorCode(err) != ECONFLICT {
+		return nil, err
+	}
+	if err := a.audit(ctx, "discussion.create", "discussions/"+d.ID, map[string]any{"parent": parent.ID, "deadline": d.Deadline}); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

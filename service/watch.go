@@ -1,0 +1,169 @@
+package service
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/convene/convene/service/policy"
+)
+
+// Watch configures the deadline watch.
+type Watch struct {
+	// Interval between passes; the lease lasts two intervals.
+	Interval time.Duration
+	// AtRiskFraction: a discussion not booked once this fraction of the
+	// time from convening to its deadline has passed is at risk.
+	AtRiskFraction float64
+	// ReminderAfter: invitees with no reply this long after the invitation
+	// are sent it again, once.
+	ReminderAfter time.Duration
+}
+
+// WatchStats are the deadline watch's last counts, for the gauges.
+type WatchStats struct {
+	AtRisk, Breached, AwaitingReply, OverdueFollowOns atomic.Int64
+	LastRun                                           atomic.Int64 // Unix seconds
+}
+
+const watchLease = "deadline-watch"
+
+// RunWatch runs the deadline watch until ctx ends. Only the instance
+// holding the lease in the store works, so several instances can run it.
+func (a *App) RunWatch(ctx context.Context, owner string, w Watch) {
+	if w.Interval <= 0 {
+		w.Interval = time.Minute
+	}
+	if w.AtRiskFraction <= 0 || w.AtRiskFraction >= 1 {
+		w.AtRiskFraction = 0.5
+	}
+	if w.ReminderAfter <= 0 {
+		w.ReminderAfter = 4 * time.Hour
+	}
+	t := time.NewTicker(w.Interval)
+	defer t.Stop()
+	for {
+		if ok, err := a.Store.AcquireLease(ctx, watchLease, owner, a.Now().UTC(), 2*w.Interval); err != nil {
+			if ctx.Err() == nil {
+				a.Log.WarnContext(ctx, "deadline watch lease", "err", err)
+			}
+		} else if ok {
+			if err := a.WatchOnce(ctx, w); err != nil && ctx.Err() == nil {
+				a.Log.WarnContext(ctx, "deadline watch", "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// WatchOnce makes one pass: it flags discussions at risk and those whose
+// deadline has passed unmet, chases invitees who have not replied, and
+// counts overdue follow-on deadlines.
+func (a *App) WatchOnce(ctx context.Context, w Watch) error {
+	ctx = WithPrincipal(ctx, &Principal{Subject: "deadline-watch", Name: "Deadline watch", Roles: []Role{RoleBusinessSupport}})
+	now := a.Now().UTC()
+	var atRisk, breached, awaiting, overdue int64
+	f := DiscussionFilter{Status: []DiscussionStatus{StatusProposed, StatusBooked, StatusInProgress, StatusConcluded}, Limit: 200}
+	for {
+		page, err := a.Store.Discussions(ctx, f)
+		if err != nil {
+			return err
+		}
+		for i := range page {
+			d := &page[i]
+			if err := a.watchOne(ctx, d, w, now); err != nil {
+				a.Log.WarnContext(ctx, "deadline watch", "discussion", d.ID, "err", err)
+			}
+			if d.AtRisk {
+				atRisk++
+			}
+			if d.Breach != nil && d.Status != StatusConcluded {
+				breached++
+			}
+			for _, inv := range d.current() {
+				if d.Status == StatusBooked && inv.Reply == policy.ReplyNeedsAction {
+					awaiting++
+				}
+			}
+			for _, fo := range d.FollowOns {
+				if !fo.Done && fo.Due.Before(now) {
+					overdue++
+				}
+			}
+		}
+		if len(page) < f.Limit {
+			break
+		}
+		last := page[len(page)-1]
+		f.AfterDeadline, f.AfterID = last.Deadline, last.ID
+	}
+	a.Stats.AtRisk.Store(atRisk)
+	a.Stats.Breached.Store(breached)
+	a.Stats.AwaitingReply.Store(awaiting)
+	a.Stats.OverdueFollowOns.Store(overdue)
+	a.Stats.LastRun.Store(now.Unix())
+	return nil
+}
+
+// watchOne updates one discussion's flags, and d with them.
+func (a *App) watchOne(ctx context.Context, d *Discussion, w Watch, now time.Time) error {
+	system := Actor{Subject: "deadline-watch", Name: "Deadline watch"}
+	needs := func(d *Discussion) (risk, breach bool, remind []string) {
+		switch d.Status {
+		case StatusProposed:
+			breach = d.Breach == nil && now.After(d.Deadline)
+			elapsed, total := now.Sub(d.CreatedAt), d.Deadline.Sub(d.CreatedAt)
+			risk = !d.AtRisk && !now.After(d.Deadline) && total > 0 && float64(elapsed) >= w.AtRiskFraction*float64(total)
+		case StatusBooked:
+			breach = d.Breach == nil && now.After(d.Deadline)
+			if d.Booking != nil && now.Sub(d.Booking.BookedAt) >= w.ReminderAfter && now.Before(d.Booking.Start) {
+				for _, inv := range d.current() {
+					if inv.Reply == policy.ReplyNeedsAction && inv.RemindedAt == nil {
+						remind = append(remind, inv.Email)
+					}
+				}
+			}
+		}
+		return risk, breach, remind
+	}
+	if risk, breach, remind := needs(d); !risk && !breach && len(remind) == 0 {
+		return nil
+	}
+	saved, err := a.change(ctx, d.ID, "discussion.watch", func(d *Discussion, _ *Principal) (map[string]any, error) {
+		risk, breach, remind := needs(d)
+		detail := map[string]any{}
+		if risk {
+			d.AtRisk = true
+			detail["at_risk"] = true
+			d.record(now, system, "at_risk", "not booked and "+d.Deadline.Sub(now).Round(time.Minute).String()+" left to the deadline")
+		}
+		if breach {
+			reason := "the deadline passed before the discussion was held"
+			if d.Status == StatusProposed {
+				reason = "the deadline passed without a booking"
+			}
+			d.Breach = &Breach{At: now, Reason: reason, By: system}
+			detail["breach"] = reason
+			d.record(now, system, "breached", reason)
+		}
+		for _, email := range remind {
+			inv := d.invitee(email)
+			inv.RemindedAt = &now
+			d.queue("REQUEST", email, 1, func(m *PendingMessage) { m.Reminder = true })
+			d.record(now, system, "reminder", "invitation re-sent to "+inv.Name)
+		}
+		if len(remind) > 0 {
+			detail["reminded"] = remind
+		}
+		return detail, nil
+	})
+	if err != nil {
+		return err
+	}
+	*d = *saved
+	return nil
+}
