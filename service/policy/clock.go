@@ -107,7 +107,7 @@ func (p *Profile) Timescale(req TimescaleRequest) (Timescale, error) {
 		Region:         region,
 		TimeZone:       p.loc.String(),
 		Rules:          make([]RuleDeadline, 0, 4),
-		FollowOn:       p.followOnRules(),
+		FollowOn:       slices.Clone(p.followOnPreview),
 	}
 	f := requestFacts(&req)
 	for _, general := range []bool{false, true} {
@@ -122,7 +122,7 @@ func (p *Profile) Timescale(req TimescaleRequest) (Timescale, error) {
 			}
 			ts.Rules = append(ts.Rules, RuleDeadline{
 				ID: r.id, Summary: r.summary, Citation: r.citation, General: r.general,
-				Unit: r.unit, Within: r.within, Period: period(r.unit, r.within),
+				Unit: r.unit, Within: r.within, Period: r.period,
 				Trigger: r.from, TriggerAt: at.In(p.loc), Deadline: p.deadline(region, r.timeLimit, at),
 			})
 		}
@@ -154,14 +154,14 @@ func (p *Profile) Timescale(req TimescaleRequest) (Timescale, error) {
 			at, _ := triggerTime(&req, d.from)
 			ts.DecisionDue = &DecisionDue{
 				ID: d.id, Summary: d.summary, Citation: d.citation, RAG: d.rag,
-				Period: period(d.unit, d.within), Due: p.deadline(region, d.timeLimit, at),
+				Period: d.period, Due: p.deadline(region, d.timeLimit, at),
 			}
 		}
 	}
 	return ts, nil
 }
 
-func (p *Profile) followOnRules() []FollowOnRule {
+func (p *Profile) buildFollowOnPreview() []FollowOnRule {
 	out := make([]FollowOnRule, len(p.followOn))
 	for i := range p.followOn {
 		r := &p.followOn[i]
@@ -171,7 +171,7 @@ func (p *Profile) followOnRules() []FollowOnRule {
 		}
 		out[i] = FollowOnRule{
 			ID: r.id, Summary: r.summary, Citation: r.citation, Unit: r.unit, Within: r.within,
-			Period: period(r.unit, r.within), From: r.from, Outcomes: outcomes,
+			Period: r.period, From: r.from, Outcomes: outcomes,
 			Conditional: r.when.used() != 0,
 		}
 	}
@@ -297,7 +297,7 @@ func (p *Profile) FollowOns(req FollowOnRequest) ([]FollowOn, error) {
 		}
 		out = append(out, FollowOn{
 			ID: r.id, Summary: r.summary, Citation: r.citation,
-			Period: period(r.unit, r.within), Due: p.deadline(region, r.timeLimit, req.HeldAt),
+			Period: r.period, Due: p.deadline(region, r.timeLimit, req.HeldAt),
 		})
 	}
 	return out, nil

@@ -214,6 +214,8 @@ type Profile struct {
 	clock      []clockRule
 	decision   []decisionRule
 	followOn   []followOnRule
+	// followOnPreview is followOn as Timescale reports it, built once.
+	followOnPreview []FollowOnRule
 	agencies   [len(agencyNames)]agencyScale
 	attendance []requirementRule
 	knowsChild KnowsChildRule
@@ -232,6 +234,7 @@ type timeLimit struct {
 	unit   Unit
 	within int
 	from   Trigger
+	period string // in words, computed once
 }
 
 type clockRule struct {
@@ -595,7 +598,7 @@ func compileProfile(doc *profileDoc, cal *calendar.WorkingDays) (*Profile, []str
 	}
 
 	compileLimit := func(ctx string, d timeLimitDoc, triggers []Trigger) timeLimit {
-		l := timeLimit{unit: Unit(d.Unit), within: d.Within, from: Trigger(d.From)}
+		l := timeLimit{unit: Unit(d.Unit), within: d.Within, from: Trigger(d.From), period: period(Unit(d.Unit), d.Within)}
 		switch l.unit {
 		case UnitSameCalendarDay:
 			if d.Within != 0 {
@@ -714,6 +717,8 @@ func compileProfile(doc *profileDoc, cal *calendar.WorkingDays) (*Profile, []str
 		r.when = d.When.compile(ctx+"when", problem)
 		p.followOn = append(p.followOn, r)
 	}
+
+	p.followOnPreview = p.buildFollowOnPreview()
 
 	// Agencies and their seniority scales.
 	for key := range doc.Agencies {
