@@ -2,6 +2,7 @@ package calendar
 
 import (
 	"fmt"
+	"io"
 	"time"
 	_ "time/tzdata" // Europe/London must load on hosts without zoneinfo.
 )
@@ -119,6 +120,27 @@ func NewWorkingDays(opts WorkingDaysOptions) (*WorkingDays, error) {
 		}
 	}
 	return w, nil
+}
+
+// NewWorkingDaysFromReader builds the calendar with bank holidays read from
+// r in the government's JSON shape (for instance the body of a fetch of the
+// published file), merged over the embedded snapshot and the rules as
+// WorkingDaysOptions.Published describes.
+func NewWorkingDaysFromReader(r io.Reader) (*WorkingDays, error) {
+	hs, err := ParseBankHolidays(r)
+	if err != nil {
+		return nil, err
+	}
+	return NewWorkingDays(WorkingDaysOptions{Published: hs})
+}
+
+// NewWorkingDaysFromFile is NewWorkingDaysFromReader for a file.
+func NewWorkingDaysFromFile(path string) (*WorkingDays, error) {
+	hs, err := ReadBankHolidaysFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return NewWorkingDays(WorkingDaysOptions{Published: hs})
 }
 
 // yearHolidays returns a region's holidays for a year, from the sources in

@@ -1,8 +1,11 @@
 package calendar
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -248,6 +251,32 @@ func TestPublishedReplacesYear(t *testing.T) {
 	}
 	if _, err := NewWorkingDays(WorkingDaysOptions{Published: []BankHoliday{{Region: "wales", Date: bhD("2030-01-01"), Title: "x"}}}); err == nil {
 		t.Error("published holiday in an unknown region: no error")
+	}
+}
+
+func TestNewWorkingDaysFrom(t *testing.T) {
+	f, err := NewWorkingDaysFromFile("testdata/holidays-2030.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := os.ReadFile("testdata/holidays-2030.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewWorkingDaysFromReader(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []*WorkingDays{f, r} {
+		if w.IsWorkingDay(ew, bhD("2030-06-14")) {
+			t.Error("2030-06-14: want the published one-off")
+		}
+	}
+	if _, err := NewWorkingDaysFromReader(strings.NewReader(`{"england-and-wales": {"events": []}}`)); err == nil {
+		t.Error("empty data: no error")
+	}
+	if _, err := NewWorkingDaysFromFile("testdata/holidays-missing.json"); err == nil {
+		t.Error("missing file: no error")
 	}
 }
 
