@@ -274,8 +274,11 @@ func TestAgainstPythonHolidays(t *testing.T) {
 	const script = `
 import holidays, json
 out = {}
-for key, cls in [("england-and-wales", holidays.England), ("scotland", holidays.Scotland), ("northern-ireland", holidays.NorthernIreland)]:
-    h = cls(years=range(2024, 2029))
+for key, cls, subdiv in [("england-and-wales", "England", "ENG"), ("scotland", "Scotland", "SCT"), ("northern-ireland", "NorthernIreland", "NIR")]:
+    if hasattr(holidays, cls):  # 0.10 (Debian): one class per nation
+        h = getattr(holidays, cls)(years=range(2024, 2029))
+    else:  # later versions: subdivisions of GB
+        h = holidays.country_holidays("GB", subdiv=subdiv, years=range(2024, 2029))
     out[key] = sorted(d.isoformat() for d in h.keys() if d.weekday() < 5)
 print(json.dumps(out))
 `
@@ -306,8 +309,8 @@ print(json.dumps(out))
 				ours = append(ours, h.Date.Format(time.DateOnly))
 			}
 		}
-		want := append(slices.Clone(py[r]), missingInPython[r]...)
-		slices.Sort(want)
+		// Later versions have the substitutes, so take the union.
+		want := slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(py[r]), missingInPython[r]...))))
 		if len(py[r]) < 40 {
 			t.Errorf("%s: python-holidays gave only %d dates: %v", r, len(py[r]), py[r])
 		}
