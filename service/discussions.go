@@ -62,6 +62,12 @@ func (a *App) read(ctx context.Context, id, action string) (*Discussion, *Princi
 	return d, p, nil
 }
 
+// Manages reports whether the caller may manage d (business support or its
+// chair): they see its outbox and held replies.
+func (a *App) Manages(ctx context.Context, d *Discussion) bool {
+	return canManage(PrincipalFrom(ctx), d)
+}
+
 // DiscussionMessages returns the outbox of a discussion its caller may
 // manage: who was sent what, and whether it went.
 func (a *App) DiscussionMessages(ctx context.Context, d *Discussion) ([]OutboxMessage, error) {

@@ -17,7 +17,7 @@ const (
 )
 
 // Roles lists every role, for validation.
-var Roles = []Role{RoleBusinessSupport, RoleChair, RoleAgencyRep, RoleAdmin}
+var Roles = []Role{RoleBusinessSupport, RoleChair, RoleAgencyRep, RoleAdmin, RoleMailGateway}
 
 // Principal is the authenticated caller.
 type Principal struct {

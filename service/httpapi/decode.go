@@ -17,14 +17,37 @@ import (
 // data and wrong types are errors naming the field. The contract is checked
 // before this runs; this is the second line, in Go's own types.
 func decode(c echo.Context, v any) error {
+	body, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	return decodeBytes(body, v)
+}
+
+// decodeOptional is decode for bodies that may be left out.
+func decodeOptional(c echo.Context, v any) error {
+	body, err := readBody(c)
+	if err != nil || len(bytes.TrimSpace(body)) == 0 {
+		return err
+	}
+	return decodeBytes(body, v)
+}
+
+// readBody reads the whole (size-limited) request body.
+func readBody(c echo.Context) ([]byte, error) {
 	body, err := io.ReadAll(c.Request().Body)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return service.Errorf(service.ETOOLARGE, "the request body is larger than this service accepts")
+			return nil, service.Errorf(service.ETOOLARGE, "the request body is larger than this service accepts")
 		}
-		return service.Errorf(service.EMALFORMED, "the request body could not be read")
+		return nil, service.Errorf(service.EMALFORMED, "the request body could not be read")
 	}
+	return body, nil
+}
+
+// decodeBytes decodes JSON strictly into v.
+func decodeBytes(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

@@ -38,4 +38,29 @@ func (s *Server) routes() {
 	api(http.MethodGet, "/v1/audit", s.listAudit, admin)
 
 	api(http.MethodPost, "/v1/availability", s.checkAvailability, support, chair)
+	api(http.MethodPost, "/v1/timescales", s.timescales)
+
+	api(http.MethodPost, "/v1/discussions", s.convene, support, chair)
+	api(http.MethodGet, "/v1/discussions", s.listDiscussions)
+	api(http.MethodGet, "/v1/discussions/:id", s.getDiscussion)
+	api(http.MethodPost, "/v1/discussions/:id/book", s.book, support, chair)
+	api(http.MethodPost, "/v1/discussions/:id/reschedule", s.reschedule, support, chair)
+	api(http.MethodPost, "/v1/discussions/:id/cancel", s.cancel, support, chair)
+	api(http.MethodPost, "/v1/discussions/:id/attendees", s.addAttendee, support, chair)
+	api(http.MethodDelete, "/v1/discussions/:id/attendees/:email", s.removeAttendee, support, chair)
+	api(http.MethodPost, "/v1/discussions/:id/counters/:counter/accept", s.acceptCounter, support, chair)
+	api(http.MethodPost, "/v1/discussions/:id/counters/:counter/decline", s.declineCounter, support, chair)
+	api(http.MethodPost, "/v1/discussions/:id/held-replies/:held/admit", s.admitReply, support, chair)
+	api(http.MethodPost, "/v1/discussions/:id/held-replies/:held/reject", s.rejectReply, support, chair)
+	api(http.MethodGet, "/v1/discussions/:id/quorum", s.quorum)
+	api(http.MethodPost, "/v1/discussions/:id/attendance", s.attendance, support, chair)
+	api(http.MethodPost, "/v1/discussions/:id/start", s.start, chair)
+	api(http.MethodPost, "/v1/discussions/:id/outcome", s.outcome, chair)
+
+	api(http.MethodPost, "/v1/imip", s.imip, service.RoleMailGateway, admin)
+
+	// RSVP links in invitation emails: the signed token is the credential.
+	public := func(method, path string, h echo.HandlerFunc) { e.Add(method, path, h, s.validate) }
+	public(http.MethodGet, "/v1/rsvp/:token", s.rsvpShow)
+	public(http.MethodPost, "/v1/rsvp/:token", s.rsvpAnswer)
 }

@@ -3,7 +3,10 @@ package httpapi
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -38,6 +41,16 @@ func (s *Server) validate(next echo.HandlerFunc) echo.HandlerFunc {
 		if item == nil || item.GetOperation(r.Method) == nil {
 			return service.Internal(fmt.Errorf("route %s %s is not in the OpenAPI document", r.Method, path), "validate")
 		}
+		op := item.GetOperation(r.Method)
+		// JSON bodies are validated against their schema here; other media
+		// types the operation declares (a raw email for /v1/imip, an HTML
+		// form post) are read by their handlers, and undeclared ones are
+		// refused.
+		ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		hasBody := r.ContentLength > 0 || r.ContentLength < 0 && r.Body != http.NoBody
+		if op.RequestBody != nil && hasBody && op.RequestBody.Value.Content.Get(ct) == nil {
+			return service.Errorf(service.EUNSUPPORTED, "send the request body as one of %v", slices.Sorted(maps.Keys(op.RequestBody.Value.Content)))
+		}
 		params := map[string]string{}
 		for i, n := range c.ParamNames() {
 			params[n] = c.ParamValues()[i]
@@ -50,6 +63,7 @@ func (s *Server) validate(next echo.HandlerFunc) echo.HandlerFunc {
 			Options: &openapi3filter.Options{
 				MultiError:         true,
 				AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
+				ExcludeRequestBody: ct != "application/json",
 			},
 		}
 		if err := openapi3filter.ValidateRequest(r.Context(), in); err != nil {
@@ -134,6 +148,7 @@ func contractError(err error) error {
 		return service.Errorf(service.ETOOLARGE, "the request body is larger than this service accepts")
 	case mediaType:
 		return service.Errorf(service.EUNSUPPORTED, "send the request body as application/json")
+
 	case malformed && len(fields) == 0:
 		return service.Errorf(service.EMALFORMED, "the request body is not valid JSON")
 	}

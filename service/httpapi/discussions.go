@@ -1,0 +1,483 @@
+package httpapi
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/convene/convene/calendar"
+	"github.com/convene/convene/service"
+	"github.com/convene/convene/service/policy"
+)
+
+// zone is where times are shown: the area's, so deadlines carry its offset.
+func (s *Server) zone() *time.Location {
+	if s.app.Zone != nil {
+		return s.app.Zone
+	}
+	return time.UTC
+}
+
+func (s *Server) timescales(c echo.Context) error {
+	var in policy.TimescaleRequest
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	ts, err := s.app.Timescale(c.Request().Context(), in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, s.viewTimescale(*ts))
+}
+
+// viewTimescale shows every time in the area's zone.
+func (s *Server) viewTimescale(ts policy.Timescale) policy.Timescale {
+	z := s.zone()
+	ts.Deadline = ts.Deadline.In(z)
+	rules := make([]policy.RuleDeadline, len(ts.Rules))
+	for i, r := range ts.Rules {
+		r.Deadline, r.TriggerAt = r.Deadline.In(z), r.TriggerAt.In(z)
+		rules[i] = r
+	}
+	ts.Rules = rules
+	if ts.DecisionDue != nil {
+		dd := *ts.DecisionDue
+		dd.Due = dd.Due.In(z)
+		ts.DecisionDue = &dd
+	}
+	if ts.FollowOn == nil {
+		ts.FollowOn = []policy.FollowOnRule{}
+	}
+	return ts
+}
+
+// conveneInput is the body of POST /v1/discussions: the circumstances (the
+// clock's and the attendance rules' fields, at the top level) and what
+// business support chooses.
+type conveneInput struct {
+	policy.Case
+	CaseReference    string         `json:"case_reference"`
+	ChairID          string         `json:"chair_id"`
+	Invitees         []inviteeInput `json:"invitees"`
+	ChooseInvitees   *bool          `json:"choose_invitees"`
+	DurationMinutes  int            `json:"duration_minutes"`
+	FormatPreference policy.Format  `json:"format_preference"`
+	Agenda           []string       `json:"agenda"`
+	Earliest         time.Time      `json:"earliest"`
+}
+
+type inviteeInput struct {
+	PersonID   string `json:"person_id"`
+	KnowsChild bool   `json:"knows_child"`
+}
+
+func (s *Server) convene(c echo.Context) error {
+	body, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	var in conveneInput
+	if err := decodeBytes(body, &in); err != nil {
+		return err
+	}
+	key := c.Request().Header.Get("Idempotency-Key")
+	if len(key) > 200 {
+		return service.Invalid("the request is not valid", service.FieldError{Field: "Idempotency-Key", Message: "must be at most 200 characters"})
+	}
+	sum := sha256.Sum256(body)
+	req := service.ConveneRequest{
+		CaseReference: in.CaseReference, Case: in.Case, ChairID: in.ChairID,
+		ChooseInvitees: in.ChooseInvitees == nil || *in.ChooseInvitees, Duration: minutes(in.DurationMinutes),
+		FormatPreference: in.FormatPreference, Agenda: in.Agenda, Earliest: in.Earliest,
+		IdempotencyKey: key, RequestHash: hex.EncodeToString(sum[:]),
+	}
+	for _, inv := range in.Invitees {
+		req.Invitees = append(req.Invitees, service.InviteeRequest{PersonID: inv.PersonID, KnowsChild: inv.KnowsChild})
+	}
+	d, created, err := s.app.Convene(c.Request().Context(), req)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Location", "/v1/discussions/"+d.ID)
+	status := http.StatusCreated
+	if !created {
+		status = http.StatusOK
+		c.Response().Header().Set("Idempotent-Replayed", "true")
+	}
+	return c.JSON(status, s.viewDiscussion(c, d))
+}
+
+func (s *Server) listDiscussions(c echo.Context) error {
+	f := service.DiscussionFilter{Agency: policy.Agency(c.QueryParam("agency")), Limit: queryInt(c, "limit")}
+	for _, st := range strings.Split(c.QueryParam("status"), ",") {
+		if st = strings.TrimSpace(st); st != "" {
+			f.Status = append(f.Status, service.DiscussionStatus(st))
+		}
+	}
+	if v := c.QueryParam("due_before"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return service.Invalid("the request is not valid", service.FieldError{Field: "due_before", Message: "must be an RFC 3339 time"})
+		}
+		f.DueBefore = t
+	}
+	if v := c.QueryParam("chair"); v != "" {
+		if strings.Contains(v, "@") {
+			f.ChairEmail = strings.ToLower(v)
+		} else if p, err := s.app.Person(c.Request().Context(), v); err == nil {
+			f.ChairEmail = p.Email
+		} else {
+			f.ChairEmail = "\x00none"
+		}
+	}
+	for _, b := range []struct {
+		name string
+		into **bool
+	}{{"breached", &f.Breached}, {"at_risk", &f.AtRisk}} {
+		if v := c.QueryParam(b.name); v != "" {
+			x := v == "true"
+			*b.into = &x
+		}
+	}
+	if v := c.QueryParam("after"); v != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(v)
+		nanos, id, ok := strings.Cut(string(raw), ":")
+		n, perr := strconv.ParseInt(nanos, 10, 64)
+		if err != nil || !ok || perr != nil {
+			return service.Invalid("the request is not valid", service.FieldError{Field: "after", Message: "is not a cursor from a previous page"})
+		}
+		f.AfterDeadline, f.AfterID = time.Unix(0, n).UTC(), id
+	}
+	ds, err := s.app.Discussions(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	page := struct {
+		Items []discussionSummary `json:"items"`
+		Next  string              `json:"next,omitempty"`
+	}{Items: make([]discussionSummary, len(ds))}
+	for i := range ds {
+		page.Items[i] = s.summarise(&ds[i])
+	}
+	if n := len(ds); n > 0 && n == service.PageLimit(f.Limit) {
+		last := ds[n-1]
+		page.Next = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(last.Deadline.UnixNano(), 10) + ":" + last.ID))
+	}
+	return c.JSON(http.StatusOK, page)
+}
+
+func (s *Server) getDiscussion(c echo.Context) error {
+	d, err := s.app.Discussion(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, s.viewDiscussion(c, d))
+}
+
+type bookInput struct {
+	Start          time.Time `json:"start"`
+	Earliest       bool      `json:"earliest"`
+	Location       string    `json:"location"`
+	OnlineURL      string    `json:"online_url"`
+	OverrideReason string    `json:"override_reason"`
+}
+
+func (s *Server) book(c echo.Context) error { return s.booking(c, false) }
+
+func (s *Server) reschedule(c echo.Context) error { return s.booking(c, true) }
+
+func (s *Server) booking(c echo.Context, reschedule bool) error {
+	var in bookInput
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	req := service.BookRequest{Start: in.Start, Earliest: in.Earliest, Location: in.Location, OnlineURL: in.OnlineURL, OverrideReason: in.OverrideReason}
+	var d *service.Discussion
+	var err error
+	if reschedule {
+		d, err = s.app.Reschedule(c.Request().Context(), c.Param("id"), req)
+	} else {
+		d, err = s.app.Book(c.Request().Context(), c.Param("id"), req)
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, s.viewDiscussion(c, d))
+}
+
+func (s *Server) cancel(c echo.Context) error {
+	var in struct {
+		Reason string `json:"reason"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	d, err := s.app.Cancel(c.Request().Context(), c.Param("id"), in.Reason)
+	return s.respond(c, d, err)
+}
+
+func (s *Server) addAttendee(c echo.Context) error {
+	var in inviteeInput
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	d, err := s.app.AddAttendee(c.Request().Context(), c.Param("id"), service.InviteeRequest{PersonID: in.PersonID, KnowsChild: in.KnowsChild})
+	return s.respond(c, d, err)
+}
+
+func (s *Server) removeAttendee(c echo.Context) error {
+	d, err := s.app.RemoveAttendee(c.Request().Context(), c.Param("id"), c.Param("email"))
+	return s.respond(c, d, err)
+}
+
+func (s *Server) acceptCounter(c echo.Context) error {
+	d, err := s.app.AcceptCounter(c.Request().Context(), c.Param("id"), c.Param("counter"))
+	return s.respond(c, d, err)
+}
+
+func (s *Server) declineCounter(c echo.Context) error {
+	var in struct {
+		Comment string `json:"comment"`
+	}
+	if err := decodeOptional(c, &in); err != nil {
+		return err
+	}
+	d, err := s.app.DeclineCounter(c.Request().Context(), c.Param("id"), c.Param("counter"), in.Comment)
+	return s.respond(c, d, err)
+}
+
+func (s *Server) admitReply(c echo.Context) error {
+	d, err := s.app.DecideHeldReply(c.Request().Context(), c.Param("id"), c.Param("held"), true)
+	return s.respond(c, d, err)
+}
+
+func (s *Server) rejectReply(c echo.Context) error {
+	d, err := s.app.DecideHeldReply(c.Request().Context(), c.Param("id"), c.Param("held"), false)
+	return s.respond(c, d, err)
+}
+
+func (s *Server) quorum(c echo.Context) error {
+	q, err := s.app.Quorum(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, q)
+}
+
+type checkInInput struct {
+	PersonID string `json:"person_id"`
+	Email    string `json:"email"`
+	WalkIn   *struct {
+		Name      string        `json:"name"`
+		Agency    policy.Agency `json:"agency"`
+		Role      string        `json:"role"`
+		Seniority int           `json:"seniority"`
+	} `json:"walk_in"`
+	KnowsChild  *bool      `json:"knows_child"`
+	PresentFrom time.Time  `json:"present_from"`
+	PresentTo   *time.Time `json:"present_to"`
+}
+
+func (s *Server) attendance(c echo.Context) error {
+	var in checkInInput
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	req := service.CheckInRequest{PersonID: in.PersonID, Email: strings.ToLower(in.Email), KnowsChild: in.KnowsChild,
+		PresentFrom: in.PresentFrom, PresentTo: in.PresentTo}
+	if w := in.WalkIn; w != nil {
+		req.WalkIn = &service.WalkIn{Name: w.Name, Agency: w.Agency, Role: w.Role, Seniority: w.Seniority}
+	}
+	d, err := s.app.RecordAttendance(c.Request().Context(), c.Param("id"), req)
+	return s.respond(c, d, err)
+}
+
+func (s *Server) start(c echo.Context) error {
+	var in struct {
+		OverrideReason string `json:"override_reason"`
+	}
+	if err := decodeOptional(c, &in); err != nil {
+		return err
+	}
+	d, err := s.app.StartDiscussion(c.Request().Context(), c.Param("id"), in.OverrideReason)
+	return s.respond(c, d, err)
+}
+
+type outcomeInput struct {
+	Outcome           policy.Outcome        `json:"outcome"`
+	SignsOfSafety     service.SignsOfSafety `json:"signs_of_safety"`
+	Decisions         []service.Decision    `json:"decisions"`
+	Actions           []service.Action      `json:"actions"`
+	AuthorisedBy      []service.Authoriser  `json:"authorised_by"`
+	HarmSubstantiated bool                  `json:"harm_substantiated"`
+	Deferral          *service.Deferral     `json:"deferral"`
+}
+
+func (s *Server) outcome(c echo.Context) error {
+	var in outcomeInput
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	d, err := s.app.RecordOutcome(c.Request().Context(), c.Param("id"), service.OutcomeRequest{
+		Outcome: in.Outcome, SignsOfSafety: in.SignsOfSafety, Decisions: in.Decisions, Actions: in.Actions,
+		AuthorisedBy: in.AuthorisedBy, HarmSubstantiated: in.HarmSubstantiated, Deferral: in.Deferral,
+	})
+	return s.respond(c, d, err)
+}
+
+// respond writes the discussion after a change.
+func (s *Server) respond(c echo.Context, d *service.Discussion, err error) error {
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, s.viewDiscussion(c, d))
+}
+
+// discussionSummary is a discussion in a list.
+type discussionSummary struct {
+	ID            string                   `json:"id"`
+	CaseReference string                   `json:"case_reference"`
+	Status        service.DiscussionStatus `json:"status"`
+	Deadline      time.Time                `json:"deadline"`
+	BindingRule   policy.RuleRef           `json:"binding_rule"`
+	Format        policy.Format            `json:"format"`
+	Chair         string                   `json:"chair,omitempty"`
+	Start         *time.Time               `json:"start,omitempty"`
+	Breached      bool                     `json:"breached"`
+	AtRisk        bool                     `json:"at_risk"`
+	Replies       map[string]int           `json:"replies"`
+}
+
+func (s *Server) summarise(d *service.Discussion) discussionSummary {
+	v := discussionSummary{ID: d.ID, CaseReference: d.CaseReference, Status: d.Status, Deadline: d.Deadline.In(s.zone()),
+		BindingRule: d.Timescale.BindingRule, Format: d.Format.Format, Breached: d.Breach != nil, AtRisk: d.AtRisk,
+		Replies: map[string]int{}}
+	for _, inv := range d.Invitees {
+		if inv.Removed {
+			continue
+		}
+		if inv.Chair {
+			v.Chair = inv.Name
+		}
+		v.Replies[string(inv.Reply)]++
+	}
+	if d.Booking != nil {
+		t := d.Booking.Start.In(s.zone())
+		v.Start = &t
+	}
+	return v
+}
+
+// discussionView is a discussion as its participants see it; the outbox
+// and inbound records are shown to those who manage it.
+type discussionView struct {
+	ID              string                       `json:"id"`
+	CaseReference   string                       `json:"case_reference"`
+	Status          service.DiscussionStatus     `json:"status"`
+	Deadline        time.Time                    `json:"deadline"`
+	BindingRule     policy.RuleRef               `json:"binding_rule"`
+	Timescale       policy.Timescale             `json:"timescale"`
+	Requirements    []policy.Requirement         `json:"requirements"`
+	KnowsChild      policy.KnowsChildRule        `json:"knows_child"`
+	UrgentMinimum   *policy.UrgentMinimumApplied `json:"urgent_minimum,omitempty"`
+	Format          policy.FormatDecision        `json:"format"`
+	Unfilled        []string                     `json:"unfilled_requirements"`
+	Case            policy.Case                  `json:"case"`
+	DurationMinutes int                          `json:"duration_minutes"`
+	Agenda          []string                     `json:"agenda"`
+	Attendees       []service.Invitee            `json:"attendees"`
+	ProposedSlots   []slotView                   `json:"proposed_slots"`
+	SlotReason      calendar.SlotReason          `json:"slot_reason,omitempty"`
+	Booking         *service.Booking             `json:"booking,omitempty"`
+	Breach          *service.Breach              `json:"breach,omitempty"`
+	AtRisk          bool                         `json:"at_risk"`
+	Sequence        int                          `json:"sequence"`
+	Counters        []service.Counter            `json:"counters"`
+	HeldReplies     []service.HeldReply          `json:"held_replies,omitempty"`
+	CheckIns        []service.CheckIn            `json:"check_ins"`
+	Started         *service.Start               `json:"started,omitempty"`
+	Outcome         *service.Outcome             `json:"outcome,omitempty"`
+	FollowOns       []service.FollowOn           `json:"follow_ons"`
+	ParentID        string                       `json:"parent_id,omitempty"`
+	FollowUpID      string                       `json:"follow_up_id,omitempty"`
+	Outbox          []messageView                `json:"outbox,omitempty"`
+	Timeline        []service.Event              `json:"timeline"`
+	CreatedBy       service.Actor                `json:"created_by"`
+	CreatedAt       time.Time                    `json:"created_at"`
+	UpdatedAt       time.Time                    `json:"updated_at"`
+	Version         int64                        `json:"version"`
+}
+
+type messageView struct {
+	ID          string               `json:"id"`
+	Method      string               `json:"method"`
+	To          string               `json:"to"`
+	Sequence    int                  `json:"sequence"`
+	State       service.MessageState `json:"state"`
+	Attempts    int                  `json:"attempts"`
+	NextAttempt *time.Time           `json:"next_attempt_at,omitempty"`
+	LastError   string               `json:"last_error,omitempty"`
+	SentAt      *time.Time           `json:"sent_at,omitempty"`
+	CreatedAt   time.Time            `json:"created_at"`
+}
+
+func (s *Server) viewDiscussion(c echo.Context, d *service.Discussion) discussionView {
+	z := s.zone()
+	v := discussionView{
+		ID: d.ID, CaseReference: d.CaseReference, Status: d.Status, Deadline: d.Deadline.In(z),
+		BindingRule: d.Timescale.BindingRule, Timescale: s.viewTimescale(d.Timescale),
+		Requirements: d.Attendance.Requirements, KnowsChild: d.Attendance.KnowsChild, UrgentMinimum: d.Attendance.UrgentMinimum,
+		Format: d.Format, Unfilled: orEmpty(d.Unfilled), Case: d.Case, DurationMinutes: int(d.Duration.Minutes()),
+		Agenda: d.Agenda, Attendees: []service.Invitee{}, ProposedSlots: viewSlots(d.ProposedSlots), SlotReason: d.SlotReason,
+		Booking: d.Booking, Breach: d.Breach, AtRisk: d.AtRisk, Sequence: d.Sequence, Counters: orEmpty(d.Counters),
+		CheckIns: orEmpty(d.CheckIns), Started: d.Started, Outcome: d.Outcome,
+		FollowOns: orEmpty(d.FollowOns), ParentID: d.ParentID, FollowUpID: d.FollowUpID, Timeline: orEmpty(d.Timeline),
+		CreatedBy: d.CreatedBy, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, Version: d.Version,
+	}
+	for i := range v.ProposedSlots {
+		v.ProposedSlots[i].Start, v.ProposedSlots[i].End = v.ProposedSlots[i].Start.In(z), v.ProposedSlots[i].End.In(z)
+	}
+	if v.Booking != nil {
+		b := *v.Booking
+		b.Start, b.End = b.Start.In(z), b.End.In(z)
+		v.Booking = &b
+	}
+	for i := range v.FollowOns {
+		v.FollowOns[i].Due = v.FollowOns[i].Due.In(z)
+	}
+	for _, inv := range d.Invitees {
+		if !inv.Removed {
+			v.Attendees = append(v.Attendees, inv)
+		}
+	}
+	if s.app.Manages(c.Request().Context(), d) {
+		v.HeldReplies = d.HeldReplies
+	}
+	msgs, err := s.app.DiscussionMessages(c.Request().Context(), d)
+	if err != nil {
+		s.log.WarnContext(c.Request().Context(), "outbox not read for the discussion view", "discussion", d.ID, "err", err)
+	}
+	for _, m := range msgs {
+		mv := messageView{ID: m.ID, Method: m.Method, To: m.To, Sequence: m.Sequence, State: m.State, Attempts: m.Attempts,
+			LastError: m.LastError, SentAt: m.SentAt, CreatedAt: m.CreatedAt}
+		if m.State == service.MessageQueued {
+			t := m.NextAttempt
+			mv.NextAttempt = &t
+		}
+		v.Outbox = append(v.Outbox, mv)
+	}
+	return v
+}
+
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
