@@ -211,16 +211,16 @@ type Profile struct {
 	cob      time.Duration
 	cal      *calendar.WorkingDays
 
-	clock      []clockRule
-	decision   []decisionRule
-	followOn   []followOnRule
+	clock    []clockRule
+	decision []decisionRule
+	followOn []followOnRule
 	// followOnPreview is followOn as Timescale reports it, built once.
 	followOnPreview []FollowOnRule
-	agencies   [len(agencyNames)]agencyScale
-	attendance []requirementRule
-	knowsChild KnowsChildRule
-	urgent     urgentRule
-	format     formatRules
+	agencies        [len(agencyNames)]agencyScale
+	attendance      []requirementRule
+	knowsChild      KnowsChildRule
+	urgent          urgentRule
+	format          formatRules
 }
 
 // agencyNames is Agencies as an array length for the tables.
