@@ -19,6 +19,7 @@ type Error struct {
 	Fields []FieldError
 }
 
+// Error lists the field errors on one line.
 func (e *Error) Error() string {
 	parts := make([]string, len(e.Fields))
 	for i, f := range e.Fields {
@@ -44,6 +45,7 @@ type ProfileError struct {
 	Problems []string
 }
 
+// Error lists the problems, one per line when there are several.
 func (e *ProfileError) Error() string {
 	if len(e.Problems) == 1 {
 		return fmt.Sprintf("profile %s: %s", e.Source, e.Problems[0])
