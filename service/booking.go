@@ -215,14 +215,19 @@ func (a *App) earliestFree(ctx context.Context, d *Discussion, now time.Time) (t
 	if err != nil {
 		return time.Time{}, err
 	}
-	if avail.Reason != "" || len(avail.Slots) == 0 {
-		detail := map[string]any{"reason": avail.Reason}
-		if len(avail.Slots) > 0 {
-			detail["blockers"] = avail.Slots[0].Blockers
+	// The earliest slot with every essential attendee known to be free;
+	// failing that, the earliest where none is known to be busy (their
+	// calendars could not be read, which the booking records).
+	for _, sl := range avail.Slots {
+		if !slices.ContainsFunc(sl.Busy, func(email string) bool { return slices.Contains(sl.Blockers, email) }) {
+			return sl.Start, nil
 		}
-		return time.Time{}, &Error{Code: ECONFLICT, Message: "no slot before the deadline has every essential attendee free (" + string(avail.Reason) + ")", Detail: detail}
 	}
-	return avail.Slots[0].Start, nil
+	detail := map[string]any{"reason": avail.Reason}
+	if len(avail.Slots) > 0 {
+		detail["blockers"] = avail.Slots[0].Blockers
+	}
+	return time.Time{}, &Error{Code: ECONFLICT, Message: "no slot before the deadline has every essential attendee free (" + string(avail.Reason) + ")", Detail: detail}
 }
 
 // slotCheck is what a booking-time check of calendars found.

@@ -107,11 +107,24 @@ func (a *App) Discussions(ctx context.Context, f DiscussionFilter) ([]Discussion
 	return ds, nil
 }
 
-// change applies fn to the discussion and saves it, rebasing on the latest
-// version when someone else saved first (fn runs again on what they saved,
-// so its checks see the current state). The change is audited as action
-// with fn's detail, and any messages it decided on are moved to the outbox.
+// change applies a user's change fn to a discussion they may see and saves
+// it, rebasing on the latest version when someone else saved first (fn runs
+// again on what they saved, so its checks see the current state). The change
+// is audited as action with fn's detail, and any messages it decided on are
+// moved to the outbox.
 func (a *App) change(ctx context.Context, id, action string, fn func(d *Discussion, p *Principal) (detail map[string]any, err error)) (*Discussion, error) {
+	return a.update(ctx, id, action, canSee, fn)
+}
+
+// systemChange is change for what the service does on its own account or
+// on a channel's (an email reply, an RSVP link, the deadline watch): the
+// principal in ctx names the actor for the audit log, and fn does its own
+// checks.
+func (a *App) systemChange(ctx context.Context, id, action string, fn func(d *Discussion, p *Principal) (detail map[string]any, err error)) (*Discussion, error) {
+	return a.update(ctx, id, action, nil, fn)
+}
+
+func (a *App) update(ctx context.Context, id, action string, allowed func(*Principal, *Discussion) bool, fn func(d *Discussion, p *Principal) (map[string]any, error)) (*Discussion, error) {
 	p, err := require(ctx)
 	if err != nil {
 		return nil, err
@@ -123,7 +136,7 @@ func (a *App) change(ctx context.Context, id, action string, fn func(d *Discussi
 		} else if err != nil {
 			return nil, err
 		}
-		if !canSee(p, d) {
+		if allowed != nil && !allowed(p, d) {
 			return nil, notFound(id)
 		}
 		detail, err := fn(d, p)

@@ -22,6 +22,7 @@ func (a *App) CreatePerson(ctx context.Context, p Person) (*Person, error) {
 	if err := a.audit(ctx, "person.create", "people/"+p.ID, map[string]any{"email": p.Email, "agency": p.Agency}); err != nil {
 		return nil, err
 	}
+	a.label(&p)
 	return &p, nil
 }
 
@@ -40,6 +41,7 @@ func (a *App) Person(ctx context.Context, id string) (*Person, error) {
 	if !canSeeAgency(pr, p.Agency) {
 		return nil, Errorf(ENOTFOUND, "person %s not found", id)
 	}
+	a.label(p)
 	return p, nil
 }
 
@@ -59,7 +61,22 @@ func (a *App) People(ctx context.Context, f PersonFilter) ([]Person, error) {
 		}
 	}
 	f.Limit = PageLimit(f.Limit)
-	return a.Store.People(ctx, f)
+	people, err := a.Store.People(ctx, f)
+	for i := range people {
+		a.label(&people[i])
+	}
+	return people, err
+}
+
+// label names a person's seniority level on their agency's scale in the
+// default procedure profile.
+func (a *App) label(p *Person) {
+	if a.Profiles == nil {
+		return
+	}
+	if profile, err := a.Profiles.Profile(""); err == nil {
+		p.SeniorityLabel = profile.SeniorityLabel(p.Agency, p.Seniority)
+	}
 }
 
 // UpdatePerson replaces a directory entry. p.Version must be the version the
@@ -89,6 +106,7 @@ func (a *App) UpdatePerson(ctx context.Context, id string, p Person) (*Person, e
 	if err := a.audit(ctx, "person.update", "people/"+p.ID, map[string]any{"version": p.Version}); err != nil {
 		return nil, err
 	}
+	a.label(&p)
 	return &p, nil
 }
 

@@ -49,6 +49,8 @@ func (a *App) IngestMessage(ctx context.Context, raw []byte, channel, envelopeFr
 		if _, err := require(ctx, RoleMailGateway, RoleAdmin); err != nil {
 			return nil, err
 		}
+	} else {
+		ctx = WithPrincipal(ctx, &Principal{Subject: "smtp-listener", Name: "Inbound mail", Roles: []Role{RoleMailGateway}})
 	}
 	rec := &InboundRecord{ID: a.NewID(), At: a.Now().UTC(), Channel: channel, EnvelopeFrom: envelopeFrom}
 	reject := func(result, detail string, code string, fields ...FieldError) (*InboundResult, error) {
@@ -95,7 +97,7 @@ func (a *App) IngestMessage(ctx context.Context, raw []byte, channel, envelopeFr
 	switch {
 	case d.invitee(rec.Attendee) == nil:
 		res.Result, res.Detail = InboundHeld, "not on the invitation list; held for business support to admit or reject"
-		_, err = a.change(ctx, d.ID, "discussion.reply.held", func(d *Discussion, _ *Principal) (map[string]any, error) {
+		_, err = a.systemChange(ctx, d.ID, "discussion.reply.held", func(d *Discussion, _ *Principal) (map[string]any, error) {
 			if slices.ContainsFunc(d.HeldReplies, func(h HeldReply) bool { return h.From == rec.Attendee && h.Status == "held" }) {
 				res.Result = InboundDuplicate
 				return nil, nil
@@ -109,7 +111,10 @@ func (a *App) IngestMessage(ctx context.Context, raw []byte, channel, envelopeFr
 		res.Result, res.Detail = InboundIgnoredStale, "answers an earlier version of the invitation"
 	default:
 		res.Result = InboundRecorded
-		_, err = a.change(ctx, d.ID, "discussion.reply", func(d *Discussion, _ *Principal) (map[string]any, error) {
+		_, err = a.systemChange(ctx, d.ID, "discussion.reply", func(d *Discussion, _ *Principal) (map[string]any, error) {
+			if d.invitee(rec.Attendee) == nil {
+				return nil, Errorf(EPRECONDITION, "%s is no longer invited", rec.Attendee)
+			}
 			return a.applyInbound(ctx, d, in, speaker, rec.At)
 		})
 	}
@@ -280,11 +285,12 @@ func (a *App) AnswerRSVP(ctx context.Context, token string) (*InboundResult, err
 	}
 	rec := &InboundRecord{ID: a.NewID(), At: a.Now().UTC(), Channel: "rsvp", UID: d.UID, Method: "REPLY",
 		Attendee: inv.Email, From: inv.Email, DiscussionID: d.ID}
+	ctx = WithPrincipal(ctx, &Principal{Subject: "rsvp-link", Name: inv.Name, Email: inv.Email})
 	res := &InboundResult{DiscussionID: d.ID, Attendee: inv.Email, Method: "REPLY", Result: InboundRecorded}
 	if r.Sequence < d.Sequence {
 		res.Result, res.Detail = InboundIgnoredStale, "this link is from an earlier version of the invitation; use the latest email"
 	} else {
-		_, err = a.change(ctx, d.ID, "discussion.reply", func(d *Discussion, _ *Principal) (map[string]any, error) {
+		_, err = a.systemChange(ctx, d.ID, "discussion.reply", func(d *Discussion, _ *Principal) (map[string]any, error) {
 			inv := d.invitee(r.Attendee)
 			if inv == nil {
 				return nil, Errorf(ENOTFOUND, "this invitation was withdrawn")

@@ -64,7 +64,7 @@ func (a *App) RunWatch(ctx context.Context, owner string, w Watch) {
 // deadline has passed unmet, chases invitees who have not replied, and
 // counts overdue follow-on deadlines.
 func (a *App) WatchOnce(ctx context.Context, w Watch) error {
-	ctx = WithPrincipal(ctx, &Principal{Subject: "deadline-watch", Name: "Deadline watch", Roles: []Role{RoleBusinessSupport}})
+	ctx = WithPrincipal(ctx, &Principal{Subject: "deadline-watch", Name: "Deadline watch"})
 	now := a.Now().UTC()
 	var atRisk, breached, awaiting, overdue int64
 	f := DiscussionFilter{Status: []DiscussionStatus{StatusProposed, StatusBooked, StatusInProgress, StatusConcluded}, Limit: 200}
@@ -133,7 +133,7 @@ func (a *App) watchOne(ctx context.Context, d *Discussion, w Watch, now time.Tim
 	if risk, breach, remind := needs(d); !risk && !breach && len(remind) == 0 {
 		return nil
 	}
-	saved, err := a.change(ctx, d.ID, "discussion.watch", func(d *Discussion, _ *Principal) (map[string]any, error) {
+	saved, err := a.systemChange(ctx, d.ID, "discussion.watch", func(d *Discussion, _ *Principal) (map[string]any, error) {
 		risk, breach, remind := needs(d)
 		detail := map[string]any{}
 		if risk {

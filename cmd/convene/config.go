@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/mail"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -42,6 +43,26 @@ type config struct {
 	// CalendarTimeout bounds each calendar read; AvailabilityBudget the
 	// whole fan-out (CONVENE_CALENDAR_TIMEOUT, CONVENE_AVAILABILITY_BUDGET).
 	CalendarTimeout, AvailabilityBudget time.Duration
+
+	// ProfilesDir holds procedure profiles beside the embedded default
+	// (CONVENE_PROFILES_DIR).
+	ProfilesDir string
+
+	// Mail. With no SMTPAddr, messages are written to OutboxDir as .eml
+	// files.
+	SMTPAddr, SMTPUsername, SMTPPassword, SMTPTLS string
+	SMTPInsecureAuth                              bool
+	MailFrom, MailFromName                        string
+	OutboxDir                                     string
+	OutboxLease, OutboxRetryBase                  time.Duration
+	// SMTPListen, when set, runs the inbound SMTP listener for replies.
+	SMTPListen string
+	// PublicURL is where RSVP links point; RSVPSecret signs them.
+	PublicURL, RSVPSecret string
+
+	// The deadline watch.
+	WatchInterval, ReminderAfter time.Duration
+	AtRiskFraction               float64
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -60,6 +81,16 @@ func loadConfig(getenv func(string) string) (config, error) {
 		LogLevel:     or(getenv("CONVENE_LOG_LEVEL"), "info"),
 	}
 	c.BankHolidays = getenv("CONVENE_BANK_HOLIDAYS")
+	c.ProfilesDir = getenv("CONVENE_PROFILES_DIR")
+	c.SMTPAddr, c.SMTPUsername, c.SMTPPassword = getenv("CONVENE_SMTP_ADDR"), getenv("CONVENE_SMTP_USERNAME"), getenv("CONVENE_SMTP_PASSWORD")
+	c.SMTPTLS = or(getenv("CONVENE_SMTP_TLS"), "starttls")
+	c.SMTPInsecureAuth = getenv("CONVENE_SMTP_INSECURE_AUTH") == "true"
+	c.MailFrom = or(getenv("CONVENE_MAIL_FROM"), "convene@council.example.org")
+	c.MailFromName = or(getenv("CONVENE_MAIL_FROM_NAME"), "Convene (strategy discussions)")
+	c.OutboxDir = or(getenv("CONVENE_OUTBOX_DIR"), filepath.Join(c.DataDir, "outbox"))
+	c.SMTPListen = getenv("CONVENE_SMTP_LISTEN")
+	c.PublicURL = strings.TrimRight(getenv("CONVENE_PUBLIC_URL"), "/")
+	c.RSVPSecret = getenv("CONVENE_RSVP_SECRET")
 	c.Region = or(getenv("CONVENE_REGION"), "england-and-wales")
 	c.CredentialsDir = or(getenv("CONVENE_CREDENTIALS_DIR"), filepath.Join(c.DataDir, "credentials"))
 	if abs, err := filepath.Abs(c.CredentialsDir); err == nil {
@@ -80,6 +111,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}{
 		{"CONVENE_CALENDAR_TIMEOUT", &c.CalendarTimeout, 10 * time.Second},
 		{"CONVENE_AVAILABILITY_BUDGET", &c.AvailabilityBudget, 15 * time.Second},
+		{"CONVENE_OUTBOX_LEASE", &c.OutboxLease, 2 * time.Minute},
+		{"CONVENE_OUTBOX_RETRY_BASE", &c.OutboxRetryBase, 30 * time.Second},
+		{"CONVENE_WATCH_INTERVAL", &c.WatchInterval, time.Minute},
+		{"CONVENE_REMINDER_AFTER", &c.ReminderAfter, 4 * time.Hour},
 	} {
 		*d.into = d.def
 		if v := getenv(d.name); v != "" {
@@ -89,6 +124,28 @@ func loadConfig(getenv func(string) string) (config, error) {
 			}
 			*d.into = dur
 		}
+	}
+	c.AtRiskFraction = 0.5
+	if v := getenv("CONVENE_AT_RISK_FRACTION"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 || f >= 1 {
+			errs = append(errs, fmt.Errorf("CONVENE_AT_RISK_FRACTION: %q is not a fraction between 0 and 1", v))
+		}
+		c.AtRiskFraction = f
+	}
+	if c.OutboxLease < 30*time.Second {
+		errs = append(errs, fmt.Errorf("CONVENE_OUTBOX_LEASE: %s is shorter than 30s", c.OutboxLease))
+	}
+	switch c.SMTPTLS {
+	case "starttls", "required", "implicit", "none":
+	default:
+		errs = append(errs, fmt.Errorf("CONVENE_SMTP_TLS: %q is not starttls, required, implicit or none", c.SMTPTLS))
+	}
+	if a, err := mail.ParseAddress(c.MailFrom); err != nil || a.Address != c.MailFrom {
+		errs = append(errs, fmt.Errorf("CONVENE_MAIL_FROM: %q is not a plain email address", c.MailFrom))
+	}
+	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+		errs = append(errs, fmt.Errorf("CONVENE_PUBLIC_URL: %q is not an http(s) URL", c.PublicURL))
 	}
 	if !calendar.Region(c.Region).Valid() {
 		errs = append(errs, fmt.Errorf("CONVENE_REGION: %q is not england-and-wales, scotland or northern-ireland", c.Region))
@@ -111,18 +168,13 @@ func or(v, def string) string {
 	return v
 }
 
-// devSecret returns the HS256 development secret: CONVENE_JWT_SECRET, or
-// one generated once and kept in the data directory so that tokens minted by
-// `convene token` work with the server. With only public keys configured
-// there is no development secret.
-func (c config) devSecret() ([]byte, error) {
-	if c.JWTSecret != "" {
-		return []byte(c.JWTSecret), nil
+// secret returns the secret in the environment variable, or one generated
+// once and kept in the data directory under name.
+func (c config) secret(value, name string) ([]byte, error) {
+	if value != "" {
+		return []byte(value), nil
 	}
-	if c.JWTKeys != "" {
-		return nil, nil
-	}
-	path := filepath.Join(c.DataDir, "jwt-secret")
+	path := filepath.Join(c.DataDir, name)
 	if b, err := os.ReadFile(path); err == nil {
 		return []byte(strings.TrimSpace(string(b))), nil
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -140,7 +192,7 @@ func (c config) devSecret() ([]byte, error) {
 	// directory, one secret wins and both read it.
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, os.ErrExist) {
-		return c.devSecret()
+		return c.secret(value, name)
 	} else if err != nil {
 		return nil, err
 	}
@@ -149,4 +201,18 @@ func (c config) devSecret() ([]byte, error) {
 		return nil, err
 	}
 	return []byte(secret), f.Close()
+}
+
+// devSecret returns the HS256 development secret: CONVENE_JWT_SECRET, or
+// one generated once and kept in the data directory so that tokens minted by
+// `convene token` work with the server. With only public keys configured
+// there is no development secret.
+func (c config) devSecret() ([]byte, error) {
+	if c.JWTSecret != "" {
+		return []byte(c.JWTSecret), nil
+	}
+	if c.JWTKeys != "" {
+		return nil, nil
+	}
+	return c.secret("", "jwt-secret")
 }

@@ -11,15 +11,21 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/emersion/go-smtp"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/convene/convene/calendar"
+	"github.com/convene/convene/invites"
 	"github.com/convene/convene/service"
 	"github.com/convene/convene/service/httpapi"
 	"github.com/convene/convene/service/mongodb"
+	"github.com/convene/convene/service/policy"
 )
 
 // run is the whole program: main only adds the process's context,
@@ -41,6 +47,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return serve(ctx, cfg, getenv, stdout)
 	case "token":
 		return mintToken(cfg, args, stdout)
+	case "profile":
+		if len(args) != 2 || args[0] != "check" {
+			return fmt.Errorf("usage: convene profile check FILE")
+		}
+		if err := policy.CheckFile(args[1]); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintf(stdout, "%s: valid\n", args[1])
+		return err
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -112,6 +127,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout i
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registerWatchGauges(reg, app)
 	api, err := httpapi.New(httpapi.Config{App: app, Auth: auth, Log: log, BodyLimit: cfg.BodyLimit, Metrics: reg, StoreName: storeName})
 	if err != nil {
 		return err
@@ -121,6 +137,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout i
 	if err != nil {
 		return err
 	}
+	defer ln.Close()
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -131,6 +148,41 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout i
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	addr := ln.Addr().String()
+	if app.Mail.PublicURL == "" {
+		app.Mail.PublicURL = "http://" + displayAddr(addr)
+	}
+
+	// Background work: the outbox and the deadline watch. Both take leases
+	// in the store, so several instances can run them.
+	workCtx, stopWork := context.WithCancel(ctx)
+	var work sync.WaitGroup
+	instance := instanceID()
+	work.Add(2)
+	go func() { defer work.Done(); app.RunOutbox(workCtx, instance) }()
+	go func() {
+		defer work.Done()
+		app.RunWatch(workCtx, instance, service.Watch{Interval: cfg.WatchInterval, AtRiskFraction: cfg.AtRiskFraction, ReminderAfter: cfg.ReminderAfter})
+	}()
+	defer func() { stopWork(); work.Wait() }()
+
+	if cfg.SMTPListen != "" {
+		inbound := invites.NewInboundServer(cfg.SMTPListen, 1<<20, func(ctx context.Context, from string, _ []string, raw []byte) error {
+			_, err := app.IngestMessage(ctx, raw, "smtp", from)
+			if err != nil && service.ErrorCode(err) != service.EINTERNAL && service.ErrorCode(err) != service.EUNAVAILABLE {
+				// Refused for what it is (malformed, spoofed, unknown):
+				// logged and recorded already; say so, and do not ask the
+				// sender's server to try again.
+				return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: service.ErrorMessage(err)}
+			}
+			return err
+		})
+		if err := inbound.Start(); err != nil {
+			return fmt.Errorf("inbound SMTP on %s: %w", cfg.SMTPListen, err)
+		}
+		defer inbound.Close()
+		fmt.Fprintf(stdout, "Inbound SMTP for replies on %s\n", inbound.Addr())
+	}
+
 	fmt.Fprintf(stdout, "Convene listening on http://%s (store: %s)\n", displayAddr(addr), storeName)
 	if secret != nil {
 		printDevTokens(stdout, cfg, secret)
@@ -168,12 +220,58 @@ func newApp(ctx context.Context, cfg config, store service.Store, getenv func(st
 	if err != nil {
 		return nil, err
 	}
+	profiles, err := policy.NewRegistry(cal, cfg.ProfilesDir)
+	if err != nil {
+		return nil, fmt.Errorf("procedure profiles: %w", err)
+	}
 	app := service.NewApp(store, log)
+	app.Profiles = profiles
 	app.CredentialsDir = cfg.CredentialsDir
 	app.Getenv = getenv
 	app.Calendar, app.Region, app.Zone = cal, calendar.Region(cfg.Region), london
 	app.AvailabilityOptions = calendar.AvailabilityOptions{SourceTimeout: cfg.CalendarTimeout, Budget: cfg.AvailabilityBudget}
+	mailer, err := newMailer(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	app.UseMailer(mailer)
 	return app, nil
+}
+
+// newMailer sends through SMTP when CONVENE_SMTP_ADDR is set, and otherwise
+// writes each message as an .eml file into the outbox directory, so the
+// embedded default works end to end with nothing else installed.
+func newMailer(cfg config, log *slog.Logger) (*service.Mailer, error) {
+	organizer := invites.Person{Name: cfg.MailFromName, Email: cfg.MailFrom}
+	_, domain, _ := strings.Cut(cfg.MailFrom, "@")
+	rsvpKey, err := cfg.secret(cfg.RSVPSecret, "rsvp-secret")
+	if err != nil {
+		return nil, fmt.Errorf("RSVP secret: %w", err)
+	}
+	m := &service.Mailer{
+		Organizer: organizer,
+		Composer: &invites.Composer{Builder: invites.Builder{ProdID: "-//Convene//Strategy discussions//EN", Now: time.Now},
+			Domain: domain, EnvelopeFrom: cfg.MailFrom},
+		RSVPKey: rsvpKey, PublicURL: cfg.PublicURL,
+		Lease: cfg.OutboxLease, RetryBase: cfg.OutboxRetryBase,
+	}
+	if cfg.SMTPAddr == "" {
+		if err := os.MkdirAll(cfg.OutboxDir, 0o700); err != nil {
+			return nil, fmt.Errorf("outbox directory: %w", err)
+		}
+		m.Sender = &invites.DirSender{Dir: cfg.OutboxDir}
+		log.Info("mail: no SMTP server configured; invitations are written to the outbox directory", "dir", cfg.OutboxDir)
+		return m, nil
+	}
+	mode := map[string]invites.TLSMode{"starttls": invites.StartTLSOpportunistic, "required": invites.StartTLSRequired,
+		"implicit": invites.ImplicitTLS, "none": invites.NoTLS}[cfg.SMTPTLS]
+	m.Sender = &invites.SMTPSender{Config: invites.SMTPConfig{
+		Addr: cfg.SMTPAddr, TLS: mode, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword,
+		AllowInsecureAuth: cfg.SMTPInsecureAuth, LocalName: domain,
+		CommandTimeout: 30 * time.Second, SubmissionTimeout: 60 * time.Second,
+	}}
+	log.Info("mail: SMTP", "addr", cfg.SMTPAddr, "tls", cfg.SMTPTLS)
+	return m, nil
 }
 
 // loadBankHolidays reads the government's bank-holiday JSON from a file or
@@ -197,6 +295,29 @@ func loadBankHolidays(ctx context.Context, from string) ([]calendar.BankHoliday,
 		return nil, fmt.Errorf("GET %s: %s", from, res.Status)
 	}
 	return calendar.ParseBankHolidays(io.LimitReader(res.Body, 4<<20))
+}
+
+// instanceID names this process in leases.
+func instanceID() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), service.NewID()[:8])
+}
+
+// registerWatchGauges exposes the deadline watch's counts.
+func registerWatchGauges(reg *prometheus.Registry, app *service.App) {
+	for _, g := range []struct {
+		name, help string
+		v          *atomic.Int64
+	}{
+		{"convene_discussions_at_risk", "Discussions not booked with too little time left to the deadline.", &app.Stats.AtRisk},
+		{"convene_discussions_breached", "Open discussions whose statutory deadline is not met.", &app.Stats.Breached},
+		{"convene_invitees_awaiting_reply", "Invitees of booked discussions who have not replied.", &app.Stats.AwaitingReply},
+		{"convene_follow_ons_overdue", "Follow-on deadlines past due and not done.", &app.Stats.OverdueFollowOns},
+		{"convene_deadline_watch_last_run_timestamp_seconds", "When the deadline watch last ran.", &app.Stats.LastRun},
+	} {
+		v := g.v
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: g.name, Help: g.help}, func() float64 { return float64(v.Load()) }))
+	}
 }
 
 // displayAddr turns ":8080" or "[::]:8080" into something a browser takes.
