@@ -1,7 +1,6 @@
 package invites
 
 import (
-	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -9,14 +8,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"io"
 	"math/big"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -25,12 +21,14 @@ import (
 
 	"github.com/emersion/go-message/mail"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/convene/convene/invites/smtptest"
 )
 
 // smtpd is a running aiosmtpd server started by a test.
 type smtpd struct {
+	*smtptest.Server
 	addr string
-	dir  string // where it writes N.eml and N.json
 }
 
 type smtpdOptions struct {
@@ -40,125 +38,28 @@ type smtpdOptions struct {
 	user, password  string
 }
 
-// startSMTPD starts testdata/smtpd/maildir_server.py on Debian's
-// python3-aiosmtpd, on a free loopback port, and stops it when the test
-// ends. It fails the test if the server cannot start.
+// startSMTPD starts the test SMTP server (smtptest, on Debian's
+// python3-aiosmtpd).
 func startSMTPD(t *testing.T, o smtpdOptions) *smtpd {
 	t.Helper()
-	if _, err := os.Stat(debianPython); err != nil {
-		t.Fatalf("%s not found: install Debian's python3 and python3-aiosmtpd", debianPython)
-	}
-	if out, err := exec.Command(debianPython, "-c", "import aiosmtpd").CombinedOutput(); err != nil {
-		t.Fatalf("python3-aiosmtpd missing (apt-get install python3-aiosmtpd): %v\n%s", err, out)
-	}
-	port := freePort(t)
-	dir := t.TempDir()
-	args := []string{filepath.Join("testdata", "smtpd", "maildir_server.py"), "--port", strconv.Itoa(port), "--dir", dir}
-	if o.cert != "" {
-		args = append(args, "--cert", o.cert, "--key", o.key)
-	}
-	if o.requireStartTLS {
-		args = append(args, "--require-starttls")
-	}
-	if o.implicitTLS {
-		args = append(args, "--implicit-tls")
-	}
-	if o.user != "" {
-		args = append(args, "--user", o.user, "--password", o.password)
-	}
-	cmd := exec.Command(debianPython, args...)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting aiosmtpd: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		stdin.Close()
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
-	ready := make(chan bool, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if sc.Text() == "READY" {
-				ready <- true
-				io.Copy(io.Discard, stdout)
-				return
-			}
-		}
-		ready <- false
-	}()
-	select {
-	case ok := <-ready:
-		if !ok {
-			<-exited
-			t.Fatalf("aiosmtpd exited before it was ready: %s", stderr.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("aiosmtpd not ready after 20s: %s", stderr.String())
-	}
-	return &smtpd{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: dir}
+	s := smtptest.Start(t, smtptest.Options{Cert: o.cert, Key: o.key, RequireStartTLS: o.requireStartTLS,
+		ImplicitTLS: o.implicitTLS, User: o.user, Password: o.password})
+	return &smtpd{Server: s, addr: s.Addr}
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+func freePort(t *testing.T) int { return smtptest.FreePort(t) }
 
 // received is one message the server accepted.
 type received struct {
-	MailFrom string   `json:"mail_from"`
-	RcptTos  []string `json:"rcpt_tos"`
-	TLS      bool     `json:"tls"`
-	Auth     bool     `json:"auth"`
-	Login    *string  `json:"login"`
-	raw      []byte
+	smtptest.Received
+	raw []byte
 }
 
 // message waits for the server's nth message.
 func (s *smtpd) message(t *testing.T, n int) received {
 	t.Helper()
-	base := filepath.Join(s.dir, strconv.Itoa(n))
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		raw, err := os.ReadFile(base + ".eml")
-		if err == nil {
-			var r received
-			meta, err := os.ReadFile(base + ".json")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := json.Unmarshal(meta, &r); err != nil {
-				t.Fatal(err)
-			}
-			r.raw = raw
-			return r
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("message %d never arrived in %s", n, s.dir)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	r := s.Message(t, n)
+	return received{Received: r, raw: r.Raw}
 }
 
 // selfSigned writes a certificate for 127.0.0.1 and returns its files and
