@@ -185,3 +185,18 @@ func TestExpansionWindow(t *testing.T) {
 		t.Errorf("busy (-want +got):\n%s", diff)
 	}
 }
+
+// TestUntilDate: a DATE UNTIL on a DATE-TIME series includes its day.
+func TestUntilDate(t *testing.T) {
+	const ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:u\r\nDTSTAMP:20250101T000000Z\r\n" +
+		"DTSTART;TZID=America/New_York:20250324T090000\r\nDTEND;TZID=America/New_York:20250324T100000\r\n" +
+		"RRULE:FREQ=DAILY;UNTIL=20250326\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+	window := calendar.Interval{Start: utc("2025-03-01T00:00:00Z"), End: utc("2025-04-01T00:00:00Z")}
+	res, err := calendar.BusyFromICS(strings.NewReader(ics), window, calendar.BusyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(res.Busy), 3; got != want {
+		t.Errorf("%d instances, want %d: %v", got, want, res.Busy)
+	}
+}

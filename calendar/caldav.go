@@ -9,6 +9,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/emersion/go-ical"
 	"github.com/emersion/go-webdav/caldav"
@@ -32,6 +33,11 @@ type CalDAV struct {
 	HTTPClient *http.Client
 
 	credErr error
+
+	// The calendars found by discovery, kept so that later queries from
+	// the same CalDAV value take one round trip instead of four.
+	mu   sync.Mutex
+	cals []caldav.Calendar
 }
 
 var fullData = caldav.CalendarCompRequest{Name: ical.CompCalendar, AllProps: true, AllComps: true}
@@ -47,9 +53,16 @@ func (c *CalDAV) Busy(ctx context.Context, window Interval, opts BusyOptions) (B
 	if err != nil {
 		return BusyResult{}, &SourceError{Reason: ReasonNoCalendar, Err: err}
 	}
-	cals, err := c.calendars(ctx, hc, client)
-	if err != nil {
-		return BusyResult{}, hc.classify(ctx, err)
+	c.mu.Lock()
+	cals := c.cals
+	c.mu.Unlock()
+	if cals == nil {
+		if cals, err = c.calendars(ctx, hc, client); err != nil {
+			return BusyResult{}, hc.classify(ctx, err)
+		}
+		c.mu.Lock()
+		c.cals = cals
+		c.mu.Unlock()
 	}
 	if len(cals) == 0 {
 		return BusyResult{}, &SourceError{Reason: ReasonNoCalendar, Err: errors.New("no calendar collection holds events")}
@@ -64,6 +77,10 @@ func (c *CalDAV) Busy(ctx context.Context, window Interval, opts BusyOptions) (B
 		for _, comp := range comps {
 			objs, bad, err := c.query(ctx, hc, client, cal.Path, comp, window)
 			if err != nil {
+				// Discover again next time: the calendars may have moved.
+				c.mu.Lock()
+				c.cals = nil
+				c.mu.Unlock()
 				return BusyResult{}, hc.classify(ctx, err)
 			}
 			skipped += bad

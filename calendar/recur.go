@@ -359,6 +359,10 @@ func (p *parser) expand(master *ical.Component, overrides []*ical.Component) err
 			return fmt.Errorf("RRULE: %w", err)
 		}
 		opt.Dtstart = ev.start.t
+		if !ev.start.isDate && untilIsDate(prop.Value) {
+			// A DATE UNTIL on a DATE-TIME series includes that whole day.
+			opt.Until = opt.Until.AddDate(0, 0, 1).Add(-time.Second)
+		}
 		rule, err := rrule.NewRRule(*opt)
 		if err != nil {
 			return fmt.Errorf("RRULE: %w", err)
@@ -392,6 +396,15 @@ func (p *parser) expand(master *ical.Component, overrides []*ical.Component) err
 		emit(t, length)
 	}
 	return nil
+}
+
+func untilIsDate(rule string) bool {
+	for part := range strings.SplitSeq(strings.ToUpper(rule), ";") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(part), "UNTIL="); ok {
+			return len(v) == 8
+		}
+	}
+	return false
 }
 
 // add records [start, start+length) when it takes time and meets the window.
