@@ -15,10 +15,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/convene/convene/calendar"
+	"github.com/convene/convene/invites"
 	"github.com/convene/convene/service"
 	"github.com/convene/convene/service/httpapi"
 	"github.com/convene/convene/service/mongodb"
 	"github.com/convene/convene/service/mongodb/mongodbtest"
+	"github.com/convene/convene/service/policy"
 )
 
 func TestMain(m *testing.M) { mongodbtest.Main(m) }
@@ -60,6 +62,18 @@ func newHarness(t testing.TB, auth ...httpapi.AuthConfig) *harness {
 	app.Zone = london
 	app.Getenv = func(k string) string { return testEnv[k] }
 	app.AvailabilityOptions = calendar.AvailabilityOptions{SourceTimeout: 3 * time.Second, Budget: 5 * time.Second}
+	profiles, err := policy.NewRegistry(app.Calendar, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app.Profiles = profiles
+	// Invitations are written to files, as cmd/convene does without SMTP.
+	app.UseMailer(&service.Mailer{
+		Organizer: invites.Person{Name: "Business Support (Convene)", Email: "convene@council.example.gov.uk"},
+		Composer: &invites.Composer{Builder: invites.Builder{ProdID: "-//Convene//Strategy discussions//EN", Now: time.Now},
+			Domain: "council.example.gov.uk", EnvelopeFrom: "convene@council.example.gov.uk"},
+		Sender: &invites.DirSender{Dir: t.TempDir()},
+	})
 	api, err := httpapi.New(httpapi.Config{App: app, Auth: a, Log: log, Metrics: prometheus.NewRegistry(), StoreName: "test"})
 	if err != nil {
 		t.Fatal(err)
