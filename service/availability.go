@@ -159,6 +159,9 @@ func (a *App) resolveAttendee(ctx context.Context, in AvailabilityAttendee, fiel
 
 // slotWindow is what a search looks for, apart from who.
 type slotWindow struct {
+	// Discussion is the discussion being booked, whose own holds are not
+	// busy time; "" for a plain availability search.
+	Discussion                string
 	Duration                  time.Duration
 	Earliest, Deadline        time.Time
 	Region                    calendar.Region
@@ -221,6 +224,10 @@ func (a *App) findSlots(ctx context.Context, attendees []attendee, w slotWindow)
 		}
 	}
 	busy := calendar.Availability(ctx, sources, window, a.AvailabilityOptions)
+	held, err := a.heldTime(ctx, attendees, window, w.Discussion)
+	if err != nil {
+		return nil, err
+	}
 	query := calendar.SlotQuery{
 		Duration: w.Duration, Earliest: w.Earliest, Deadline: w.Deadline, Granularity: w.Granularity,
 		BufferBefore: w.BufferBefore, BufferAfter: w.BufferAfter, OutOfHours: w.OutOfHours,
@@ -235,7 +242,7 @@ func (a *App) findSlots(ctx context.Context, attendees []attendee, w slotWindow)
 		wh := at.WorkingHours
 		query.Attendees = append(query.Attendees, calendar.Attendee{
 			ID: at.Email, Essential: at.Essential, WorkingHours: &wh, Zone: at.Zone,
-			Availability: b.Availability, Busy: b.Intervals(),
+			Availability: b.Availability, Busy: append(b.Intervals(), held[at.holdKey()]...),
 		})
 		out.Attendees[i] = AttendeeAvailability{PersonID: at.PersonID, Email: at.Email, Name: at.Name, Essential: at.Essential,
 			Availability: b.Availability, Reason: b.Reason, SkippedObjects: b.SkippedObjects}
@@ -252,6 +259,34 @@ func (a *App) findSlots(ctx context.Context, attendees []attendee, w slotWindow)
 	}
 	out.Slots, out.Reason, out.OutOfHours = res.Slots, res.Reason, res.OutOfHours
 	return out, nil
+}
+
+// heldTime is the time Convene itself has booked the attendees into for
+// other discussions: busy whether or not their calendars show it yet (an
+// invitation not yet accepted is in nobody's calendar).
+func (a *App) heldTime(ctx context.Context, attendees []attendee, window calendar.Interval, exclude string) (map[string][]calendar.Interval, error) {
+	keys := make([]string, 0, len(attendees))
+	for _, at := range attendees {
+		keys = append(keys, at.holdKey())
+	}
+	holds, err := a.Store.Holds(ctx, keys, window.Start.Add(-holdGranule), window.End)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]calendar.Interval{}
+	for _, h := range holds {
+		if h.DiscussionID != exclude {
+			out[h.Person] = append(out[h.Person], calendar.Interval{Start: h.Start, End: h.Start.Add(holdGranule)})
+		}
+	}
+	return out, nil
+}
+
+func (at attendee) holdKey() string {
+	if at.PersonID != "" {
+		return at.PersonID
+	}
+	return at.Email
 }
 
 // source builds the calendar source for a directory or ad-hoc entry, or nil

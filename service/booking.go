@@ -211,7 +211,8 @@ func (a *App) earliestFree(ctx context.Context, d *Discussion, now time.Time) (t
 	if d.Deadline.Sub(earliest) < d.Duration {
 		return time.Time{}, Errorf(ECONFLICT, "there is no time left before the deadline; choose a start and give override_reason")
 	}
-	avail, err := a.findSlots(ctx, a.attendees(ctx, d), slotWindow{Duration: d.Duration, Earliest: earliest, Deadline: d.Deadline, Region: d.Timescale.Region, MaxSlots: 3})
+	avail, err := a.findSlots(ctx, a.attendees(ctx, d), slotWindow{Discussion: d.ID, Duration: d.Duration, Earliest: earliest,
+		Deadline: d.Deadline, Region: d.Timescale.Region, MaxSlots: 3})
 	if err != nil {
 		return time.Time{}, err
 	}

@@ -213,7 +213,7 @@ func (a *App) newDiscussion(ctx context.Context, id string, profile *policy.Prof
 		earliest = now
 	}
 	earliest = earliest.Truncate(15 * time.Minute).Add(15 * time.Minute)
-	window := slotWindow{Duration: d.Duration, Earliest: earliest, Deadline: d.Deadline, Region: ts.Region}
+	window := slotWindow{Discussion: d.ID, Duration: d.Duration, Earliest: earliest, Deadline: d.Deadline, Region: ts.Region}
 	if d.Deadline.Sub(earliest) < d.Duration {
 		// Too late already: say so, and still offer the next slots so the
 		// discussion can be held as soon as possible, with the breach on

@@ -281,7 +281,8 @@ func (a *App) RecordOutcome(ctx context.Context, id string, in OutcomeRequest) (
 		return nil, err
 	}
 	var followUp *Discussion
-	return a.change(ctx, id, "discussion.outcome", func(d *Discussion, p *Principal) (map[string]any, error) {
+	var booking string
+	d, err := a.change(ctx, id, "discussion.outcome", func(d *Discussion, p *Principal) (map[string]any, error) {
 		if !isChairOf(p, d) {
 			return nil, Errorf(EFORBIDDEN, "only the discussion's chair may record its outcome")
 		}
@@ -308,6 +309,9 @@ func (a *App) RecordOutcome(ctx context.Context, id string, in OutcomeRequest) (
 			AuthorisedBy: in.AuthorisedBy, HarmSubstantiated: in.HarmSubstantiated, Deferral: in.Deferral,
 			RecordedBy: p.Actor(), RecordedAt: now}
 		d.Status = StatusConcluded
+		if d.Booking != nil {
+			booking = d.Booking.ID
+		}
 		d.record(now, p.Actor(), "outcome", string(in.Outcome))
 		detail := map[string]any{"outcome": in.Outcome, "follow_ons": len(d.FollowOns)}
 		if in.Outcome == policy.OutcomeDeferred {
@@ -322,6 +326,14 @@ func (a *App) RecordOutcome(ctx context.Context, id string, in OutcomeRequest) (
 		}
 		return detail, nil
 	})
+	if err == nil && booking != "" {
+		// Held and done: whatever of the booked time is still to come is
+		// free again.
+		if err := a.Store.ReleaseHolds(ctx, booking, ""); err != nil {
+			a.Log.ErrorContext(ctx, "holds not released after the outcome", "discussion", id, "err", err)
+		}
+	}
+	return d, err
 }
 
 func validateOutcome(in OutcomeRequest, now time.Time) error {

@@ -241,6 +241,29 @@ func (s *Store) ReleaseHold(ctx context.Context, id, bookingID string) error {
 	return translate(err, "hold")
 }
 
+// Holds lists the persons' holds starting in [from, to).
+func (s *Store) Holds(ctx context.Context, persons []string, from, to time.Time) ([]service.Hold, error) {
+	if len(persons) == 0 {
+		return nil, nil
+	}
+	cur, err := s.holds.Find(ctx, bson.D{
+		{Key: "person", Value: bson.D{{Key: "$in", Value: persons}}},
+		{Key: "start", Value: bson.D{{Key: "$gte", Value: from}, {Key: "$lt", Value: to}}},
+	}, options.Find().SetLimit(100000))
+	if err != nil {
+		return nil, translate(err, "holds")
+	}
+	var docs []holdDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, translate(err, "holds")
+	}
+	out := make([]service.Hold, len(docs))
+	for i := range docs {
+		out[i] = docs[i].Hold
+	}
+	return out, nil
+}
+
 type outboxDoc struct {
 	ID                    string `bson:"_id"`
 	service.OutboxMessage `bson:",inline"`

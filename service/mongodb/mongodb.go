@@ -135,6 +135,7 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		},
 		s.holds: {
 			{Keys: bson.D{{Key: "booking_id", Value: 1}}, Options: options.Index().SetName("booking")},
+			{Keys: bson.D{{Key: "person", Value: 1}, {Key: "start", Value: 1}}, Options: options.Index().SetName("person_start")},
 		},
 		s.outbox: {
 			{Keys: bson.D{{Key: "state", Value: 1}, {Key: "next_attempt_at", Value: 1}}, Options: options.Index().SetName("due")},
