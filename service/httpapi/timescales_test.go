@@ -129,8 +129,8 @@ func TestTimescales(t *testing.T) {
 			// Christmas Day and Boxing Day (a Saturday, substitute Monday
 			// 28th) are not working days, so one working day is Tuesday
 			// 29 December.
-			name: "emergency action on Christmas Eve",
-			body: map[string]any{"referral_received_at": "2026-12-24T14:00:00Z", "emergency_action_at": "2026-12-24T15:30:00Z"},
+			name:     "emergency action on Christmas Eve",
+			body:     map[string]any{"referral_received_at": "2026-12-24T14:00:00Z", "emergency_action_at": "2026-12-24T15:30:00Z"},
 			deadline: "2026-12-29T17:00:00Z",
 			binding:  ruleLine{"U1", "000 §5, 002 §6", "2026-12-29T17:00:00Z"},
 			rules:    []ruleLine{{"U1", "000 §5, 002 §6", "2026-12-29T17:00:00Z"}},
