@@ -239,7 +239,7 @@ func TestConveneEndToEnd(t *testing.T) {
 	const caseRef = "CR-E2E-0042"
 	code, d := call(t, "POST", srv.url+"/v1/discussions", bso, map[string]any{
 		"case_reference": caseRef, "rag": "amber", "concerns": []string{"other"}, "referral_received_at": now.Format(time.RFC3339),
-		"child": map[string]any{"age_years": 9, "school_or_nursery": "Hillside Primary"},
+		"child":    map[string]any{"age_years": 9, "school_or_nursery": "Hillside Primary"},
 		"chair_id": chris.id, "invitees": []map[string]any{{"person_id": sam.id, "knows_child": true}, {"person_id": dana.id}, {"person_id": nina.id}},
 	})
 	if code != 201 {
