@@ -89,6 +89,14 @@ func start(t *testing.T, env map[string]string) *instance {
 
 func call(t *testing.T, method, url, tok string, body any) (int, map[string]any) {
 	t.Helper()
+	code, m, _ := callWith(t, method, url, tok, body)
+	return code, m
+}
+
+// callWith is call with extra request headers (name, value pairs), also
+// returning the response headers.
+func callWith(t *testing.T, method, url, tok string, body any, header ...string) (int, map[string]any, http.Header) {
+	t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -101,14 +109,18 @@ func call(t *testing.T, method, url, tok string, body any) (int, map[string]any)
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		t.Error(err)
+		return 0, nil, nil
 	}
 	defer res.Body.Close()
 	var m map[string]any
 	_ = json.NewDecoder(res.Body).Decode(&m)
-	return res.StatusCode, m
+	return res.StatusCode, m, res.Header
 }
 
 func TestServeOnAFreshDataDirectoryAndRestart(t *testing.T) {
