@@ -267,7 +267,7 @@ func (a *App) sendOne(ctx context.Context, owner string) bool {
 	// The send finishes even if the service is shutting down (a message
 	// cut off mid-transfer would be sent again), but never outlives the
 	// lease.
-	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.Mail.Lease-10*time.Second)
+	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.Mail.Lease*3/4)
 	where, err := a.Mail.Sender.Send(sendCtx, &invites.Message{ID: m.MessageID, From: m.EnvelopeFrom, To: []string{m.To}, Raw: m.Raw})
 	cancel()
 	now := a.Now().UTC()

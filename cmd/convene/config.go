@@ -133,8 +133,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		c.AtRiskFraction = f
 	}
-	if c.OutboxLease < 30*time.Second {
-		errs = append(errs, fmt.Errorf("CONVENE_OUTBOX_LEASE: %s is shorter than 30s", c.OutboxLease))
+	if c.OutboxLease < 10*time.Second {
+		errs = append(errs, fmt.Errorf("CONVENE_OUTBOX_LEASE: %s is shorter than 10s", c.OutboxLease))
 	}
 	switch c.SMTPTLS {
 	case "starttls", "required", "implicit", "none":
