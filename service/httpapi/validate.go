@@ -126,6 +126,9 @@ func contractError(err error) error {
 			if name := unknownProperty(e.Reason); name != "" {
 				msg = "is not a field of this request"
 				field = strings.TrimPrefix(field+"."+name, ".")
+			} else if name := missingProperty(e.Reason); name != "" {
+				msg = "is required"
+				field = strings.TrimPrefix(field+"."+name, ".")
 			}
 			fields.Add(field, "%s", msg)
 		case *openapi3filter.ParseError:
@@ -156,6 +159,16 @@ func contractError(err error) error {
 		return service.Errorf(service.EMALFORMED, "the request does not match the API contract")
 	}
 	return fields.Err("the request is not valid")
+}
+
+// missingProperty pulls the property name out of kin-openapi's
+// `property "x" is missing` reason (required).
+func missingProperty(reason string) string {
+	name, ok := strings.CutPrefix(reason, `property "`)
+	if !ok || !strings.HasSuffix(name, `" is missing`) {
+		return ""
+	}
+	return strings.TrimSuffix(name, `" is missing`)
 }
 
 // unknownProperty pulls the property name out of kin-openapi's
