@@ -114,7 +114,13 @@ type Quorum struct {
 
 func refOf(p *Participant, delegateFor string) ParticipantRef {
 	label := p.SeniorityLabel
-	if label == "" {
+	switch {
+	case label != "":
+	case p.Seniority < 1:
+		// A delegate who is not in the directory: there is no level 0 for
+		// a chair to read out.
+		label = "no known level"
+	default:
 		label = "level " + strconv.Itoa(p.Seniority)
 	}
 	return ParticipantRef{
