@@ -128,7 +128,11 @@ func contractError(err error) error {
 				field = strings.TrimPrefix(field+"."+name, ".")
 			} else if name := missingProperty(e.Reason); name != "" {
 				msg = "is required"
-				field = strings.TrimPrefix(field+"."+name, ".")
+				// kin-openapi's pointer already ends at the missing
+				// property; name it once.
+				if field != name && !strings.HasSuffix(field, "."+name) {
+					field = strings.TrimPrefix(field+"."+name, ".")
+				}
 			}
 			fields.Add(field, "%s", msg)
 		case *openapi3filter.ParseError:
