@@ -4,14 +4,20 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/convene/convene/openapi"
 	"github.com/convene/convene/service"
 )
 
@@ -277,6 +283,7 @@ func convene(t *testing.T, invitees []invite, extra map[string]any) *meeting {
 	if r.Status != http.StatusCreated {
 		t.Fatalf("convene: %d %s", r.Status, r.Body)
 	}
+	conforms(t, "POST", "/v1/discussions", r)
 	decodeInto(t, r.Body, &m.d)
 	return m
 }
@@ -290,6 +297,7 @@ func (m *meeting) book() {
 	if r.Status != http.StatusOK {
 		m.t.Fatalf("book at %s: %d %s", start, r.Status, r.Body)
 	}
+	conforms(m.t, "POST", "/v1/discussions/{id}/book", r)
 	decodeInto(m.t, r.Body, &m.d)
 	if m.d.Status != "booked" {
 		m.t.Fatalf("status after booking = %q", m.d.Status)
@@ -307,6 +315,7 @@ func (m *meeting) checkIn(key string, extra ...any) {
 	if r.Status != http.StatusOK {
 		m.t.Fatalf("check in %s: %d %s", key, r.Status, r.Body)
 	}
+	conforms(m.t, "POST", "/v1/discussions/{id}/attendance", r)
 }
 
 func (m *meeting) quorum(tok string) quorumDoc {
@@ -315,6 +324,7 @@ func (m *meeting) quorum(tok string) quorumDoc {
 	if r.Status != http.StatusOK {
 		m.t.Fatalf("quorum: %d %s", r.Status, r.Body)
 	}
+	conforms(m.t, "GET", "/v1/discussions/{id}/quorum", r)
 	var q quorumDoc
 	decodeInto(m.t, r.Body, &q)
 	return q
@@ -382,6 +392,7 @@ func (m *meeting) reply(key, partstat, delegateTo string) {
 	if r.Status != http.StatusOK {
 		m.t.Fatalf("reply from %s: %d %s", key, r.Status, r.Body)
 	}
+	conforms(m.t, "POST", "/v1/imip", r)
 	if got := r.JSON(m.t)["result"]; got != "recorded" {
 		m.t.Fatalf("reply from %s: result %v: %s", key, got, r.Body)
 	}
@@ -640,6 +651,7 @@ func auditEntries(t *testing.T, h *harness, id string) []service.AuditEntry {
 	if r.Status != http.StatusOK {
 		t.Fatalf("audit: %d %s", r.Status, r.Body)
 	}
+	conforms(t, "GET", "/v1/audit", r)
 	var page struct{ Items []service.AuditEntry }
 	decodeInto(t, r.Body, &page)
 	return page.Items
@@ -654,7 +666,9 @@ func TestStart(t *testing.T) {
 		for _, k := range []string{"chair", "social_worker", "named_nurse"} {
 			m.checkIn(k)
 		}
-		p := problemOf(t, m.h.do("POST", "/v1/discussions/"+m.d.ID+"/start", m.chair, map[string]any{}), http.StatusConflict)
+		r := m.h.do("POST", "/v1/discussions/"+m.d.ID+"/start", m.chair, map[string]any{})
+		conforms(t, "POST", "/v1/discussions/{id}/start", r)
+		p := problemOf(t, r, http.StatusConflict)
 		if detail, _ := p["detail"].(string); !strings.Contains(detail, "police") {
 			t.Errorf("detail = %q, want the quorum summary naming police", detail)
 		}
@@ -668,10 +682,11 @@ func TestStart(t *testing.T) {
 		}
 
 		reason := "DS Reid delayed at court; police view taken by phone beforehand"
-		r := m.h.do("POST", "/v1/discussions/"+m.d.ID+"/start", m.chair, map[string]any{"override_reason": reason})
+		r = m.h.do("POST", "/v1/discussions/"+m.d.ID+"/start", m.chair, map[string]any{"override_reason": reason})
 		if r.Status != http.StatusOK {
 			t.Fatalf("start with override: %d %s", r.Status, r.Body)
 		}
+		conforms(t, "POST", "/v1/discussions/{id}/start", r)
 		decodeInto(t, r.Body, &d)
 		if d.Status != "in_progress" || d.Started == nil || d.Started.OverrideReason != reason {
 			t.Fatalf("after override: status %q, started %+v", d.Status, d.Started)
@@ -977,4 +992,33 @@ func TestConveneRequirements(t *testing.T) {
 			t.Errorf("fields (-want +got):\n%s", diff)
 		}
 	})
+}
+
+var contract = sync.OnceValues(func() (*openapi3.T, error) {
+	return openapi3.NewLoader().LoadFromData(openapi.Document)
+})
+
+// conforms checks a response against what the contract promises for the
+// operation at path (the document's template, such as
+// "/v1/discussions/{id}/quorum"): status, media type and body schema.
+func conforms(t *testing.T, method, path string, r response) {
+	t.Helper()
+	doc, err := contract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	item := doc.Paths.Value(path)
+	if item == nil || item.GetOperation(method) == nil {
+		t.Fatalf("%s %s is not in the contract", method, path)
+	}
+	req := httptest.NewRequest(method, path, nil)
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req,
+			Route: &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: item.GetOperation(method)}},
+		Status: r.Status, Header: r.Header, Options: &openapi3filter.Options{MultiError: true, IncludeResponseStatus: true},
+	}
+	in.SetBodyBytes(r.Body)
+	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
+		t.Errorf("%s %s: the %d response does not match the contract: %v", method, path, r.Status, err)
+	}
 }

@@ -143,6 +143,7 @@ func TestTimescales(t *testing.T) {
 			if r.Status != http.StatusOK {
 				t.Fatalf("status = %d: %s", r.Status, r.Body)
 			}
+			conforms(t, "POST", "/v1/timescales", r)
 			var got timescaleView
 			decodeInto(t, r.Body, &got)
 			if got.Deadline != tt.deadline {
@@ -259,7 +260,9 @@ func TestTimescaleRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := problemOf(t, h.do("POST", "/v1/timescales", bso, tt.body), http.StatusUnprocessableEntity)
+			r := h.do("POST", "/v1/timescales", bso, tt.body)
+			conforms(t, "POST", "/v1/timescales", r)
+			p := problemOf(t, r, http.StatusUnprocessableEntity)
 			if diff := cmp.Diff([]string{tt.field}, fieldsOf(p)); diff != "" {
 				t.Errorf("fields at fault (-want +got):\n%s\nproblem: %v", diff, p)
 			}

@@ -156,7 +156,10 @@ func EvaluateQuorum(mode QuorumMode, reqs []Requirement, participants []Particip
 	if mode != QuorumActual {
 		mode = QuorumForecast
 	}
-	q := Quorum{Mode: mode, Requirements: make([]RequirementStatus, len(reqs)), KnowsChild: KnowsChildStatus{Required: knowsChildRequired}}
+	// Counted is always a list (the contract's array), even when nobody
+	// is counted yet.
+	q := Quorum{Mode: mode, Requirements: make([]RequirementStatus, len(reqs)), KnowsChild: KnowsChildStatus{Required: knowsChildRequired},
+		Counted: []ParticipantRef{}}
 
 	// Who counts.
 	var counted []*Participant
