@@ -36,8 +36,10 @@ type SourceError struct {
 	Err    error
 }
 
+// Error says the reason and the cause.
 func (e *SourceError) Error() string { return fmt.Sprintf("calendar: %s: %v", e.Reason, e.Err) }
 
+// Unwrap returns the cause.
 func (e *SourceError) Unwrap() error { return e.Err }
 
 // ReasonOf classifies any error from a Source. Errors that are not a
