@@ -59,6 +59,8 @@ type DiscussionStore interface {
 	ReleaseHolds(ctx context.Context, bookingID, person string) error
 	// ReleaseHold removes one hold if it still belongs to bookingID.
 	ReleaseHold(ctx context.Context, id, bookingID string) error
+	// PruneHolds removes holds that started before the time.
+	PruneHolds(ctx context.Context, before time.Time) error
 	// Holds lists the holds of the persons between from and to.
 	Holds(ctx context.Context, persons []string, from, to time.Time) ([]Hold, error)
 

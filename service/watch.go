@@ -101,6 +101,9 @@ func (a *App) WatchOnce(ctx context.Context, w Watch) error {
 		last := page[len(page)-1]
 		f.AfterDeadline, f.AfterID = last.Deadline, last.ID
 	}
+	if err := a.Store.PruneHolds(ctx, now.Add(-24*time.Hour)); err != nil {
+		a.Log.WarnContext(ctx, "old holds not pruned", "err", err)
+	}
 	a.Stats.AtRisk.Store(atRisk)
 	a.Stats.Breached.Store(breached)
 	a.Stats.AwaitingReply.Store(awaiting)

@@ -2,9 +2,11 @@ package mongodb
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/convene/convene/service"
@@ -63,15 +65,44 @@ func (s *Store) Audit(ctx context.Context, f service.AuditFilter) ([]service.Aud
 	return out, nil
 }
 
-// versionMiss explains why a version-guarded replace matched nothing: the
-// document is gone (ENOTFOUND) or someone else changed it first (ECONFLICT).
-func (s *Store) versionMiss(ctx context.Context, coll, id, what string) error {
-	n, err := s.db.Collection(coll).CountDocuments(ctx, bson.D{{Key: "_id", Value: id}})
-	if err != nil {
+// replaceVersioned replaces the document with the id if its stored version
+// is version: ENOTFOUND if it is gone, ECONFLICT if someone changed it
+// first. MongoDB checks and replaces atomically in one filtered replace.
+// FerretDB v1's SQLite backend turns any filter but a lone _id into a scan
+// of the whole collection, and does not re-check the filter when it writes;
+// so there the version is read and compared by _id under this process's
+// lock on the collection, and the replace is by _id.
+func (s *Store) replaceVersioned(ctx context.Context, coll *mongo.Collection, id string, version int64, doc any, what string) error {
+	if !s.ferret {
+		res, err := coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "version", Value: version}}, doc)
+		if err != nil {
+			return translate(err, what)
+		}
+		if res.MatchedCount == 1 {
+			return nil
+		}
+		n, err := coll.CountDocuments(ctx, bson.D{{Key: "_id", Value: id}})
+		if err != nil {
+			return translate(err, what)
+		}
+		if n == 0 {
+			return service.Errorf(service.ENOTFOUND, "%s %s not found", what, id)
+		}
+		return service.Errorf(service.ECONFLICT, "the %s was changed by someone else; reload it and try again", what)
+	}
+	defer s.conditional(coll)()
+	var cur struct {
+		Version int64 `bson:"version"`
+	}
+	if err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&cur); err != nil {
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return service.Errorf(service.ENOTFOUND, "%s %s not found", what, id)
+		}
 		return translate(err, what)
 	}
-	if n == 0 {
-		return service.Errorf(service.ENOTFOUND, "%s %s not found", what, id)
+	if cur.Version != version {
+		return service.Errorf(service.ECONFLICT, "the %s was changed by someone else; reload it and try again", what)
 	}
-	return service.Errorf(service.ECONFLICT, "the %s was changed by someone else; reload it and try again", what)
+	_, err := coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}}, doc)
+	return translate(err, what)
 }

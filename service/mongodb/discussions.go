@@ -124,15 +124,8 @@ func (s *Store) Discussions(ctx context.Context, f service.DiscussionFilter) ([]
 func (s *Store) UpdateDiscussion(ctx context.Context, d *service.Discussion) error {
 	next := *d
 	next.Version = d.Version + 1
-	defer s.conditional(s.discussions)()
-	res, err := s.discussions.ReplaceOne(ctx,
-		bson.D{{Key: "_id", Value: d.ID}, {Key: "version", Value: d.Version}},
-		toDiscussionDoc(&next))
-	if err != nil {
-		return translate(err, "discussion")
-	}
-	if res.MatchedCount == 0 {
-		return s.versionMiss(ctx, s.discussions.Name(), d.ID, "discussion")
+	if err := s.replaceVersioned(ctx, s.discussions, d.ID, d.Version, toDiscussionDoc(&next), "discussion"); err != nil {
+		return err
 	}
 	d.Version = next.Version
 	return nil
@@ -231,6 +224,13 @@ func (s *Store) ReleaseHolds(ctx context.Context, bookingID, person string) erro
 		filter = append(filter, bson.E{Key: "person", Value: person})
 	}
 	_, err := s.holds.DeleteMany(ctx, filter)
+	return translate(err, "holds")
+}
+
+// PruneHolds removes holds that started before the time: the past no longer
+// needs holding, and on FerretDB every hold query reads them all.
+func (s *Store) PruneHolds(ctx context.Context, before time.Time) error {
+	_, err := s.holds.DeleteMany(ctx, bson.D{{Key: "start", Value: bson.D{{Key: "$lt", Value: before}}}})
 	return translate(err, "holds")
 }
 

@@ -149,17 +149,12 @@ func (s *Store) People(ctx context.Context, f service.PersonFilter) ([]service.P
 func (s *Store) UpdatePerson(ctx context.Context, p *service.Person) error {
 	d := toPersonDoc(p)
 	d.Version = p.Version + 1
-	defer s.conditional(s.people)()
-	res, err := s.people.ReplaceOne(ctx, bson.D{{Key: "_id", Value: p.ID}, {Key: "version", Value: p.Version}}, d)
-	if err != nil {
-		if service.ErrorCode(translate(err, "")) == service.ECONFLICT {
-			return &service.Error{Code: service.ECONFLICT, Message: "a person with this email is already in the directory",
-				Fields: []service.FieldError{{Field: "email", Message: "is already in the directory"}}}
-		}
-		return translate(err, "person")
-	}
-	if res.MatchedCount == 0 {
-		return s.versionMiss(ctx, s.people.Name(), p.ID, "person")
+	err := s.replaceVersioned(ctx, s.people, p.ID, p.Version, d, "person")
+	if service.ErrorCode(err) == service.ECONFLICT && strings.Contains(service.ErrorMessage(err), "already exists") {
+		return &service.Error{Code: service.ECONFLICT, Message: "a person with this email is already in the directory",
+			Fields: []service.FieldError{{Field: "email", Message: "is already in the directory"}}}
+	} else if err != nil {
+		return err
 	}
 	p.Version = d.Version
 	return nil
