@@ -54,7 +54,9 @@ func (s *Server) routes() {
 	api(http.MethodPost, "/v1/discussions/:id/held-replies/:held/reject", s.rejectReply, support, chair)
 	api(http.MethodGet, "/v1/discussions/:id/quorum", s.quorum)
 	api(http.MethodPost, "/v1/discussions/:id/attendance", s.attendance, support, chair)
-	api(http.MethodPost, "/v1/discussions/:id/start", s.start, chair)
+	// Not gated by role: the domain answers 404 to anyone not invited
+	// (so existence does not leak) and 403 to invitees who are not its chair.
+	api(http.MethodPost, "/v1/discussions/:id/start", s.start)
 	api(http.MethodPost, "/v1/discussions/:id/outcome", s.outcome, chair)
 
 	api(http.MethodPost, "/v1/imip", s.imip, service.RoleMailGateway, admin)
