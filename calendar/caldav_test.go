@@ -108,6 +108,14 @@ func TestCalDAVRadicale(t *testing.T) {
 			if got, want := res.Objects, 10; got != want {
 				t.Errorf("objects = %d, want %d", got, want)
 			}
+			// Again with the same source, which keeps what it discovered.
+			again, err := src.Busy(context.Background(), window, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(res, again); diff != "" {
+				t.Errorf("second query differs (-first +second):\n%s", diff)
+			}
 		})
 	}
 
@@ -189,11 +197,20 @@ func TestAvailabilityFailuresAreExplicit(t *testing.T) {
 	fillWorkCalendar(t, r, r.User)
 	r.AddUser(t, "bob", "bob-secret")
 	bobCal := r.CreateCalendar(t, "bob", "work")
+	// Frank's calendar holds nothing but the broken object.
+	r.AddUser(t, "frank", "frank-secret")
+	frankCal := r.CreateCalendar(t, "frank", "work")
+	broken, err := os.ReadFile("testdata/radicale/broken.ics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	frankCal.WriteRaw(t, "broken.ics", "broken-1@example.com", broken, utc("2025-04-01T15:00:00Z"), utc("2025-04-01T16:00:00Z"))
 	window := calendar.Interval{Start: utc("2025-03-31T00:00:00Z"), End: utc("2025-04-05T00:00:00Z")}
 	getenv := func(name string) string {
 		return map[string]string{
 			"ALICE_CALDAV": r.User + ":" + r.Password,
 			"BOB_CALDAV":   "bob:wrong-password",
+			"FRANK_CALDAV": "frank:frank-secret",
 		}[name]
 	}
 	src := func(t *testing.T, url, ref string) calendar.Source {
@@ -209,6 +226,8 @@ func TestAvailabilityFailuresAreExplicit(t *testing.T) {
 		{ID: "carol@example.org", Source: src(t, stalledServer(t), "")},
 		{ID: "dan@example.org", Source: src(t, r.URL, "env:DAN_CALDAV")},
 		{ID: "erin@example.org"},
+		{ID: "frank@example.org", Source: src(t, frankCal.URL, "env:FRANK_CALDAV")},
+		{ID: "grace@example.org", Source: src(t, r.URL+r.User+"/no-such-calendar/", "env:ALICE_CALDAV")},
 	}
 	const budget = 1500 * time.Millisecond
 	start := time.Now()
@@ -235,6 +254,8 @@ func TestAvailabilityFailuresAreExplicit(t *testing.T) {
 		{"carol@example.org", calendar.Unknown, calendar.ReasonTimeout},
 		{"dan@example.org", calendar.Unknown, calendar.ReasonNoCredential},
 		{"erin@example.org", calendar.Unknown, calendar.ReasonNoCalendar},
+		{"frank@example.org", calendar.Unknown, calendar.ReasonUnparseable},
+		{"grace@example.org", calendar.Unknown, calendar.ReasonNoCalendar},
 	}
 	if diff := cmp.Diff(want, sums); diff != "" {
 		t.Errorf("availability (-want +got):\n%s", diff)
@@ -257,10 +278,10 @@ func TestAvailabilityFailuresAreExplicit(t *testing.T) {
 	}
 	wantSlot := calendar.Slot{
 		Start: utc("2025-03-31T09:00:00Z"), End: utc("2025-03-31T10:00:00Z"),
-		Score:    (100 + 4*49) / 5.0,
+		Score:    (100 + 6*49) / 7.0,
 		Free:     []string{"alice@example.org"},
 		Busy:     []string{},
-		Unknown:  []string{"bob@example.org", "carol@example.org", "dan@example.org", "erin@example.org"},
+		Unknown:  []string{"bob@example.org", "carol@example.org", "dan@example.org", "erin@example.org", "frank@example.org", "grace@example.org"},
 		Blockers: []string{"bob@example.org", "carol@example.org"},
 	}
 	if len(res.Slots) != 3 {
