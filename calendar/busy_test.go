@@ -200,3 +200,45 @@ func TestUntilDate(t *testing.T) {
 		t.Errorf("%d instances, want %d: %v", got, want, res.Busy)
 	}
 }
+
+// TestBusyStatus checks how each event's properties decide whether and how
+// it blocks time.
+func TestBusyStatus(t *testing.T) {
+	tests := []struct {
+		name  string
+		props string
+		want  calendar.BusyType // "" for not busy
+	}{
+		{"plain", "", calendar.BusyBusy},
+		{"opaque", "TRANSP:OPAQUE\r\n", calendar.BusyBusy},
+		{"transparent", "TRANSP:TRANSPARENT\r\n", ""},
+		{"cancelled", "STATUS:CANCELLED\r\n", ""},
+		{"tentative", "STATUS:TENTATIVE\r\n", calendar.BusyTentative},
+		{"confirmed", "STATUS:CONFIRMED\r\n", calendar.BusyBusy},
+		{"Outlook free, though opaque", "TRANSP:OPAQUE\r\nX-MICROSOFT-CDO-BUSYSTATUS:FREE\r\n", ""},
+		{"Outlook working elsewhere", "X-MICROSOFT-CDO-BUSYSTATUS:WORKINGELSEWHERE\r\n", ""},
+		{"Outlook tentative", "X-MICROSOFT-CDO-BUSYSTATUS:TENTATIVE\r\n", calendar.BusyTentative},
+		{"Outlook out of office", "X-MICROSOFT-CDO-BUSYSTATUS:OOF\r\n", calendar.BusyUnavailable},
+		{"declined by the attendee", "ATTENDEE;PARTSTAT=DECLINED:mailto:alice@example.org\r\n", ""},
+		{"not yet answered", "ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:alice@example.org\r\n", calendar.BusyTentative},
+		{"declined by someone else", "ATTENDEE;PARTSTAT=DECLINED:mailto:bob@example.org\r\n", calendar.BusyBusy},
+	}
+	window := calendar.Interval{Start: utc("2025-03-24T00:00:00Z"), End: utc("2025-03-25T00:00:00Z")}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ics := "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:e\r\nDTSTAMP:20250101T000000Z\r\n" +
+				"DTSTART:20250324T100000Z\r\nDTEND:20250324T110000Z\r\n" + tc.props + "END:VEVENT\r\nEND:VCALENDAR\r\n"
+			res, err := calendar.BusyFromICS(strings.NewReader(ics), window, calendar.BusyOptions{Email: "alice@example.org"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []calendar.Busy
+			if tc.want != "" {
+				want = []calendar.Busy{typed(busy("2025-03-24T10:00:00Z", "2025-03-24T11:00:00Z"), tc.want)}
+			}
+			if diff := cmp.Diff(want, res.Busy); diff != "" {
+				t.Errorf("busy (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
