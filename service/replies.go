@@ -107,7 +107,10 @@ func (a *App) IngestMessage(ctx context.Context, raw []byte, channel, envelopeFr
 			d.record(rec.At, Actor{Subject: "mail", Email: rec.Attendee}, "reply_held", rec.Attendee+" is not invited")
 			return map[string]any{"from": rec.Attendee}, nil
 		})
-	case in.Sequence < d.Sequence:
+	case in.Sequence < d.Sequence && in.Method != invites.MethodRefresh:
+		// A REFRESH asks for the latest copy, usually because the sender's
+		// is out of date, and Thunderbird's names no SEQUENCE at all: it
+		// is never stale.
 		res.Result, res.Detail = InboundIgnoredStale, "answers an earlier version of the invitation"
 	default:
 		res.Result = InboundRecorded
@@ -118,7 +121,13 @@ func (a *App) IngestMessage(ctx context.Context, raw []byte, channel, envelopeFr
 			return a.applyInbound(ctx, d, in, speaker, rec.At)
 		})
 	}
-	if err != nil {
+	var se *Error
+	if errors.As(err, &se) && se.Code == EINVALID {
+		// Readable, but no answer we can record (a REPLY whose PARTSTAT
+		// answers nothing, a delegation naming no delegate): refused and
+		// recorded like any other bad message.
+		return reject(InboundRejectMalformed, se.Message, EINVALID, se.Fields...)
+	} else if err != nil {
 		return nil, err
 	}
 	rec.Result, rec.Detail = res.Result, res.Detail
