@@ -89,10 +89,19 @@ func (a *App) movePending(ctx context.Context, d *Discussion) error {
 		} else {
 			m.MessageID, m.EnvelopeFrom, m.Raw = msg.ID, msg.From, msg.Raw
 		}
-		if pm.Method == "REQUEST" {
-			if err := a.Store.SupersedeMessages(ctx, d.ID, pm.To, pm.Sequence); err != nil {
-				return err
-			}
+		// A newer REQUEST says it all; so does a CANCEL, for every REQUEST
+		// up to its own sequence (an uninvitation keeps the sequence).
+		// Otherwise an invitation still waiting for a retry could arrive
+		// after the cancellation and put the meeting back in a calendar.
+		var serr error
+		switch pm.Method {
+		case "REQUEST":
+			serr = a.Store.SupersedeMessages(ctx, d.ID, pm.To, pm.Sequence)
+		case "CANCEL":
+			serr = a.Store.SupersedeMessages(ctx, d.ID, pm.To, pm.Sequence+1)
+		}
+		if serr != nil {
+			return serr
 		}
 		if err := a.Store.EnqueueMessage(ctx, m); err != nil && ErrorCode(err) != ECONFLICT {
 			return err
