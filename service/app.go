@@ -12,6 +12,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/convene/convene/calendar"
@@ -51,6 +52,8 @@ type App struct {
 
 	// Stats are the deadline watch's counts, read by the metrics.
 	Stats WatchStats
+
+	sources sync.Map // calendar spec → cachedSource
 }
 
 // UseMailer sets how invitations are sent, filling defaults.

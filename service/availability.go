@@ -299,11 +299,29 @@ func (a *App) source(c *CalendarSource) calendar.Source {
 	if c.CredentialRef != "" && CheckCredentialRef(c.CredentialRef, a.CredentialsDir) != nil {
 		return refusedCredential{}
 	}
+	// Sources are kept for a while: a CalDAV source remembers the calendars
+	// it discovered, saving three round trips per query. They are rebuilt
+	// after sourceTTL so a rotated credential file is read again.
+	key := c.Type + "\x00" + c.URL + "\x00" + c.CredentialRef
+	if v, ok := a.sources.Load(key); ok {
+		if cs := v.(cachedSource); time.Since(cs.at) < sourceTTL {
+			return cs.src
+		}
+	}
 	src, err := calendar.NewSource(calendar.SourceSpec{Type: c.Type, URL: c.URL, CredentialRef: c.CredentialRef}, a.credentialEnv)
 	if err != nil {
 		return nil
 	}
+	a.sources.Store(key, cachedSource{src: src, at: time.Now()})
 	return src
+}
+
+// sourceTTL is how long a calendar source (and what it discovered) is kept.
+const sourceTTL = 10 * time.Minute
+
+type cachedSource struct {
+	src calendar.Source
+	at  time.Time
 }
 
 // credentialEnv is the environment as credential references see it: only
