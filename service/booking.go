@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/convene/convene/calendar"
+	"github.com/convene/convene/invites"
 	"github.com/convene/convene/service/policy"
 )
 
@@ -73,6 +74,14 @@ func (a *App) book(ctx context.Context, id string, req BookRequest, reschedule b
 		if u, err := url.Parse(req.OnlineURL); err != nil || u.Scheme != "https" || u.Host == "" {
 			f.Add("online_url", "must be an https URL")
 		}
+	}
+	// Both go into every invitation: refuse the case's own words now
+	// rather than have every invitation fail to be written.
+	if invites.CheckContent(d.sensitive(), req.Location) != nil {
+		f.Add("location", "%s", notForInvitations)
+	}
+	if invites.CheckContent(d.sensitive(), req.OnlineURL) != nil {
+		f.Add("online_url", "%s", notForInvitations)
 	}
 	if req.Earliest == !req.Start.IsZero() {
 		f.Add("start", `give a start time, or "earliest": true`)

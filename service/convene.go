@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/convene/convene/calendar"
+	"github.com/convene/convene/invites"
 	"github.com/convene/convene/service/policy"
 )
 
@@ -59,6 +60,9 @@ var DefaultAgenda = []string{
 	"Agree actions, owners and timescales",
 }
 
+// notForInvitations says why text bound for an invitation is refused.
+const notForInvitations = "must not name the child's school or nursery, the interpreter's language, the form of abuse or the reason for urgency: invitations are read by assistants and on lock screens"
+
 var caseReference = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9/_.-]{2,39}$`)
 
 const (
@@ -103,6 +107,14 @@ func (a *App) Convene(ctx context.Context, req ConveneRequest) (*Discussion, boo
 	}
 	if len(req.Agenda) > 20 {
 		f.Add("agenda", "at most 20 headings")
+	}
+	// The agenda goes into every invitation, which would then be refused
+	// when it is written: say so now, not with every invitation failing.
+	sensitive := (&Discussion{Case: req.Case}).sensitive()
+	for i, h := range req.Agenda {
+		if invites.CheckContent(sensitive, h) != nil {
+			f.Add("agenda["+itoa(i)+"]", "%s", notForInvitations)
+		}
 	}
 	policyFields(req.Case.Validate(), "", &f)
 	if err := f.Err("the convene request is not valid"); err != nil {
