@@ -151,7 +151,11 @@ func (a *App) applyInbound(ctx context.Context, d *Discussion, in *invites.Inbou
 		if speaker.Comment != "" {
 			comment = speaker.Comment
 		}
-		return a.applyReply(ctx, d, inv, speaker.Stat, speaker.DelegatedTo, comment, in.Sequence, actor, at)
+		names := map[string]string{}
+		for _, at := range in.Attendees {
+			names[strings.ToLower(at.Email)] = at.Name
+		}
+		return a.applyReply(ctx, d, inv, speaker.Stat, speaker.DelegatedTo, names, comment, in.Sequence, actor, at)
 	case invites.MethodCounter:
 		p := in.Proposal
 		if p == nil || p.Start.IsZero() {
@@ -183,7 +187,9 @@ func (a *App) applyInbound(ctx context.Context, d *Discussion, in *invites.Inbou
 
 // applyReply records an invitee's answer; a delegation adds the delegate,
 // who gets their own invitation (and counts only if senior enough).
-func (a *App) applyReply(ctx context.Context, d *Discussion, inv *Invitee, stat invites.PartStat, delegatedTo []string, comment string, seq int, actor Actor, at time.Time) (map[string]any, error) {
+// names maps addresses to the names the message gives them (a delegate's
+// CN on its own ATTENDEE line).
+func (a *App) applyReply(ctx context.Context, d *Discussion, inv *Invitee, stat invites.PartStat, delegatedTo []string, names map[string]string, comment string, seq int, actor Actor, at time.Time) (map[string]any, error) {
 	reply := replyOf(stat)
 	if reply == "" || reply == policy.ReplyNeedsAction {
 		return nil, Invalid("the reply's PARTSTAT is not an answer", FieldError{Field: "partstat", Message: string(stat)})
@@ -207,6 +213,9 @@ func (a *App) applyReply(ctx context.Context, d *Discussion, inv *Invitee, stat 
 	}
 	delegate := Invitee{Email: to, Name: to, Agency: inv.Agency, Role: inv.Role, Requirements: inv.Requirements,
 		Essential: inv.Essential, DelegatedFrom: inv.Email, Reply: policy.ReplyNeedsAction, AddedAt: at}
+	if n := strings.TrimSpace(names[to]); n != "" {
+		delegate.Name = truncate(n, 200)
+	}
 	// A delegate in the directory brings their own agency, role and
 	// seniority; one who is not has no known seniority, so they cannot
 	// satisfy a seniority requirement until business support adds them.
@@ -304,7 +313,7 @@ func (a *App) AnswerRSVP(ctx context.Context, token string) (*InboundResult, err
 			if inv == nil {
 				return nil, Errorf(ENOTFOUND, "this invitation was withdrawn")
 			}
-			return a.applyReply(ctx, d, inv, r.Allowed[0], nil, "", r.Sequence, Actor{Subject: "rsvp-link", Name: inv.Name, Email: inv.Email}, rec.At)
+			return a.applyReply(ctx, d, inv, r.Allowed[0], nil, nil, "", r.Sequence, Actor{Subject: "rsvp-link", Name: inv.Name, Email: inv.Email}, rec.At)
 		})
 		if err != nil {
 			return nil, err

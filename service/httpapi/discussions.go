@@ -397,6 +397,7 @@ type discussionView struct {
 	Booking         *service.Booking             `json:"booking,omitempty"`
 	Breach          *service.Breach              `json:"breach,omitempty"`
 	AtRisk          bool                         `json:"at_risk"`
+	UID             string                       `json:"uid"`
 	Sequence        int                          `json:"sequence"`
 	Counters        []service.Counter            `json:"counters"`
 	HeldReplies     []service.HeldReply          `json:"held_replies,omitempty"`
@@ -435,7 +436,7 @@ func (s *Server) viewDiscussion(c echo.Context, d *service.Discussion) discussio
 		Requirements: d.Attendance.Requirements, KnowsChild: d.Attendance.KnowsChild, UrgentMinimum: d.Attendance.UrgentMinimum,
 		Format: d.Format, Unfilled: orEmpty(d.Unfilled), Case: d.Case, DurationMinutes: int(d.Duration.Minutes()),
 		Agenda: d.Agenda, Attendees: []service.Invitee{}, ProposedSlots: viewSlots(d.ProposedSlots), SlotReason: d.SlotReason,
-		Booking: d.Booking, Breach: d.Breach, AtRisk: d.AtRisk, Sequence: d.Sequence, Counters: orEmpty(d.Counters),
+		Booking: d.Booking, Breach: d.Breach, AtRisk: d.AtRisk, UID: d.UID, Sequence: d.Sequence, Counters: orEmpty(d.Counters),
 		CheckIns: orEmpty(d.CheckIns), Started: d.Started, Outcome: d.Outcome,
 		FollowOns: orEmpty(d.FollowOns), ParentID: d.ParentID, FollowUpID: d.FollowUpID, Timeline: orEmpty(d.Timeline),
 		CreatedBy: d.CreatedBy, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, Version: d.Version,

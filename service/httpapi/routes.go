@@ -57,7 +57,7 @@ func (s *Server) routes() {
 	// Not gated by role: the domain answers 404 to anyone not invited
 	// (so existence does not leak) and 403 to invitees who are not its chair.
 	api(http.MethodPost, "/v1/discussions/:id/start", s.start)
-	api(http.MethodPost, "/v1/discussions/:id/outcome", s.outcome, chair)
+	api(http.MethodPost, "/v1/discussions/:id/outcome", s.outcome)
 
 	api(http.MethodPost, "/v1/imip", s.imip, service.RoleMailGateway, admin)
 
