@@ -523,20 +523,35 @@ func addressList(values []string) []string {
 }
 
 // SpeaksFor reports whether a message from the address from may answer for
-// attendee a: from is the attendee's own address, or the attendee's SENT-BY.
-// Comparison ignores case.
+// attendee a: from is the attendee's own address, or the attendee's SENT-BY
+// in the attendee's own mail domain (an assistant or delegate in their
+// organisation). SENT-BY is written by the sender of the very message being
+// judged, so one outside the attendee's domain vouches for nothing: anyone
+// could name their own mailbox. Comparison ignores case.
 func SpeaksFor(from string, a ReplyAttendee) bool {
 	from = strings.TrimSpace(from)
 	if from == "" {
 		return false
 	}
-	return strings.EqualFold(from, a.Email) || a.SentBy != "" && strings.EqualFold(from, a.SentBy)
+	if strings.EqualFold(from, a.Email) {
+		return true
+	}
+	return a.SentBy != "" && strings.EqualFold(from, a.SentBy) && strings.EqualFold(domainOf(a.SentBy), domainOf(a.Email))
+}
+
+// domainOf is the part of an address after its last '@'; "" if none.
+func domainOf(addr string) string {
+	i := strings.LastIndexByte(addr, '@')
+	if i < 0 {
+		return ""
+	}
+	return addr[i+1:]
 }
 
 // Speaker returns the attendee the message's sender speaks for: the one
-// whose address, or whose SENT-BY, is the From address. A reply that names
-// only other attendees is refused with ErrSpoofed: the service must not let
-// one person answer for another.
+// whose address, or whose SENT-BY (see SpeaksFor), is the From address. A
+// reply that names only other attendees is refused with ErrSpoofed: the
+// service must not let one person answer for another.
 func (in *Inbound) Speaker() (ReplyAttendee, error) {
 	for _, a := range in.Attendees {
 		if strings.EqualFold(in.From, a.Email) {

@@ -319,6 +319,10 @@ func TestSpeaker(t *testing.T) {
 		{"look-alike domain", "priya.patel@police.example.uk.evil.example", priya, false},
 		{"sent-by matches", "ALEX.assistant@police.example.uk", byAlex, true},
 		{"sent-by, other sender", "mallory@police.example.uk", byAlex, false},
+		{"sent-by outside the attendee's domain", "priya.patel@mailbox.example.com",
+			ReplyAttendee{Email: "priya.patel@police.example.uk", SentBy: "priya.patel@mailbox.example.com"}, false},
+		{"sent-by in a look-alike domain", "alex@police.example.uk.evil.example",
+			ReplyAttendee{Email: "priya.patel@police.example.uk", SentBy: "alex@police.example.uk.evil.example"}, false},
 		{"empty from", "", ReplyAttendee{}, false},
 	}
 	for _, tt := range tests {

@@ -262,6 +262,16 @@ func TestBadRepliesChangeNothing(t *testing.T) {
 		id, uid := h.booked(t)
 		rejected(t, h, id, replyFixture(t, "spoofed-from.eml", uid), service.InboundRejectSpoofed)
 	})
+	t.Run("spoofed, claiming to be sent by", func(t *testing.T) {
+		// The forger also names their own mailbox as the attendee's
+		// SENT-BY: a parameter of the very message being judged, so it
+		// vouches for nothing unless it is the attendee's own organisation.
+		h := newMailHarness(t, nil)
+		id, uid := h.booked(t)
+		raw := replyFixture(t, "spoofed-from.eml", uid, "ATTENDEE;PARTSTAT=ACCEPTED;CN=",
+			`ATTENDEE;PARTSTAT=ACCEPTED;SENT-BY="mailto:priya.patel@mailbox.example.com";CN=`)
+		rejected(t, h, id, raw, service.InboundRejectSpoofed)
+	})
 	t.Run("one invitee answering for another", func(t *testing.T) {
 		h := newMailHarness(t, nil)
 		id, uid := h.booked(t)
