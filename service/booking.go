@@ -440,8 +440,8 @@ func (a *App) AddAttendee(ctx context.Context, id string, in InviteeRequest) (*D
 }
 
 // RemoveAttendee withdraws someone's invitation: they are sent a CANCEL
-// that removes the meeting from their calendar only, and their time is
-// released.
+// that removes the meeting from their calendar only, the others an updated
+// invitation without them, and their time is released.
 func (a *App) RemoveAttendee(ctx context.Context, id, email string) (*Discussion, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
 	var released, key string
@@ -463,8 +463,15 @@ func (a *App) RemoveAttendee(ctx context.Context, id, email string) (*Discussion
 		inv.Removed = true
 		key = holdKey(*inv)
 		if d.Booking != nil {
+			// As invites.Invitation.Uninvite asks: a new revision, a CANCEL
+			// naming only them, and the others an updated REQUEST without
+			// them. Replies stand: the time has not changed.
 			released = d.Booking.ID
+			d.Sequence++
 			d.queue("CANCEL", inv.Email, 0, func(m *PendingMessage) { m.Uninvite = true })
+			for _, other := range d.current() {
+				d.queue("REQUEST", other.Email, 0)
+			}
 		}
 		d.refill()
 		d.record(now, p.Actor(), "attendee_removed", inv.Name)

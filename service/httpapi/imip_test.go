@@ -702,3 +702,52 @@ func TestRSVPLinks(t *testing.T) {
 		t.Errorf("an expired link recorded %q", got)
 	}
 }
+
+func TestRemovingAnAttendee(t *testing.T) {
+	// The removed attendee is told they are no longer needed (a CANCEL
+	// naming only them); everyone else gets the updated invitation without
+	// them, at a new SEQUENCE, as invites.Invitation.Uninvite asks; and
+	// keeps their answer: the time has not changed.
+	h := newMailHarness(t, nil)
+	id, uid := h.booked(t)
+	h.imipOK(t, replyFixture(t, "outlook-desktop-accepted.eml", uid), service.InboundRecorded)
+	before := h.discussion(t, id)
+	r := h.at(t).do("DELETE", "/v1/discussions/"+id+"/attendees/"+jordan, h.support, nil)
+	if r.Status != 200 {
+		t.Fatalf("remove: %d %s", r.Status, r.Body)
+	}
+	after := h.discussion(t, id)
+	if after.attendee(jordan) != nil {
+		t.Errorf("Jordan is still on the invitation list")
+	}
+	if after.Sequence <= before.Sequence {
+		t.Errorf("sequence %d → %d: the attendee list changed, so the invitation is a new revision", before.Sequence, after.Sequence)
+	}
+	if got := after.attendee(priya).Reply; got != "accepted" {
+		t.Errorf("Priya's answer became %q; the time has not changed", got)
+	}
+	ms := h.messages(t, id)
+	cancels := after.outboxTo("CANCEL", jordan)
+	if len(cancels) != 1 {
+		t.Fatalf("CANCELs to Jordan: %+v, want one", cancels)
+	}
+	c := readInvitation(t, latestMessage(t, ms, "CANCEL", jordan).Raw)
+	if c.Method != "CANCEL" || c.MIMEMethod != "CANCEL" || c.Sequence != after.Sequence || len(c.Attendees) != 1 || c.Attendees[jordan] == nil {
+		t.Errorf("Jordan's CANCEL: METHOD %s, MIME %s, SEQUENCE %d, attendees %v; want a CANCEL at %d naming only Jordan",
+			c.Method, c.MIMEMethod, c.Sequence, c.Attendees, after.Sequence)
+	}
+	for _, m := range after.outboxTo("REQUEST", jordan) {
+		if m.State == "queued" {
+			t.Errorf("Jordan's invitation is still queued after the removal: %+v", m)
+		}
+	}
+	for _, a := range after.Attendees {
+		if got := len(after.outboxTo("CANCEL", a.Email)); got != 0 {
+			t.Errorf("%s was sent a CANCEL", a.Email)
+		}
+		inv := readInvitation(t, latestMessage(t, ms, "REQUEST", a.Email).Raw)
+		if inv.Sequence != after.Sequence || inv.Attendees[jordan] != nil {
+			t.Errorf("%s's latest invitation: SEQUENCE %d, still naming Jordan: %v", a.Email, inv.Sequence, inv.Attendees[jordan] != nil)
+		}
+	}
+}
