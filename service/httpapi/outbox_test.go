@@ -29,6 +29,12 @@ import (
 func dispatch(t *testing.T, app *service.App, owner string) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
+	return dispatchUntil(t, ctx, cancel, app, owner)
+}
+
+// dispatchUntil is dispatch until ctx ends; cancel ends it.
+func dispatchUntil(t *testing.T, ctx context.Context, cancel context.CancelFunc, app *service.App, owner string) (stop func()) {
+	t.Helper()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -363,17 +369,17 @@ func TestRestartInTheMiddleOfSending(t *testing.T) {
 		h := newMailHarness(t, smtpSender(srv.addr))
 		ids, total := bookMany(t, h, 3)
 
-		// The first instance is shut down after its fifth delivery.
-		var stop func()
-		var stopping sync.Once
+		// The first instance is shut down (its context cancelled, as on
+		// SIGTERM) as its fifth delivery completes.
+		ctx, shutdown := context.WithCancel(context.Background())
 		first := &slowSender{next: smtpSender(srv.addr), pause: 10 * time.Millisecond}
 		first.after = func(n int64) {
 			if n == 5 {
-				stopping.Do(func() { go stop() })
+				shutdown()
 			}
 		}
-		stop = dispatch(t, h.instance(t, first), "before-restart")
-		waitFor(t, 30*time.Second, "the first instance stopped", func() bool { return first.sent.Load() >= 5 })
+		stop := dispatchUntil(t, ctx, shutdown, h.instance(t, first), "before-restart")
+		waitFor(t, 30*time.Second, "the first instance stopped", func() bool { return ctx.Err() != nil })
 		stop()
 		s := states(t, h, ids...)
 		if s[service.MessageSending] != 0 || s[service.MessageSent] != int(first.sent.Load()) || s[service.MessageSent] >= total {
