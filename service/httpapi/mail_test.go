@@ -112,10 +112,10 @@ type mailHarness struct {
 	people  map[string]string // email → directory id
 }
 
-// newMailHarness is newHarness with procedure profiles, a mailer sending
-// through sender (into a temporary directory if nil), the clock on
-// replyDay, and the mailCast in the directory. It only adds to what newHarness
-// sets up.
+// newMailHarness is newHarness with its clock on replyDay, its mailer
+// sending through sender (into a temporary directory if nil) with RSVP
+// links to the test server, and the cast in the directory. It changes the
+// App newHarness built, not newHarness.
 func newMailHarness(t *testing.T, sender invites.Sender) *mailHarness {
 	t.Helper()
 	h := newHarness(t)
@@ -171,7 +171,7 @@ func (m *mailHarness) addPerson(t *testing.T, p map[string]any) string {
 	return id
 }
 
-// conveneRequest is a discussion of the case with the whole mailCast invited
+// conveneRequest is a discussion of the case with the whole cast invited
 // and nobody else chosen for it.
 func (m *mailHarness) conveneRequest() map[string]any {
 	var invitees []map[string]any
