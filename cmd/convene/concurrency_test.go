@@ -13,7 +13,7 @@ import (
 
 // directory adds a chair and the three essential agencies, without
 // calendars (so no calendar server is needed), and returns their ids.
-func directory(t *testing.T, url, admin string) (chair string, others []string) {
+func directory(t testing.TB, url, admin string) (chair string, others []string) {
 	t.Helper()
 	for i, p := range []map[string]any{
 		{"name": "Chris Chair", "email": "chris@council.example.org", "agency": "social_care", "role": "team_manager", "seniority": 3, "chair": true},

@@ -30,7 +30,7 @@ var london = func() *time.Location {
 }()
 
 // mint prints a development token with the real `convene token` command.
-func mint(t *testing.T, env map[string]string, role, sub, email, agency string) string {
+func mint(t testing.TB, env map[string]string, role, sub, email, agency string) string {
 	t.Helper()
 	var out bytes.Buffer
 	args := []string{"convene", "token", "--role", role, "--sub", sub, "--email", email}

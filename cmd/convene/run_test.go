@@ -48,7 +48,7 @@ var listening = regexp.MustCompile(`^Convene listening on (http://\S+)`)
 
 // start runs the real run() on port 0 with env and waits until it listens
 // and has printed its development tokens.
-func start(t *testing.T, env map[string]string) *instance {
+func start(t testing.TB, env map[string]string) *instance {
 	t.Helper()
 	env["CONVENE_ADDR"] = "127.0.0.1:0"
 	env["CONVENE_LOG_LEVEL"] = "warn"
@@ -87,7 +87,7 @@ func start(t *testing.T, env map[string]string) *instance {
 	return in
 }
 
-func call(t *testing.T, method, url, tok string, body any) (int, map[string]any) {
+func call(t testing.TB, method, url, tok string, body any) (int, map[string]any) {
 	t.Helper()
 	code, m, _ := callWith(t, method, url, tok, body)
 	return code, m
@@ -95,7 +95,7 @@ func call(t *testing.T, method, url, tok string, body any) (int, map[string]any)
 
 // callWith is call with extra request headers (name, value pairs), also
 // returning the response headers.
-func callWith(t *testing.T, method, url, tok string, body any, header ...string) (int, map[string]any, http.Header) {
+func callWith(t testing.TB, method, url, tok string, body any, header ...string) (int, map[string]any, http.Header) {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
