@@ -3,6 +3,7 @@ package calendar
 import (
 	"context"
 	"errors"
+	"net/url"
 	"time"
 )
 
@@ -29,6 +30,29 @@ type AvailabilityOptions struct {
 	// TentativeFree leaves tentative events out of the busy time. By
 	// default they count as busy.
 	TentativeFree bool
+	// PerServer bounds the queries in flight to one server (by host); 0
+	// means 4. Attendees on different servers are read fully in parallel,
+	// but one server is not sent a dozen queries at once: a single-process
+	// server such as Radicale answers them more slowly together than one
+	// after another.
+	PerServer int
+}
+
+// server names the host a source reads from, for PerServer.
+func server(s Source) string {
+	var raw string
+	switch src := s.(type) {
+	case *CalDAV:
+		raw = src.URL
+	case *ICSFeed:
+		raw = src.URL
+	default:
+		return ""
+	}
+	if u, err := url.Parse(raw); err == nil {
+		return u.Host
+	}
+	return ""
 }
 
 // AvailabilityStatus says whether an attendee's busy time is known.
@@ -81,9 +105,13 @@ func Availability(ctx context.Context, attendees []AttendeeSource, window Interv
 	if opts.Budget <= 0 {
 		opts.Budget = 15 * time.Second
 	}
+	if opts.PerServer <= 0 {
+		opts.PerServer = 4
+	}
 	ctx, cancel := context.WithTimeout(ctx, opts.Budget)
 	defer cancel()
 	start := time.Now()
+	slots := map[string]chan struct{}{}
 
 	type answer struct {
 		i   int
@@ -102,7 +130,18 @@ func Availability(ctx context.Context, attendees []AttendeeSource, window Interv
 			continue
 		}
 		pending++
+		host := server(a.Source)
+		if slots[host] == nil {
+			slots[host] = make(chan struct{}, opts.PerServer)
+		}
+		slot := slots[host]
 		go func() {
+			select {
+			case slot <- struct{}{}:
+				defer func() { <-slot }()
+			case <-ctx.Done():
+				return // the budget is spent; the attendee is reported as timed out
+			}
 			sctx, cancel := context.WithTimeout(ctx, opts.SourceTimeout)
 			defer cancel()
 			t0 := time.Now()

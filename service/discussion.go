@@ -87,6 +87,9 @@ type Discussion struct {
 	// written with the change that causes them, so a crash cannot lose
 	// them, and moved to the outbox afterwards.
 	Pending []PendingMessage `json:"pending,omitempty"`
+	// Outbox lists, in order, the messages moved to the outbox: the
+	// discussion's own index of what it sent.
+	Outbox []MessageRef `json:"outbox,omitempty"`
 
 	Timeline  []Event   `json:"timeline"`
 	CreatedBy Actor     `json:"created_by"`
@@ -284,6 +287,35 @@ type PendingMessage struct {
 	Comment  string `json:"comment,omitempty"`
 	// Reminder marks a REQUEST re-sent to chase a reply.
 	Reminder bool `json:"reminder,omitempty"`
+}
+
+// MessageRef names an outbox message of the discussion.
+type MessageRef struct {
+	ID       string `json:"id"`
+	Method   string `json:"method"`
+	To       string `json:"to"`
+	Sequence int    `json:"sequence"`
+}
+
+// supersedes reports whether a later message to the same person makes m
+// pointless: a REQUEST with a higher sequence says it all, and so does a
+// CANCEL for every REQUEST up to its own sequence. Otherwise an invitation
+// still waiting for a retry could arrive after the newer message and put an
+// old time, or a cancelled meeting, back in a calendar.
+func (d *Discussion) supersedes(m *OutboxMessage) bool {
+	if m.Method != "REQUEST" {
+		return false
+	}
+	i := slices.IndexFunc(d.Outbox, func(r MessageRef) bool { return r.ID == m.ID })
+	if i < 0 {
+		return false
+	}
+	for _, r := range d.Outbox[i+1:] {
+		if r.To == m.To && (r.Method == "REQUEST" && r.Sequence > m.Sequence || r.Method == "CANCEL" && r.Sequence >= m.Sequence) {
+			return true
+		}
+	}
+	return false
 }
 
 // invitee returns the current (not removed) invitee with the email, or nil.

@@ -75,7 +75,11 @@ func (a *App) DiscussionMessages(ctx context.Context, d *Discussion) ([]OutboxMe
 	if !canManage(p, d) {
 		return nil, nil
 	}
-	return a.Store.Messages(ctx, d.ID)
+	ids := make([]string, len(d.Outbox))
+	for i, r := range d.Outbox {
+		ids[i] = r.ID
+	}
+	return a.Store.Messages(ctx, ids)
 }
 
 // Discussions lists discussions by deadline. Business support see all;

@@ -89,28 +89,23 @@ func (a *App) movePending(ctx context.Context, d *Discussion) error {
 		} else {
 			m.MessageID, m.EnvelopeFrom, m.Raw = msg.ID, msg.From, msg.Raw
 		}
-		// A newer REQUEST says it all; so does a CANCEL, for every REQUEST
-		// up to its own sequence (an uninvitation keeps the sequence).
-		// Otherwise an invitation still waiting for a retry could arrive
-		// after the cancellation and put the meeting back in a calendar.
-		var serr error
-		switch pm.Method {
-		case "REQUEST":
-			serr = a.Store.SupersedeMessages(ctx, d.ID, pm.To, pm.Sequence)
-		case "CANCEL":
-			serr = a.Store.SupersedeMessages(ctx, d.ID, pm.To, pm.Sequence+1)
-		}
-		if serr != nil {
-			return serr
-		}
-		if err := a.Store.EnqueueMessage(ctx, m); err != nil && ErrorCode(err) != ECONFLICT {
+		if err := a.Store.EnqueueMessage(ctx, m); err != nil {
 			return err
 		}
 		moved[pm.ID] = true
 	}
 	for attempt := 0; ; attempt++ {
+		for _, pm := range d.Pending {
+			if moved[pm.ID] && !slices.ContainsFunc(d.Outbox, func(r MessageRef) bool { return r.ID == pm.ID }) {
+				d.Outbox = append(d.Outbox, MessageRef{ID: pm.ID, Method: pm.Method, To: pm.To, Sequence: pm.Sequence})
+			}
+		}
 		d.Pending = slices.DeleteFunc(d.Pending, func(p PendingMessage) bool { return moved[p.ID] })
 		err := a.Store.UpdateDiscussion(ctx, d)
+		if err == nil {
+			a.supersede(ctx, d)
+			return nil
+		}
 		if ErrorCode(err) != ECONFLICT || attempt > 8 {
 			return err
 		}
@@ -119,6 +114,20 @@ func (a *App) movePending(ctx context.Context, d *Discussion) error {
 			return err
 		}
 		*d = *fresh
+	}
+}
+
+// supersede marks at once the queued messages a later one makes pointless,
+// so the outbox shows them as superseded; a sender that holds one checks
+// again before sending (sendOne).
+func (a *App) supersede(ctx context.Context, d *Discussion) {
+	for _, r := range d.Outbox {
+		if r.Method != "REQUEST" || !d.supersedes(&OutboxMessage{ID: r.ID, Method: r.Method, To: r.To, Sequence: r.Sequence}) {
+			continue
+		}
+		if err := a.Store.SupersedeMessage(ctx, r.ID, a.Now().UTC()); err != nil {
+			a.Log.WarnContext(ctx, "superseded message left queued", "message", r.ID, "err", err)
+		}
 	}
 }
 
@@ -229,7 +238,9 @@ func (a *App) RunOutbox(ctx context.Context, owner string) {
 	if a.Mail == nil {
 		return
 	}
-	sweep := time.NewTicker(30 * time.Second)
+	// Changes move their messages to the outbox themselves; the sweep only
+	// recovers from a crash between the two, so it need not run often.
+	sweep := time.NewTicker(5 * time.Minute)
 	defer sweep.Stop()
 	poll := time.NewTicker(2 * time.Second)
 	defer poll.Stop()
@@ -272,6 +283,23 @@ func (a *App) sendOne(ctx context.Context, owner string) bool {
 			a.Log.WarnContext(ctx, "outbox claim", "err", err)
 		}
 		return false
+	}
+	// A message that says nothing a later one does not is not sent (see
+	// Discussion.supersedes); nor is one whose result was recorded before
+	// its queue entry could be removed.
+	if m.State != MessageSending {
+		m.LeaseUntil = a.Now().UTC()
+		if err := a.Store.UpdateMessage(context.WithoutCancel(ctx), m, owner); err != nil {
+			a.Log.ErrorContext(ctx, "outbox result not recorded", "message", m.ID, "err", err)
+		}
+		return true
+	}
+	if d, err := a.Store.Discussion(ctx, m.DiscussionID); err == nil && d.supersedes(m) {
+		m.State, m.LeaseUntil = MessageSuperseded, a.Now().UTC()
+		if err := a.Store.UpdateMessage(context.WithoutCancel(ctx), m, owner); err != nil {
+			a.Log.ErrorContext(ctx, "outbox result not recorded", "message", m.ID, "err", err)
+		}
+		return true
 	}
 	// The send finishes even if the service is shutting down (a message
 	// cut off mid-transfer would be sent again), but never outlives the

@@ -64,18 +64,22 @@ type DiscussionStore interface {
 	// Holds lists the holds of the persons between from and to.
 	Holds(ctx context.Context, persons []string, from, to time.Time) ([]Hold, error)
 
-	// EnqueueMessage adds a message to the outbox; an existing id is
-	// ECONFLICT (the message is already there).
+	// EnqueueMessage adds a message to the outbox and, if it is queued, to
+	// the send queue. Enqueueing the same message again adds nothing, so a
+	// move interrupted half way can simply be done again.
 	EnqueueMessage(ctx context.Context, m *OutboxMessage) error
 	// ClaimMessage leases the next message due to owner until the lease
 	// ends, or returns ENOTFOUND.
 	ClaimMessage(ctx context.Context, owner string, now time.Time, lease time.Duration) (*OutboxMessage, error)
-	// UpdateMessage replaces m if owner still holds its lease.
+	// UpdateMessage records m if owner still holds its lease; a message no
+	// longer queued leaves the send queue.
 	UpdateMessage(ctx context.Context, m *OutboxMessage, owner string) error
-	Messages(ctx context.Context, discussionID string) ([]OutboxMessage, error)
-	// SupersedeMessages marks queued REQUESTs to a recipient older than
-	// sequence as superseded: a newer one says it all.
-	SupersedeMessages(ctx context.Context, discussionID, to string, sequence int) error
+	// SupersedeMessage marks a queued message superseded and takes it off
+	// the send queue, unless a sender holds it (then the sender decides).
+	SupersedeMessage(ctx context.Context, id string, now time.Time) error
+	// Messages returns the outbox messages with the ids, in that order;
+	// ids not found are left out.
+	Messages(ctx context.Context, ids []string) ([]OutboxMessage, error)
 
 	// AcquireLease takes or renews a named lease for owner until now+ttl,
 	// reporting whether owner holds it.

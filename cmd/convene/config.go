@@ -43,6 +43,9 @@ type config struct {
 	// CalendarTimeout bounds each calendar read; AvailabilityBudget the
 	// whole fan-out (CONVENE_CALENDAR_TIMEOUT, CONVENE_AVAILABILITY_BUDGET).
 	CalendarTimeout, AvailabilityBudget time.Duration
+	// CalendarPerServer bounds queries in flight to one calendar server
+	// (CONVENE_CALENDAR_PER_SERVER, default 4).
+	CalendarPerServer int
 
 	// ProfilesDir holds procedure profiles beside the embedded default
 	// (CONVENE_PROFILES_DIR).
@@ -124,6 +127,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 			}
 			*d.into = dur
 		}
+	}
+	c.CalendarPerServer = 4
+	if v := getenv("CONVENE_CALENDAR_PER_SERVER"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 64 {
+			errs = append(errs, fmt.Errorf("CONVENE_CALENDAR_PER_SERVER: %q is not a number from 1 to 64", v))
+		}
+		c.CalendarPerServer = n
 	}
 	c.AtRiskFraction = 0.5
 	if v := getenv("CONVENE_AT_RISK_FRACTION"); v != "" {

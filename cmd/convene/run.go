@@ -229,7 +229,8 @@ func newApp(ctx context.Context, cfg config, store service.Store, getenv func(st
 	app.CredentialsDir = cfg.CredentialsDir
 	app.Getenv = getenv
 	app.Calendar, app.Region, app.Zone = cal, calendar.Region(cfg.Region), london
-	app.AvailabilityOptions = calendar.AvailabilityOptions{SourceTimeout: cfg.CalendarTimeout, Budget: cfg.AvailabilityBudget}
+	app.AvailabilityOptions = calendar.AvailabilityOptions{SourceTimeout: cfg.CalendarTimeout, Budget: cfg.AvailabilityBudget,
+		PerServer: cfg.CalendarPerServer}
 	mailer, err := newMailer(cfg, log)
 	if err != nil {
 		return nil, err

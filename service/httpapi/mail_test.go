@@ -278,7 +278,15 @@ func (m *mailHarness) imipOK(t *testing.T, raw []byte, result string) inboundRes
 // sent.
 func (m *mailHarness) messages(t *testing.T, id string) []service.OutboxMessage {
 	t.Helper()
-	ms, err := m.store.Messages(context.Background(), id)
+	d, err := m.store.Discussion(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range d.Outbox {
+		ids = append(ids, r.ID)
+	}
+	ms, err := m.store.Messages(context.Background(), ids)
 	if err != nil {
 		t.Fatal(err)
 	}

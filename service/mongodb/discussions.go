@@ -269,72 +269,120 @@ type outboxDoc struct {
 	service.OutboxMessage `bson:",inline"`
 }
 
-// EnqueueMessage adds m to the outbox; ECONFLICT if it is already there.
+// queueDoc is a message waiting to be sent: the send queue holds only
+// these, so claiming the next one reads a short collection (FerretDB reads
+// every document of a collection for any query but one by _id), while sent
+// messages stay in the outbox, read by _id.
+type queueDoc struct {
+	ID          string    `bson:"_id"`
+	NextAttempt time.Time `bson:"next_attempt_at"`
+	LeaseOwner  string    `bson:"lease_owner"`
+	LeaseUntil  time.Time `bson:"lease_until"`
+	Attempts    int       `bson:"attempts"`
+}
+
+// EnqueueMessage adds m to the outbox and, if queued, to the send queue;
+// either already there is left as it is.
 func (s *Store) EnqueueMessage(ctx context.Context, m *service.OutboxMessage) error {
 	_, err := s.outbox.InsertOne(ctx, outboxDoc{ID: m.ID, OutboxMessage: *m})
-	return translate(err, "outbox message")
-}
-
-// ClaimMessage leases the message due soonest.
-func (s *Store) ClaimMessage(ctx context.Context, owner string, now time.Time, lease time.Duration) (*service.OutboxMessage, error) {
-	filter := bson.D{
-		{Key: "state", Value: bson.D{{Key: "$in", Value: bson.A{service.MessageQueued, service.MessageSending}}}},
-		{Key: "next_attempt_at", Value: bson.D{{Key: "$lte", Value: now}}},
-		{Key: "lease_until", Value: bson.D{{Key: "$lte", Value: now}}},
-	}
-	update := bson.D{
-		{Key: "$set", Value: bson.D{{Key: "state", Value: service.MessageSending}, {Key: "lease_owner", Value: owner},
-			{Key: "lease_until", Value: now.Add(lease)}}},
-		{Key: "$inc", Value: bson.D{{Key: "attempts", Value: 1}}},
-	}
-	opts := options.FindOneAndUpdate().SetSort(bson.D{{Key: "next_attempt_at", Value: 1}}).SetReturnDocument(options.After)
-	defer s.conditional(s.outbox)()
-	var d outboxDoc
-	if err := s.outbox.FindOneAndUpdate(ctx, filter, update, opts).Decode(&d); err != nil {
-		return nil, translate(err, "outbox message")
-	}
-	return &d.OutboxMessage, nil
-}
-
-// UpdateMessage replaces m if owner still holds its lease.
-func (s *Store) UpdateMessage(ctx context.Context, m *service.OutboxMessage, owner string) error {
-	defer s.conditional(s.outbox)()
-	res, err := s.outbox.ReplaceOne(ctx, bson.D{{Key: "_id", Value: m.ID}, {Key: "lease_owner", Value: owner}}, outboxDoc{ID: m.ID, OutboxMessage: *m})
-	if err != nil {
+	if err != nil && service.ErrorCode(translate(err, "")) != service.ECONFLICT {
 		return translate(err, "outbox message")
 	}
-	if res.MatchedCount == 0 {
-		return service.Errorf(service.ECONFLICT, "the lease on message %s was lost", m.ID)
+	if m.State != service.MessageQueued {
+		return nil
+	}
+	_, err = s.queue.InsertOne(ctx, queueDoc{ID: m.ID, NextAttempt: m.NextAttempt, LeaseUntil: m.LeaseUntil, Attempts: m.Attempts})
+	if err != nil && service.ErrorCode(translate(err, "")) != service.ECONFLICT {
+		return translate(err, "outbox queue")
 	}
 	return nil
 }
 
-// Messages lists a discussion's outbox, oldest first.
-func (s *Store) Messages(ctx context.Context, discussionID string) ([]service.OutboxMessage, error) {
-	cur, err := s.outbox.Find(ctx, bson.D{{Key: "discussion_id", Value: discussionID}},
-		options.Find().SetSort(bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(1000))
+// ClaimMessage leases the queued message due soonest and returns it, with
+// the lease and the attempt it is on.
+func (s *Store) ClaimMessage(ctx context.Context, owner string, now time.Time, lease time.Duration) (*service.OutboxMessage, error) {
+	filter := bson.D{
+		{Key: "next_attempt_at", Value: bson.D{{Key: "$lte", Value: now}}},
+		{Key: "lease_until", Value: bson.D{{Key: "$lte", Value: now}}},
+	}
+	update := bson.D{
+		{Key: "$set", Value: bson.D{{Key: "lease_owner", Value: owner}, {Key: "lease_until", Value: now.Add(lease)}}},
+		{Key: "$inc", Value: bson.D{{Key: "attempts", Value: 1}}},
+	}
+	opts := options.FindOneAndUpdate().SetSort(bson.D{{Key: "next_attempt_at", Value: 1}}).SetReturnDocument(options.After)
+	var q queueDoc
+	err := func() error {
+		defer s.conditional(s.queue)()
+		return s.queue.FindOneAndUpdate(ctx, filter, update, opts).Decode(&q)
+	}()
 	if err != nil {
-		return nil, translate(err, "outbox")
+		return nil, translate(err, "outbox message")
 	}
-	var docs []outboxDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, translate(err, "outbox")
+	var d outboxDoc
+	if err := s.outbox.FindOne(ctx, bson.D{{Key: "_id", Value: q.ID}}).Decode(&d); err != nil {
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			// A queue entry without its message cannot be sent: drop it.
+			_, _ = s.queue.DeleteOne(ctx, bson.D{{Key: "_id", Value: q.ID}})
+		}
+		return nil, translate(err, "outbox message")
 	}
-	out := make([]service.OutboxMessage, len(docs))
-	for i := range docs {
-		out[i] = docs[i].OutboxMessage
+	m := d.OutboxMessage
+	m.LeaseOwner, m.LeaseUntil, m.Attempts = q.LeaseOwner, q.LeaseUntil, q.Attempts
+	if m.State == service.MessageQueued || m.State == service.MessageSending {
+		m.State = service.MessageSending
 	}
-	return out, nil
+	return &m, nil
 }
 
-// SupersedeMessages marks queued older REQUESTs to one recipient.
-func (s *Store) SupersedeMessages(ctx context.Context, discussionID, to string, sequence int) error {
-	defer s.conditional(s.outbox)()
-	_, err := s.outbox.UpdateMany(ctx, bson.D{
-		{Key: "discussion_id", Value: discussionID}, {Key: "to", Value: to}, {Key: "method", Value: "REQUEST"},
-		{Key: "state", Value: service.MessageQueued}, {Key: "sequence", Value: bson.D{{Key: "$lt", Value: sequence}}},
-	}, bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: service.MessageSuperseded}}}})
-	return translate(err, "outbox")
+// UpdateMessage records m if owner still holds its lease: the message
+// first, then its queue entry (removed once the message is no longer
+// queued). A crash between the two leaves a queue entry whose message is
+// already settled, which the next claim finds and clears.
+func (s *Store) UpdateMessage(ctx context.Context, m *service.OutboxMessage, owner string) error {
+	defer s.conditional(s.queue)()
+	var q queueDoc
+	if err := s.queue.FindOne(ctx, bson.D{{Key: "_id", Value: m.ID}}).Decode(&q); err != nil || q.LeaseOwner != owner {
+		return service.Errorf(service.ECONFLICT, "the lease on message %s was lost", m.ID)
+	}
+	stored := *m
+	stored.LeaseOwner = ""
+	if _, err := s.outbox.ReplaceOne(ctx, bson.D{{Key: "_id", Value: m.ID}}, outboxDoc{ID: m.ID, OutboxMessage: stored}); err != nil {
+		return translate(err, "outbox message")
+	}
+	if m.State != service.MessageQueued {
+		_, err := s.queue.DeleteOne(ctx, bson.D{{Key: "_id", Value: m.ID}})
+		return translate(err, "outbox queue")
+	}
+	_, err := s.queue.ReplaceOne(ctx, bson.D{{Key: "_id", Value: m.ID}},
+		queueDoc{ID: m.ID, NextAttempt: m.NextAttempt, LeaseOwner: owner, LeaseUntil: m.LeaseUntil, Attempts: m.Attempts})
+	return translate(err, "outbox queue")
+}
+
+// SupersedeMessage marks a queued, unleased message superseded.
+func (s *Store) SupersedeMessage(ctx context.Context, id string, now time.Time) error {
+	defer s.conditional(s.queue)()
+	res, err := s.queue.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "lease_until", Value: bson.D{{Key: "$lte", Value: now}}}})
+	if err != nil || res.DeletedCount == 0 {
+		return translate(err, "outbox queue")
+	}
+	_, err = s.outbox.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: service.MessageSuperseded}}}})
+	return translate(err, "outbox message")
+}
+
+// Messages returns the messages with the ids, each read by _id.
+func (s *Store) Messages(ctx context.Context, ids []string) ([]service.OutboxMessage, error) {
+	out := make([]service.OutboxMessage, 0, len(ids))
+	for _, id := range ids {
+		var d outboxDoc
+		err := s.outbox.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			continue
+		} else if err != nil {
+			return nil, translate(err, "outbox")
+		}
+		out = append(out, d.OutboxMessage)
+	}
+	return out, nil
 }
 
 // AcquireLease takes or renews a named lease.

@@ -36,7 +36,7 @@ type Store struct {
 	client *mongo.Client
 	db     *mongo.Database
 
-	people, audit, discussions, idempotency, holds, outbox, leases, inbound *mongo.Collection
+	people, audit, discussions, idempotency, holds, outbox, queue, leases, inbound *mongo.Collection
 
 	// ferret is set when the server is FerretDB. FerretDB v1 evaluates an
 	// update's filter, then writes by _id alone, so two version-guarded
@@ -89,6 +89,7 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		idempotency: db.Collection("idempotency_keys"),
 		holds:       db.Collection("holds"),
 		outbox:      db.Collection("outbox"),
+		queue:       db.Collection("outbox_queue"),
 		leases:      db.Collection("leases"),
 		inbound:     db.Collection("inbound"),
 	}
@@ -137,9 +138,8 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 			{Keys: bson.D{{Key: "booking_id", Value: 1}}, Options: options.Index().SetName("booking")},
 			{Keys: bson.D{{Key: "person", Value: 1}, {Key: "start", Value: 1}}, Options: options.Index().SetName("person_start")},
 		},
-		s.outbox: {
-			{Keys: bson.D{{Key: "state", Value: 1}, {Key: "next_attempt_at", Value: 1}}, Options: options.Index().SetName("due")},
-			{Keys: bson.D{{Key: "discussion_id", Value: 1}, {Key: "created_at", Value: 1}}, Options: options.Index().SetName("discussion")},
+		s.queue: {
+			{Keys: bson.D{{Key: "next_attempt_at", Value: 1}}, Options: options.Index().SetName("due")},
 		},
 		s.inbound: {
 			{Keys: bson.D{{Key: "discussion_id", Value: 1}, {Key: "_id", Value: -1}}, Options: options.Index().SetName("discussion")},
