@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"net/http"
 	"net/mail"
 	"net/smtp"
 	"regexp"
@@ -407,6 +408,19 @@ func TestConveneEndToEnd(t *testing.T) {
 		cal, method := calendarOf(t, m.Raw)
 		if method != "CANCEL" || prop(cal, "METHOD") != "CANCEL" || prop(cal, "STATUS") != "CANCELLED" || prop(cal, "SEQUENCE") != "2" {
 			t.Errorf("cancellation: MIME %q, METHOD %q, STATUS %q, SEQUENCE %q", method, prop(cal, "METHOD"), prop(cal, "STATUS"), prop(cal, "SEQUENCE"))
+		}
+	}
+	// The deadline watch ran at start-up; its gauges are on /metrics.
+	res, err := http.Get(srv.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, g := range []string{"convene_discussions_at_risk ", "convene_discussions_breached ", "convene_invitees_awaiting_reply ",
+		"convene_follow_ons_overdue ", "convene_deadline_watch_last_run_timestamp_seconds "} {
+		if !strings.Contains(string(metrics), "\n"+g) {
+			t.Errorf("/metrics has no %s gauge", strings.TrimSpace(g))
 		}
 	}
 	time.Sleep(time.Second)

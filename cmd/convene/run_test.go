@@ -7,11 +7,15 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/convene/convene/service/policy"
 )
 
 // lines is a concurrency-safe stdout that hands each line to the test.
@@ -190,5 +194,31 @@ func TestTokenCommandPrintsOnlyAToken(t *testing.T) {
 		if err := run(context.Background(), append([]string{"convene"}, bad...), func(k string) string { return env[k] }, io.Discard); err == nil {
 			t.Errorf("run %v: no error", bad)
 		}
+	}
+}
+
+// TestProfileCheck validates profiles from the command line: the default
+// passes; a broken one is refused with the rule and field named.
+func TestProfileCheck(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	if err := os.WriteFile(good, policy.DefaultProfileYAML(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"convene", "profile", "check", good}, func(string) string { return "" }, &out); err != nil {
+		t.Fatalf("the default profile: %v", err)
+	}
+	if !strings.Contains(out.String(), "valid") {
+		t.Errorf("output %q does not say the profile is valid", out.String())
+	}
+	broken := strings.Replace(string(policy.DefaultProfileYAML()), "  - id: G1\n", "  - id: G1\n    withn: 3\n", 1)
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte(broken), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := run(context.Background(), []string{"convene", "profile", "check", bad}, func(string) string { return "" }, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), `"G1"`) || !strings.Contains(err.Error(), "withn") {
+		t.Errorf("a profile with a misspelt field in G1: %v, want an error naming the rule and the field", err)
 	}
 }
