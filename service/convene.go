@@ -350,20 +350,7 @@ func (a *App) chooseInvitees(ctx context.Context, d *Discussion, profile *policy
 		}
 	}
 	// Who fills which requirement, and so who is essential.
-	q := quorumOf(d, reqs, policy.QuorumActual)
-	for _, st := range q.q.Requirements {
-		if st.Status != policy.StateSatisfied {
-			d.Unfilled = append(d.Unfilled, st.ID)
-			continue
-		}
-		if inv := d.inviteeByPersonID(st.SatisfiedBy.PersonID); inv != nil {
-			inv.Requirements = append(inv.Requirements, st.ID)
-			inv.Essential = inv.Essential || st.Essential
-		}
-	}
-	if c := d.chair(); c != nil {
-		c.Essential = true
-	}
+	d.refill()
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -33,14 +34,21 @@ type Options struct {
 	ImplicitTLS     bool
 	// User and Password require AUTH.
 	User, Password string
+	// Dir receives the messages; "" makes a new temporary directory.
+	Dir string
 }
 
 // Server is a running SMTP server.
 type Server struct {
 	Addr string
 	// Dir holds N.eml (the bytes received) and N.json (the envelope).
-	Dir string
+	Dir  string
+	stop func()
 }
+
+// Stop stops the server now (a server going down mid-test); it is also
+// stopped when the test ends.
+func (s *Server) Stop() { s.stop() }
 
 // Received is one accepted message.
 type Received struct {
@@ -71,7 +79,10 @@ func Start(t testing.TB, o Options) *Server {
 	if port == 0 {
 		port = FreePort(t)
 	}
-	dir := t.TempDir()
+	dir := o.Dir
+	if dir == "" {
+		dir = t.TempDir()
+	}
 	args := []string{script(), "--port", strconv.Itoa(port), "--dir", dir}
 	if o.Cert != "" {
 		args = append(args, "--cert", o.Cert, "--key", o.Key)
@@ -101,15 +112,19 @@ func Start(t testing.TB, o Options) *Server {
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		stdin.Close()
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			stdin.Close()
+			select {
+			case <-exited:
+			case <-time.After(5 * time.Second):
+				_ = cmd.Process.Kill()
+				<-exited
+			}
+		})
+	}
+	t.Cleanup(stop)
 	ready := make(chan bool, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -131,7 +146,7 @@ func Start(t testing.TB, o Options) *Server {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("aiosmtpd not ready after 20s: %s", stderr.String())
 	}
-	return &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Dir: dir}
+	return &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Dir: dir, stop: stop}
 }
 
 // FreePort returns a loopback port nothing listens on now.
@@ -182,6 +197,16 @@ func (s *Server) Message(t testing.TB, n int) Received {
 	}
 }
 
+// Received lists every message accepted so far.
+func (s *Server) Received(t testing.TB) []Received {
+	t.Helper()
+	out := make([]Received, s.Count())
+	for i := range out {
+		out[i] = s.Message(t, i+1)
+	}
+	return out
+}
+
 // Wait waits up to timeout until the server has accepted at least n
 // messages, and returns them all.
 func (s *Server) Wait(t testing.TB, n int, timeout time.Duration) []Received {
@@ -193,9 +218,5 @@ func (s *Server) Wait(t testing.TB, n int, timeout time.Duration) []Received {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	out := make([]Received, s.Count())
-	for i := range out {
-		out[i] = s.Message(t, i+1)
-	}
-	return out
+	return s.Received(t)
 }

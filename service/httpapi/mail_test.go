@@ -6,17 +6,12 @@ package httpapi_test
 // read the emails Convene writes.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
-	"errors"
 	"io"
 	"mime"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -31,6 +26,7 @@ import (
 	_ "github.com/emersion/go-message/charset" // windows-1252 and friends in replies
 
 	"github.com/convene/convene/invites"
+	"github.com/convene/convene/invites/smtptest"
 	"github.com/convene/convene/service"
 	"github.com/convene/convene/service/policy"
 )
@@ -612,148 +608,29 @@ func latestMessage(t *testing.T, ms []service.OutboxMessage, method, to string) 
 
 // --- a real SMTP server ---
 
-// debianPython is Debian's interpreter, which has python3-aiosmtpd; the
-// python3 on PATH may be another without Debian's modules.
-const debianPython = "/usr/bin/python3"
-
-// smtpd is invites/testdata/smtpd/maildir_server.py on Debian's
-// python3-aiosmtpd: each message it accepts is written to dir as N.eml and
-// N.json. Recipients whose local part starts with "reject" get 550, with
-// "later" 451.
+// smtpd is the test SMTP server (invites/smtptest, Debian's
+// python3-aiosmtpd). Recipients whose local part starts with "reject" get
+// 550, with "later" 451.
 type smtpd struct {
+	*smtptest.Server
 	addr string
-	dir  string
-	stop func()
 }
+
+// smtpMessage is one message the server accepted.
+type smtpMessage = smtptest.Received
 
 // startSMTPD starts the server on port (a free one if 0), writing into
 // dir (a new one if ""). It fails the test if the server cannot start.
 func startSMTPD(t *testing.T, port int, dir string) *smtpd {
 	t.Helper()
-	if _, err := os.Stat(debianPython); err != nil {
-		t.Fatalf("%s not found: install Debian's python3 and python3-aiosmtpd", debianPython)
-	}
-	if out, err := exec.Command(debianPython, "-c", "import aiosmtpd").CombinedOutput(); err != nil {
-		t.Fatalf("python3-aiosmtpd missing (apt-get install python3-aiosmtpd): %v\n%s", err, out)
-	}
-	if port == 0 {
-		port = freeSMTPPort(t)
-	}
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	script := filepath.Join("..", "..", "invites", "testdata", "smtpd", "maildir_server.py")
-	cmd := exec.Command(debianPython, script, "--port", strconv.Itoa(port), "--dir", dir)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting aiosmtpd: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			stdin.Close()
-			select {
-			case <-exited:
-			case <-time.After(5 * time.Second):
-				_ = cmd.Process.Kill()
-				<-exited
-			}
-		})
-	}
-	t.Cleanup(stop)
-	ready := make(chan bool, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if sc.Text() == "READY" {
-				ready <- true
-				_, _ = io.Copy(io.Discard, stdout)
-				return
-			}
-		}
-		ready <- false
-	}()
-	select {
-	case ok := <-ready:
-		if !ok {
-			<-exited
-			t.Fatalf("aiosmtpd exited before it was ready: %s", stderr.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("aiosmtpd not ready after 20s: %s", stderr.String())
-	}
-	return &smtpd{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: dir, stop: stop}
+	s := smtptest.Start(t, smtptest.Options{Port: port, Dir: dir})
+	return &smtpd{Server: s, addr: s.Addr}
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func freeSMTPPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// smtpMessage is one message the server accepted.
-type smtpMessage struct {
-	MailFrom string   `json:"mail_from"`
-	RcptTos  []string `json:"rcpt_tos"`
-	Raw      []byte   `json:"-"`
-}
+func freeSMTPPort(t *testing.T) int { return smtptest.FreePort(t) }
 
 // received lists every message the server has accepted so far.
-func (s *smtpd) received(t *testing.T) []smtpMessage {
-	t.Helper()
-	var out []smtpMessage
-	for n := 1; ; n++ {
-		base := filepath.Join(s.dir, strconv.Itoa(n))
-		raw, err := os.ReadFile(base + ".eml")
-		if errors.Is(err, os.ErrNotExist) {
-			return out
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		meta, err := os.ReadFile(base + ".json")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var d smtpMessage
-		if err := json.Unmarshal(meta, &d); err != nil {
-			t.Fatal(err)
-		}
-		d.Raw = raw
-		out = append(out, d)
-	}
-}
+func (s *smtpd) received(t *testing.T) []smtpMessage { return s.Received(t) }
 
 // smtpSender sends to the test's server, in clear.
 func smtpSender(addr string) *invites.SMTPSender {

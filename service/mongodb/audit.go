@@ -49,20 +49,11 @@ func (s *Store) Audit(ctx context.Context, f service.AuditFilter) ([]service.Aud
 	if f.Before != "" {
 		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$lt", Value: f.Before}}})
 	}
-	cur, err := s.audit.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "_id", Value: -1}}).SetLimit(int64(f.Limit)))
-	if err != nil {
-		return nil, translate(err, "audit")
-	}
-	var docs []auditDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, translate(err, "audit")
-	}
-	out := make([]service.AuditEntry, len(docs))
-	for i, d := range docs {
-		out[i] = service.AuditEntry{ID: d.ID, At: d.At.UTC(), Actor: service.Actor(d.Actor), Action: d.Action,
-			Resource: d.Resource, RequestID: d.RequestID, Detail: d.Detail}
-	}
-	return out, nil
+	return findAll(ctx, s.audit, filter, options.Find().SetSort(bson.D{{Key: "_id", Value: -1}}).SetLimit(int64(f.Limit)),
+		func(d *auditDoc) service.AuditEntry {
+			return service.AuditEntry{ID: d.ID, At: d.At.UTC(), Actor: service.Actor(d.Actor), Action: d.Action,
+				Resource: d.Resource, RequestID: d.RequestID, Detail: d.Detail}
+		}, "audit")
 }
 
 // replaceVersioned replaces the document with the id if its stored version

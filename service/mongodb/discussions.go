@@ -105,20 +105,10 @@ func (s *Store) Discussions(ctx context.Context, f service.DiscussionFilter) ([]
 		filter = bson.D{{Key: "$and", Value: and}}
 	}
 	opts := options.Find().SetSort(bson.D{{Key: "deadline", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(int64(f.Limit))
-	cur, err := s.discussions.Find(ctx, filter, opts)
-	if err != nil {
-		return nil, translate(err, "discussions")
-	}
-	var docs []discussionDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, translate(err, "discussions")
-	}
-	out := make([]service.Discussion, len(docs))
-	for i := range docs {
-		out[i] = docs[i].Discussion
-	}
-	return out, nil
+	return findAll(ctx, s.discussions, filter, opts, discussionOf, "discussions")
 }
+
+func discussionOf(d *discussionDoc) service.Discussion { return d.Discussion }
 
 // UpdateDiscussion replaces d if the stored version is d.Version.
 func (s *Store) UpdateDiscussion(ctx context.Context, d *service.Discussion) error {
@@ -134,20 +124,8 @@ func (s *Store) UpdateDiscussion(ctx context.Context, d *service.Discussion) err
 // DiscussionsWithPending lists discussions whose messages are not yet in
 // the outbox.
 func (s *Store) DiscussionsWithPending(ctx context.Context, limit int) ([]service.Discussion, error) {
-	cur, err := s.discussions.Find(ctx, bson.D{{Key: "pending.0", Value: bson.D{{Key: "$exists", Value: true}}}},
-		options.Find().SetLimit(int64(limit)))
-	if err != nil {
-		return nil, translate(err, "discussions")
-	}
-	var docs []discussionDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, translate(err, "discussions")
-	}
-	out := make([]service.Discussion, len(docs))
-	for i := range docs {
-		out[i] = docs[i].Discussion
-	}
-	return out, nil
+	return findAll(ctx, s.discussions, bson.D{{Key: "pending.0", Value: bson.D{{Key: "$exists", Value: true}}}},
+		options.Find().SetLimit(int64(limit)), discussionOf, "discussions")
 }
 
 type idempotencyDoc struct {
@@ -246,22 +224,11 @@ func (s *Store) Holds(ctx context.Context, persons []string, from, to time.Time)
 	if len(persons) == 0 {
 		return nil, nil
 	}
-	cur, err := s.holds.Find(ctx, bson.D{
+	return findAll(ctx, s.holds, bson.D{
 		{Key: "person", Value: bson.D{{Key: "$in", Value: persons}}},
 		{Key: "start", Value: bson.D{{Key: "$gte", Value: from}, {Key: "$lt", Value: to}}},
-	}, options.Find().SetLimit(100000))
-	if err != nil {
-		return nil, translate(err, "holds")
-	}
-	var docs []holdDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, translate(err, "holds")
-	}
-	out := make([]service.Hold, len(docs))
-	for i := range docs {
-		out[i] = docs[i].Hold
-	}
-	return out, nil
+	}, options.Find().SetLimit(100000),
+		func(d *holdDoc) service.Hold { return d.Hold }, "holds")
 }
 
 type outboxDoc struct {
@@ -422,17 +389,6 @@ func (s *Store) InboundRecords(ctx context.Context, discussionID string, limit i
 	if discussionID != "" {
 		filter = bson.D{{Key: "discussion_id", Value: discussionID}}
 	}
-	cur, err := s.inbound.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "_id", Value: -1}}).SetLimit(int64(limit)))
-	if err != nil {
-		return nil, translate(err, "inbound records")
-	}
-	var docs []inboundDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, translate(err, "inbound records")
-	}
-	out := make([]service.InboundRecord, len(docs))
-	for i := range docs {
-		out[i] = docs[i].InboundRecord
-	}
-	return out, nil
+	return findAll(ctx, s.inbound, filter, options.Find().SetSort(bson.D{{Key: "_id", Value: -1}}).SetLimit(int64(limit)),
+		func(d *inboundDoc) service.InboundRecord { return d.InboundRecord }, "inbound records")
 }

@@ -240,6 +240,23 @@ func redact(uri string) string {
 	return u.String()
 }
 
+// findAll runs a find and converts each stored document with conv.
+func findAll[D, T any](ctx context.Context, coll *mongo.Collection, filter bson.D, opts *options.FindOptionsBuilder, conv func(*D) T, what string) ([]T, error) {
+	cur, err := coll.Find(ctx, filter, opts)
+	if err != nil {
+		return nil, translate(err, what)
+	}
+	var docs []D
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, translate(err, what)
+	}
+	out := make([]T, len(docs))
+	for i := range docs {
+		out[i] = conv(&docs[i])
+	}
+	return out, nil
+}
+
 // translate turns driver errors into service errors at the boundary.
 func translate(err error, what string) error {
 	switch {

@@ -130,19 +130,8 @@ func (s *Store) People(ctx context.Context, f service.PersonFilter) ([]service.P
 	if f.After != "" {
 		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$gt", Value: f.After}}})
 	}
-	cur, err := s.people.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(f.Limit)))
-	if err != nil {
-		return nil, translate(err, "people")
-	}
-	var docs []personDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, translate(err, "people")
-	}
-	out := make([]service.Person, len(docs))
-	for i := range docs {
-		out[i] = *docs[i].person()
-	}
-	return out, nil
+	return findAll(ctx, s.people, filter, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(f.Limit)),
+		func(d *personDoc) service.Person { return *d.person() }, "people")
 }
 
 // UpdatePerson replaces p if the stored version is p.Version.
