@@ -538,8 +538,9 @@ func (a *App) DeclineCounter(ctx context.Context, id, counterID, comment string)
 }
 
 // AcceptCounter moves the discussion to an attendee's proposed time: a
-// reschedule.
-func (a *App) AcceptCounter(ctx context.Context, id, counterID string) (*Discussion, error) {
+// reschedule. A proposal after the deadline needs an override reason, as
+// any booking does.
+func (a *App) AcceptCounter(ctx context.Context, id, counterID, overrideReason string) (*Discussion, error) {
 	d, err := a.Discussion(ctx, id)
 	if err != nil {
 		return nil, err
@@ -549,7 +550,7 @@ func (a *App) AcceptCounter(ctx context.Context, id, counterID string) (*Discuss
 			if c.Status != "pending" {
 				return nil, Errorf(EPRECONDITION, "this proposal was already %s", c.Status)
 			}
-			return a.Reschedule(ctx, id, BookRequest{Start: c.Start, CounterID: c.ID})
+			return a.Reschedule(ctx, id, BookRequest{Start: c.Start, CounterID: c.ID, OverrideReason: overrideReason})
 		}
 	}
 	return nil, Errorf(ENOTFOUND, "no counter proposal %s", counterID)

@@ -237,7 +237,13 @@ func (s *Server) removeAttendee(c echo.Context) error {
 }
 
 func (s *Server) acceptCounter(c echo.Context) error {
-	d, err := s.app.AcceptCounter(c.Request().Context(), c.Param("id"), c.Param("counter"))
+	var in struct {
+		OverrideReason string `json:"override_reason"`
+	}
+	if err := decodeOptional(c, &in); err != nil {
+		return err
+	}
+	d, err := s.app.AcceptCounter(c.Request().Context(), c.Param("id"), c.Param("counter"), in.OverrideReason)
 	return s.respond(c, d, err)
 }
 
