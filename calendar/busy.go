@@ -56,14 +56,14 @@ type BusyResult struct {
 // parser computes busy time for one window from iCalendar components.
 type parser struct {
 	window    Interval
-	zones     *zones
+	zones     *Zones
 	email     string
 	ignoreUID string
 	busy      []Busy
 }
 
 func newParser(window Interval, opts BusyOptions) *parser {
-	return &parser{window: window, zones: newZones(opts.Zone), email: strings.ToLower(opts.Email), ignoreUID: opts.IgnoreUID}
+	return &parser{window: window, zones: NewZones(opts.Zone), email: strings.ToLower(opts.Email), ignoreUID: opts.IgnoreUID}
 }
 
 // object reads one calendar object resource (RFC 4791 §4.1): its VEVENTs,
@@ -82,7 +82,7 @@ func (p *parser) object(cal *ical.Component) (err error) {
 	}()
 	for _, c := range cal.Children {
 		if c.Name == ical.CompTimezone {
-			p.zones.define(c)
+			p.zones.Define(c)
 		}
 	}
 	type series struct {
@@ -170,7 +170,7 @@ func BusyFromICS(r io.Reader, window Interval, opts BusyOptions) (BusyResult, er
 	}
 	for _, c := range comps {
 		if c.Name == ical.CompTimezone {
-			p.zones.define(c)
+			p.zones.Define(c)
 		}
 	}
 	// Group the series so that each can fail on its own.

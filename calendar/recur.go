@@ -115,7 +115,7 @@ func (p *parser) parseDateValue(v string, params ical.Params) (dateValue, error)
 	}
 	loc := p.zones.floating
 	if tzid := params.Get(ical.ParamTimezoneID); tzid != "" {
-		if l, err := p.zones.location(tzid); err == nil {
+		if l, err := p.zones.Location(tzid); err == nil {
 			loc = l
 		}
 	}

@@ -75,28 +75,34 @@ func isIANAName(name string) bool {
 	return strings.Contains(name, "/")
 }
 
-// zones resolves the TZIDs of one iCalendar stream (RFC 5545 §3.2.19): known
-// names first, then the stream's own VTIMEZONE definitions (§3.6.5).
-type zones struct {
+// Zones resolves the TZIDs of one iCalendar stream (RFC 5545 §3.2.19): known
+// names first (LoadZone), then the stream's own VTIMEZONE definitions
+// (§3.6.5), turned into a time.Location. Not safe for concurrent use.
+type Zones struct {
 	defs     map[string]*ical.Component
 	resolved map[string]*time.Location
 	floating *time.Location
 }
 
-func newZones(floating *time.Location) *zones {
+// NewZones returns a resolver whose floating times (no TZID) are in
+// floating; nil means UTC.
+func NewZones(floating *time.Location) *Zones {
 	if floating == nil {
 		floating = time.UTC
 	}
-	return &zones{defs: map[string]*ical.Component{}, resolved: map[string]*time.Location{}, floating: floating}
+	return &Zones{defs: map[string]*ical.Component{}, resolved: map[string]*time.Location{}, floating: floating}
 }
 
-func (z *zones) define(vtz *ical.Component) {
+// Define records a VTIMEZONE of the stream.
+func (z *Zones) Define(vtz *ical.Component) {
 	if p := vtz.Props.Get(ical.PropTimezoneID); p != nil && p.Value != "" {
 		z.defs[p.Value] = vtz
 	}
 }
 
-func (z *zones) location(tzid string) (*time.Location, error) {
+// Location resolves a TZID: a known name, or the stream's VTIMEZONE of
+// that TZID; an error if neither.
+func (z *Zones) Location(tzid string) (*time.Location, error) {
 	if loc, ok := z.resolved[tzid]; ok {
 		return loc, nil
 	}

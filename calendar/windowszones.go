@@ -33,8 +33,24 @@ var windowsZones = sync.OnceValue(func() map[string]string {
 	return m
 })
 
-// windowsZone maps a Windows time zone name to its IANA name.
+// windowsDisplayNames are zone display names that Outlook 2007–2010 and
+// some mobile clients wrote as TZID instead of the Windows name.
+var windowsDisplayNames = map[string]string{
+	"(utc+00:00) dublin, edinburgh, lisbon, london":                 "Europe/London",
+	"(gmt) greenwich mean time : dublin, edinburgh, lisbon, london": "Europe/London",
+	"(utc) dublin, edinburgh, lisbon, london":                       "Europe/London",
+	"(utc) coordinated universal time":                              "UTC",
+	"(utc+01:00) amsterdam, berlin, bern, rome, stockholm, vienna":  "Europe/Berlin",
+	"(utc+01:00) brussels, copenhagen, madrid, paris":               "Europe/Paris",
+}
+
+// windowsZone maps a Windows time zone name (or an old Outlook display
+// name) to its IANA name.
 func windowsZone(name string) (string, bool) {
-	iana, ok := windowsZones()[strings.ToLower(name)]
+	name = strings.ToLower(name)
+	if iana, ok := windowsZones()[name]; ok {
+		return iana, true
+	}
+	iana, ok := windowsDisplayNames[name]
 	return iana, ok
 }
