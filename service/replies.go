@@ -286,6 +286,10 @@ func (a *App) RSVPLink(ctx context.Context, token string) (*RSVPInfo, error) {
 	if err != nil {
 		return nil, err
 	}
+	ctx = WithPrincipal(ctx, &Principal{Subject: "rsvp-link", Name: inv.Name, Email: inv.Email})
+	if err := a.audit(ctx, "discussion.rsvp.view", "discussions/"+d.ID, map[string]any{"attendee": inv.Email}); err != nil {
+		return nil, err
+	}
 	info := &RSVPInfo{CaseReference: d.CaseReference, Attendee: inv.Email, Answer: replyOf(r.Allowed[0]), Current: inv.Reply,
 		Stale: r.Sequence < d.Sequence}
 	if d.Booking != nil {
