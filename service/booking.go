@@ -270,12 +270,14 @@ func (a *App) checkSlot(ctx context.Context, d *Discussion, start, end time.Time
 	return out, nil
 }
 
-// holdPersons are the keys whose time a booking holds: every current
-// invitee who has not declined, by directory id or email.
+// holdPersons are the keys whose time a booking holds: the chair and every
+// essential invitee who has not declined, by directory id or email. An
+// advisory attendee's other booking must not stop a statutory discussion,
+// so their time is not held (their clash shows in their calendar instead).
 func holdPersons(d *Discussion) []string {
 	var out []string
 	for _, inv := range d.current() {
-		if inv.Reply == policy.ReplyDeclined || inv.Reply == policy.ReplyDelegated {
+		if !inv.Essential && !inv.Chair || inv.Reply == policy.ReplyDeclined || inv.Reply == policy.ReplyDelegated {
 			continue
 		}
 		out = append(out, holdKey(inv))
@@ -402,8 +404,8 @@ func (a *App) AddAttendee(ctx context.Context, id string, in InviteeRequest) (*D
 	if err != nil {
 		return nil, err
 	}
-	var heldFor *Booking
-	return a.change(ctx, id, "discussion.attendee.add", func(d *Discussion, p *Principal) (map[string]any, error) {
+	var held []string // bookings this call holds the person's time for
+	d, err := a.change(ctx, id, "discussion.attendee.add", func(d *Discussion, p *Principal) (map[string]any, error) {
 		if !canManage(p, d) {
 			return nil, Errorf(EFORBIDDEN, "only business support or the discussion's chair may change who is invited")
 		}
@@ -416,14 +418,6 @@ func (a *App) AddAttendee(ctx context.Context, id string, in InviteeRequest) (*D
 		if pf, err := a.profile(d.Timescale.Profile); err == nil {
 			profile = pf
 		}
-		if d.Booking != nil && (heldFor == nil || heldFor.ID != d.Booking.ID) {
-			// Hold their time before saving; on a rebase onto another
-			// booking, hold that one instead.
-			if err := a.hold(ctx, d, d.Booking.ID, []string{person.ID}, d.Booking.Start, d.Booking.End); err != nil {
-				return nil, err
-			}
-			heldFor = d.Booking
-		}
 		now := a.Now().UTC()
 		d.Invitees = append(d.Invitees, Invitee{
 			PersonID: person.ID, Name: person.Name, Email: person.Email, Agency: person.Agency, Role: person.Role,
@@ -431,12 +425,30 @@ func (a *App) AddAttendee(ctx context.Context, id string, in InviteeRequest) (*D
 			KnowsChild: in.KnowsChild, Reply: policy.ReplyNeedsAction, AddedAt: now,
 		})
 		d.refill()
-		if d.Booking != nil {
+		if b := d.Booking; b != nil {
+			// An essential newcomer's time is held before saving (once per
+			// booking, should the change be re-applied on a newer version).
+			if d.invitee(person.Email).Essential && !slices.Contains(held, b.ID) {
+				if err := a.hold(ctx, d, b.ID, []string{person.ID}, b.Start, b.End); err != nil {
+					return nil, err
+				}
+				held = append(held, b.ID)
+			}
 			d.queue("REQUEST", person.Email, 0)
 		}
 		d.record(now, p.Actor(), "attendee_added", person.Name+" ("+string(person.Agency)+")")
 		return map[string]any{"person_id": person.ID}, nil
 	})
+	// Holds taken for a booking the saved discussion does not have (or
+	// for a change that was not saved) belong to nothing: release them.
+	for _, b := range held {
+		if err != nil || d.Booking == nil || d.Booking.ID != b {
+			if rerr := a.Store.ReleaseHolds(context.WithoutCancel(ctx), b, person.ID); rerr != nil {
+				a.Log.ErrorContext(ctx, "holds not released", "booking", b, "err", rerr)
+			}
+		}
+	}
+	return d, err
 }
 
 // RemoveAttendee withdraws someone's invitation: they are sent a CANCEL

@@ -172,3 +172,66 @@ func TestIdempotentConvene(t *testing.T) {
 		t.Errorf("same key, different request: %d %v, want 422", code, p)
 	}
 }
+
+// TestAdvisoryClashDoesNotBlock: the school's safeguarding lead (advisory
+// for a school-age child) is invited to two discussions at the same time
+// with different chairs and agencies; both book. An essential attendee in
+// both (the same police officer) would make the second refuse.
+func TestAdvisoryClashDoesNotBlock(t *testing.T) {
+	env := map[string]string{"CONVENE_DATA_DIR": t.TempDir(), "CONVENE_DEMO": "off"}
+	srv := start(t, env)
+	bso := mint(t, env, "business_support", "bea", "bea@council.example.org", "social_care")
+	admin := mint(t, env, "admin", "ada", "ada@council.example.org", "")
+	ids := map[string]string{}
+	for _, p := range []map[string]any{
+		{"name": "Chair One", "email": "c1@council.example.org", "agency": "social_care", "role": "team_manager", "seniority": 3, "chair": true},
+		{"name": "Chair Two", "email": "c2@council.example.org", "agency": "social_care", "role": "team_manager", "seniority": 3, "chair": true},
+		{"name": "Worker One", "email": "w1@council.example.org", "agency": "social_care", "role": "social_worker", "seniority": 1},
+		{"name": "Worker Two", "email": "w2@council.example.org", "agency": "social_care", "role": "social_worker", "seniority": 1},
+		{"name": "Officer One", "email": "o1@police.example.org", "agency": "police", "role": "police_officer", "seniority": 2},
+		{"name": "Officer Two", "email": "o2@police.example.org", "agency": "police", "role": "police_officer", "seniority": 2},
+		{"name": "Nurse One", "email": "n1@nhs.example.org", "agency": "health", "role": "safeguarding_nurse", "seniority": 2},
+		{"name": "Nurse Two", "email": "n2@nhs.example.org", "agency": "health", "role": "safeguarding_nurse", "seniority": 2},
+		{"name": "School Lead", "email": "dsl@school.example.org", "agency": "education", "role": "designated_safeguarding_lead", "seniority": 2},
+		{"name": "Chair Three", "email": "c3@council.example.org", "agency": "social_care", "role": "team_manager", "seniority": 3, "chair": true},
+		{"name": "Worker Three", "email": "w3@council.example.org", "agency": "social_care", "role": "social_worker", "seniority": 1},
+		{"name": "Nurse Three", "email": "n3@nhs.example.org", "agency": "health", "role": "safeguarding_nurse", "seniority": 2},
+	} {
+		code, body := call(t, "POST", srv.url+"/v1/people", admin, p)
+		if code != 201 {
+			t.Fatalf("directory: %d %v", code, body)
+		}
+		ids[p["email"].(string)] = body["id"].(string)
+	}
+	now := time.Now()
+	convene := func(ref, chair string, people ...string) string {
+		var inv []map[string]any
+		for i, e := range people {
+			inv = append(inv, map[string]any{"person_id": ids[e], "knows_child": i == 0})
+		}
+		code, d := call(t, "POST", srv.url+"/v1/discussions", bso, map[string]any{
+			"case_reference": ref, "rag": "amber", "concerns": []string{"other"}, "referral_received_at": now.Format(time.RFC3339),
+			"child": map[string]any{"age_years": 8}, "chair_id": ids[chair], "invitees": inv, "choose_invitees": false,
+		})
+		if code != 201 {
+			t.Fatalf("convene %s: %d %v", ref, code, d)
+		}
+		return d["id"].(string)
+	}
+	one := convene("CR-ADV-1", "c1@council.example.org", "w1@council.example.org", "o1@police.example.org", "n1@nhs.example.org", "dsl@school.example.org")
+	two := convene("CR-ADV-2", "c2@council.example.org", "w2@council.example.org", "o2@police.example.org", "n2@nhs.example.org", "dsl@school.example.org")
+	three := convene("CR-ADV-3", "c3@council.example.org", "w3@council.example.org", "o1@police.example.org", "n3@nhs.example.org")
+	at := now.Truncate(time.Hour).Add(26 * time.Hour).Format(time.RFC3339)
+	book := func(id string) (int, map[string]any) {
+		return call(t, "POST", srv.url+"/v1/discussions/"+id+"/book", bso, map[string]any{"start": at, "override_reason": "test: whatever the deadline"})
+	}
+	if code, d := book(one); code != 200 {
+		t.Fatalf("first booking: %d %v", code, d)
+	}
+	if code, d := book(two); code != 200 {
+		t.Errorf("the school's lead (advisory) in both at once blocked the second booking: %d %v", code, d)
+	}
+	if code, d := book(three); code != 409 || d["conflicting_discussion"] != one {
+		t.Errorf("Officer One (essential) in two discussions at once: %d %v, want 409 naming %s", code, d, one)
+	}
+}
