@@ -209,7 +209,7 @@ func (a *App) newDiscussion(ctx context.Context, id string, profile *policy.Prof
 	d := &Discussion{
 		ID: id, CaseReference: req.CaseReference, Status: StatusProposed, Case: req.Case,
 		Timescale: ts, Deadline: ts.Deadline.UTC(), Attendance: att, Format: format, FormatPreference: req.FormatPreference,
-		Duration: req.Duration, Agenda: req.Agenda, UID: id + "@convene", Version: 1,
+		Duration: req.Duration, Agenda: req.Agenda, UID: uidOf(id), Version: 1,
 		CreatedBy: actor, CreatedAt: now, UpdatedAt: now,
 	}
 	if len(d.Agenda) == 0 {
@@ -238,6 +238,29 @@ func (a *App) newDiscussion(ctx context.Context, id string, profile *policy.Prof
 		return nil, err
 	}
 	d.ProposedSlots, d.SlotReason = avail.Slots, avail.Reason
+	return d, nil
+}
+
+// uidSuffix ends every meeting UID Convene writes: the UID is the
+// discussion's id and this suffix, so a reply finds its discussion by _id.
+const uidSuffix = "@convene"
+
+func uidOf(id string) string { return id + uidSuffix }
+
+// discussionByUID finds the discussion an invitation's UID names; any UID
+// Convene did not write is ENOTFOUND.
+func (a *App) discussionByUID(ctx context.Context, uid string) (*Discussion, error) {
+	id, ok := strings.CutSuffix(uid, uidSuffix)
+	if !ok || id == "" {
+		return nil, Errorf(ENOTFOUND, "no discussion has this UID")
+	}
+	d, err := a.Store.Discussion(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if d.UID != uid {
+		return nil, Errorf(ENOTFOUND, "no discussion has this UID")
+	}
 	return d, nil
 }
 

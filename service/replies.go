@@ -77,7 +77,7 @@ func (a *App) IngestMessage(ctx context.Context, raw []byte, channel, envelopeFr
 		return reject(InboundRejectMalformed, detail, EINVALID)
 	}
 	rec.From, rec.MessageID, rec.UID, rec.Method = strings.ToLower(in.From), in.MessageID, in.UID, string(in.Method)
-	d, err := a.Store.DiscussionByUID(ctx, in.UID)
+	d, err := a.discussionByUID(ctx, in.UID)
 	if ErrorCode(err) == ENOTFOUND {
 		return reject(InboundRejectUnknown, "no discussion has this UID", EINVALID, FieldError{Field: "uid", Message: "unknown meeting"})
 	} else if err != nil {
@@ -240,22 +240,6 @@ func (a *App) applyReply(ctx context.Context, d *Discussion, inv *Invitee, stat 
 	return detail, nil
 }
 
-func replyOf(stat invites.PartStat) policy.ReplyStatus {
-	switch stat {
-	case invites.PartStatAccepted:
-		return policy.ReplyAccepted
-	case invites.PartStatTentative:
-		return policy.ReplyTentative
-	case invites.PartStatDeclined:
-		return policy.ReplyDeclined
-	case invites.PartStatDelegated:
-		return policy.ReplyDelegated
-	case invites.PartStatNeedsAction:
-		return policy.ReplyNeedsAction
-	}
-	return ""
-}
-
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
@@ -338,7 +322,7 @@ func (a *App) rsvp(ctx context.Context, token string) (invites.RSVP, *Discussion
 	if err != nil || len(r.Allowed) != 1 {
 		return invites.RSVP{}, nil, nil, Errorf(EUNAUTHORIZED, "this link is not valid or has expired; answer from the invitation in your calendar")
 	}
-	d, err := a.Store.DiscussionByUID(ctx, r.UID)
+	d, err := a.discussionByUID(ctx, r.UID)
 	if err != nil {
 		return invites.RSVP{}, nil, nil, Errorf(ENOTFOUND, "this invitation no longer exists")
 	}

@@ -39,7 +39,6 @@ type Store interface {
 type DiscussionStore interface {
 	CreateDiscussion(ctx context.Context, d *Discussion) error
 	Discussion(ctx context.Context, id string) (*Discussion, error)
-	DiscussionByUID(ctx context.Context, uid string) (*Discussion, error)
 	Discussions(ctx context.Context, f DiscussionFilter) ([]Discussion, error)
 	// UpdateDiscussion replaces d if its stored version is d.Version, and
 	// increments d.Version; otherwise ECONFLICT (or ENOTFOUND).

@@ -355,7 +355,7 @@ func TestBadRepliesChangeNothing(t *testing.T) {
 // builtReply is a REPLY as a minimal client writes it, from the attendee.
 func builtReply(t *testing.T, h *mailHarness, uid, from string, stat invites.PartStat) []byte {
 	t.Helper()
-	d, err := h.store.DiscussionByUID(context.Background(), uid)
+	d, err := h.store.Discussion(context.Background(), strings.TrimSuffix(uid, "@convene"))
 	if err != nil {
 		t.Fatal(err)
 	}

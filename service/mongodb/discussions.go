@@ -50,17 +50,8 @@ func (s *Store) CreateDiscussion(ctx context.Context, d *service.Discussion) err
 
 // Discussion returns the discussion with the id.
 func (s *Store) Discussion(ctx context.Context, id string) (*service.Discussion, error) {
-	return s.findDiscussion(ctx, bson.D{{Key: "_id", Value: id}})
-}
-
-// DiscussionByUID returns the discussion whose invitations carry the UID.
-func (s *Store) DiscussionByUID(ctx context.Context, uid string) (*service.Discussion, error) {
-	return s.findDiscussion(ctx, bson.D{{Key: "uid", Value: uid}})
-}
-
-func (s *Store) findDiscussion(ctx context.Context, filter bson.D) (*service.Discussion, error) {
 	var d discussionDoc
-	if err := s.discussions.FindOne(ctx, filter).Decode(&d); err != nil {
+	if err := s.discussions.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d); err != nil {
 		return nil, translate(err, "discussion")
 	}
 	return &d.Discussion, nil
