@@ -213,19 +213,36 @@ func (a *App) rsvpLinks(d *Discussion, email string, seq int) (invites.RSVPLinks
 	return l, errors.Join(err1, err2, err3)
 }
 
-// partStat maps a reply to its iTIP PARTSTAT.
+// partStats pairs each reply with its iTIP PARTSTAT (RFC 5546).
+var partStats = []struct {
+	reply policy.ReplyStatus
+	stat  invites.PartStat
+}{
+	{policy.ReplyNeedsAction, invites.PartStatNeedsAction},
+	{policy.ReplyAccepted, invites.PartStatAccepted},
+	{policy.ReplyTentative, invites.PartStatTentative},
+	{policy.ReplyDeclined, invites.PartStatDeclined},
+	{policy.ReplyDelegated, invites.PartStatDelegated},
+}
+
+// partStat maps a reply to its PARTSTAT; NEEDS-ACTION if none.
 func partStat(r policy.ReplyStatus) invites.PartStat {
-	switch r {
-	case policy.ReplyAccepted:
-		return invites.PartStatAccepted
-	case policy.ReplyTentative:
-		return invites.PartStatTentative
-	case policy.ReplyDeclined:
-		return invites.PartStatDeclined
-	case policy.ReplyDelegated:
-		return invites.PartStatDelegated
+	for _, p := range partStats {
+		if p.reply == r {
+			return p.stat
+		}
 	}
 	return invites.PartStatNeedsAction
+}
+
+// replyOf maps a PARTSTAT to a reply; "" for one Convene does not take.
+func replyOf(stat invites.PartStat) policy.ReplyStatus {
+	for _, p := range partStats {
+		if p.stat == stat {
+			return p.reply
+		}
+	}
+	return ""
 }
 
 // RunOutbox sends the outbox until ctx ends: it claims one message at a
