@@ -39,8 +39,34 @@ func (l *latencies) report(b *testing.B, elapsed time.Duration) {
 	b.ReportMetric(float64(len(l.d))/elapsed.Seconds(), "req/s")
 }
 
-func benchClient() *http.Client {
-	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+// load sends requests made by next from four clients per CPU in parallel,
+// each expected to answer want, and reports throughput and latency.
+func load(b *testing.B, tok string, want int, next func() *http.Request) {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	var lat latencies
+	b.SetParallelism(4)
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := next()
+			req.Header.Set("Authorization", "Bearer "+tok)
+			t0 := time.Now()
+			res, err := client.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != want {
+				b.Errorf("status %d, want %d", res.StatusCode, want)
+				return
+			}
+			lat.add(time.Since(t0))
+		}
+	})
+	lat.report(b, time.Since(start))
 }
 
 // BenchmarkGetPerson measures GET /v1/people/{id} over loopback against the
@@ -48,42 +74,16 @@ func benchClient() *http.Client {
 func BenchmarkGetPerson(b *testing.B) {
 	h := newHarness(b)
 	tok := token(b, service.RoleBusinessSupport, "social_care")
-	body, _ := json.Marshal(validPerson("bench.get@example.org"))
-	req, _ := http.NewRequest("POST", h.url+"/v1/people", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+tok)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil || res.StatusCode != 201 {
-		b.Fatalf("create: %v %v", err, res.Status)
+	r := h.do("POST", "/v1/people", tok, validPerson("bench.get@example.org"))
+	if r.Status != 201 {
+		b.Fatalf("create: %d %s", r.Status, r.Body)
 	}
 	var p struct{ ID string }
-	_ = json.NewDecoder(res.Body).Decode(&p)
-	res.Body.Close()
-	client := benchClient()
-	var lat latencies
-	b.SetParallelism(4)
-	b.ResetTimer()
-	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			t0 := time.Now()
-			req, _ := http.NewRequest("GET", h.url+"/v1/people/"+p.ID, nil)
-			req.Header.Set("Authorization", "Bearer "+tok)
-			res, err := client.Do(req)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			_, _ = io.Copy(io.Discard, res.Body)
-			res.Body.Close()
-			if res.StatusCode != 200 {
-				b.Errorf("status %d", res.StatusCode)
-				return
-			}
-			lat.add(time.Since(t0))
-		}
+	_ = json.Unmarshal(r.Body, &p)
+	load(b, tok, 200, func() *http.Request {
+		req, _ := http.NewRequest("GET", h.url+"/v1/people/"+p.ID, nil)
+		return req
 	})
-	lat.report(b, time.Since(start))
 }
 
 // BenchmarkCreatePerson measures POST /v1/people: validation, the insert
@@ -91,32 +91,11 @@ func BenchmarkGetPerson(b *testing.B) {
 func BenchmarkCreatePerson(b *testing.B) {
 	h := newHarness(b)
 	tok := token(b, service.RoleBusinessSupport, "social_care")
-	client := benchClient()
-	var lat latencies
 	var n atomic.Int64
-	b.SetParallelism(4)
-	b.ResetTimer()
-	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			body, _ := json.Marshal(validPerson(fmt.Sprintf("bench.%d.%d@example.org", time.Now().UnixNano(), n.Add(1))))
-			t0 := time.Now()
-			req, _ := http.NewRequest("POST", h.url+"/v1/people", bytes.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Authorization", "Bearer "+tok)
-			res, err := client.Do(req)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			_, _ = io.Copy(io.Discard, res.Body)
-			res.Body.Close()
-			if res.StatusCode != 201 {
-				b.Errorf("status %d", res.StatusCode)
-				return
-			}
-			lat.add(time.Since(t0))
-		}
+	load(b, tok, 201, func() *http.Request {
+		body, _ := json.Marshal(validPerson(fmt.Sprintf("bench.%d.%d@example.org", time.Now().UnixNano(), n.Add(1))))
+		req, _ := http.NewRequest("POST", h.url+"/v1/people", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		return req
 	})
-	lat.report(b, time.Since(start))
 }
