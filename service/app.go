@@ -95,7 +95,7 @@ func (a *App) audit(ctx context.Context, action, resource string, detail map[str
 		RequestID: RequestIDFrom(ctx),
 		Detail:    detail,
 	}
-	if err := a.Store.AppendAudit(ctx, e); err != nil {
+	if err := a.Store.AppendAudit(ctx, []AuditEntry{*e}); err != nil {
 		a.Log.ErrorContext(ctx, "audit entry not written", "action", action, "resource", resource, "err", err)
 		return Internal(err, "append audit")
 	}

@@ -307,12 +307,14 @@ func (a *App) hold(ctx context.Context, d *Discussion, bookingID string, persons
 		if err == nil || !errors.As(err, &se) || se.Code != ECONFLICT || attempt >= 4 {
 			return err
 		}
-		taken, ok := se.Detail["hold"].(Hold)
-		if !ok {
+		if se.Conflict == nil || se.Conflict.Hold == nil {
 			continue // released meanwhile
 		}
+		taken := *se.Conflict.Hold
 		if a.holdIsStale(ctx, taken, now) {
-			if err := a.Store.ReleaseHold(ctx, taken.ID, taken.BookingID); err != nil {
+			// A dead booking's holds go together, not one collision at a
+			// time.
+			if err := a.Store.ReleaseHolds(ctx, taken.BookingID, ""); err != nil {
 				return err
 			}
 			continue

@@ -32,8 +32,8 @@ var DiscussionStatuses = []DiscussionStatus{StatusProposed, StatusBooked, Status
 // Discussion is one strategy discussion: the case's circumstances (never a
 // child's name), the statutory deadline and the rule behind it, who must
 // take part, the booking, the replies, attendance, and the outcome. It is
-// stored as one document and changed by single-document atomic updates
-// guarded by Version.
+// stored as its own fields (the head) and element lists (invitees,
+// check-ins, counters, held replies), and changed by DiscussionPatch.
 type Discussion struct {
 	ID            string           `json:"id"`
 	CaseReference string           `json:"case_reference"`
@@ -124,6 +124,8 @@ type Invitee struct {
 	Removed    bool       `json:"removed,omitempty"`
 	AddedAt    time.Time  `json:"added_at"`
 	RemindedAt *time.Time `json:"reminded_at,omitempty"`
+	// Rev counts the stored changes to this invitee (see DiscussionPatch).
+	Rev int64 `json:"rev"`
 }
 
 // Booking is the time fixed for the discussion.
@@ -161,6 +163,7 @@ type Counter struct {
 	Status     string     `json:"status"` // pending, accepted, declined
 	DecidedBy  *Actor     `json:"decided_by,omitempty"`
 	DecidedAt  *time.Time `json:"decided_at,omitempty"`
+	Rev        int64      `json:"rev"`
 }
 
 // HeldReply is a reply from someone not on the invitation list (a
@@ -173,6 +176,7 @@ type HeldReply struct {
 	ReceivedAt time.Time          `json:"received_at"`
 	Status     string             `json:"status"` // held, admitted, rejected
 	DecidedBy  *Actor             `json:"decided_by,omitempty"`
+	Rev        int64              `json:"rev"`
 }
 
 // CheckIn records someone present at the discussion: an invitee or a
@@ -192,6 +196,7 @@ type CheckIn struct {
 	PresentTo      *time.Time    `json:"present_to,omitempty"`
 	RecordedBy     Actor         `json:"recorded_by"`
 	RecordedAt     time.Time     `json:"recorded_at"`
+	Rev            int64         `json:"rev"`
 }
 
 // Start records the chair starting the discussion, and any override of an
@@ -268,6 +273,8 @@ type FollowOn struct {
 
 // Event is one entry on a discussion's timeline.
 type Event struct {
+	// Seq numbers the discussion's events from 1, in order; stores set it.
+	Seq    int64     `json:"seq,omitempty"`
 	At     time.Time `json:"at"`
 	Actor  Actor     `json:"actor"`
 	Kind   string    `json:"kind"`
@@ -385,6 +392,8 @@ type DiscussionFilter struct {
 	// discussions the email is invited to (agency representatives, chairs).
 	ChairEmail string
 	Agency     policy.Agency
+	// CaseReference selects the discussions of one case reference.
+	CaseReference string
 	VisibleTo  string
 	Breached   *bool
 	AtRisk     *bool

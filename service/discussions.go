@@ -143,17 +143,25 @@ func (a *App) update(ctx context.Context, id, action string, allowed func(*Princ
 		if allowed != nil && !allowed(p, d) {
 			return nil, notFound(id)
 		}
+		before := d.Clone()
 		detail, err := fn(d, p)
 		if err != nil {
 			return nil, err
 		}
-		d.UpdatedAt = a.Now().UTC()
-		err = a.Store.UpdateDiscussion(ctx, d)
-		if ErrorCode(err) == ECONFLICT && attempt < 8 {
-			time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
-			continue
-		} else if err != nil {
-			return nil, err
+		now := a.Now().UTC()
+		patch := Diff(before, d, now)
+		if !patch.Empty() {
+			err = a.Store.PatchDiscussion(ctx, patch)
+			if ErrorCode(err) == ECONFLICT && attempt < 8 {
+				time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
+				continue
+			} else if err != nil {
+				return nil, err
+			}
+			d.UpdatedAt = now
+			if patch.Head != nil {
+				d.Version++
+			}
 		}
 		if err := a.audit(ctx, action, "discussions/"+id, detail); err != nil {
 			return nil, err

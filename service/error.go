@@ -39,7 +39,16 @@ type Error struct {
 	// Detail carries extra machine-readable members for the problem document,
 	// such as the discussion that holds a conflicting booking.
 	Detail map[string]any
-	Err    error
+	// Conflict says what an ECONFLICT collided with, for the domain's own
+	// use: it never leaves the service in a problem document.
+	Conflict *Conflict
+	Err      error
+}
+
+// Conflict is what a write collided with.
+type Conflict struct {
+	// Hold is the hold already taken when HoldTime refused.
+	Hold *Hold
 }
 
 func (e *Error) Error() string {

@@ -95,14 +95,19 @@ func (a *App) movePending(ctx context.Context, d *Discussion) error {
 		moved[pm.ID] = true
 	}
 	for attempt := 0; ; attempt++ {
+		patch := &DiscussionPatch{ID: d.ID, Version: d.Version, At: a.Now().UTC()}
 		for _, pm := range d.Pending {
-			if moved[pm.ID] && !slices.ContainsFunc(d.Outbox, func(r MessageRef) bool { return r.ID == pm.ID }) {
-				d.Outbox = append(d.Outbox, MessageRef{ID: pm.ID, Method: pm.Method, To: pm.To, Sequence: pm.Sequence})
+			if moved[pm.ID] {
+				patch.MovedPending = append(patch.MovedPending, MessageRef{ID: pm.ID, Method: pm.Method, To: pm.To, Sequence: pm.Sequence})
 			}
 		}
-		d.Pending = slices.DeleteFunc(d.Pending, func(p PendingMessage) bool { return moved[p.ID] })
-		err := a.Store.UpdateDiscussion(ctx, d)
+		if len(patch.MovedPending) == 0 {
+			return nil
+		}
+		err := a.Store.PatchDiscussion(ctx, patch)
 		if err == nil {
+			d.Outbox = append(d.Outbox, patch.MovedPending...)
+			d.Pending = slices.DeleteFunc(d.Pending, func(p PendingMessage) bool { return moved[p.ID] })
 			a.supersede(ctx, d)
 			return nil
 		}

@@ -10,6 +10,9 @@ type IdempotencyKey struct {
 	DiscussionID string    `json:"discussion_id"`
 	RequestHash  string    `json:"request_hash"`
 	CreatedAt    time.Time `json:"created_at"`
+	// ExpiresAt is when a claim that never produced a discussion (its
+	// request crashed) lapses, so the key can be used again.
+	ExpiresAt time.Time `json:"expires_at"`
 }
 
 // Hold reserves a quarter-hour of someone's time for a booking. Its id is
