@@ -54,6 +54,7 @@ type App struct {
 	Stats WatchStats
 
 	sources sync.Map // calendar spec → cachedSource
+	audits  groupCommit
 }
 
 // UseMailer sets how invitations are sent, filling defaults.
@@ -95,7 +96,7 @@ func (a *App) audit(ctx context.Context, action, resource string, detail map[str
 		RequestID: RequestIDFrom(ctx),
 		Detail:    detail,
 	}
-	if err := a.Store.AppendAudit(ctx, []AuditEntry{*e}); err != nil {
+	if err := a.audits.append(ctx, a.Store, *e); err != nil {
 		a.Log.ErrorContext(ctx, "audit entry not written", "action", action, "resource", resource, "err", err)
 		return Internal(err, "append audit")
 	}

@@ -274,10 +274,26 @@ func (a *App) heldTime(ctx context.Context, attendees []attendee, window calenda
 		return nil, err
 	}
 	out := map[string][]calendar.Interval{}
+	now := a.Now().UTC()
+	dead := map[string]bool{} // booking ids found dead
 	for _, h := range holds {
-		if h.DiscussionID != exclude {
-			out[h.Person] = append(out[h.Person], calendar.Interval{Start: h.Start, End: h.Start.Add(holdGranule)})
+		if h.DiscussionID == exclude {
+			continue
 		}
+		// A crashed booking's holds block nobody: they are released
+		// together, and never count as busy.
+		if _, checked := dead[h.BookingID]; !checked {
+			dead[h.BookingID] = a.holdIsStale(ctx, h, now)
+			if dead[h.BookingID] {
+				if err := a.Store.ReleaseHolds(ctx, h.BookingID, ""); err != nil {
+					a.Log.WarnContext(ctx, "dead booking's holds not released", "booking", h.BookingID, "err", err)
+				}
+			}
+		}
+		if dead[h.BookingID] {
+			continue
+		}
+		out[h.Person] = append(out[h.Person], calendar.Interval{Start: h.Start, End: h.Start.Add(holdGranule)})
 	}
 	return out, nil
 }

@@ -104,102 +104,25 @@ func (a *App) book(ctx context.Context, id string, req BookRequest, reschedule b
 		}
 	}
 	end := start.Add(d.Duration)
-	switch {
-	case start.Before(now.Add(-time.Minute)):
-		return nil, Invalid("the booking is not valid", FieldError{Field: "start", Message: "is in the past"})
-	case end.After(d.Deadline) && strings.TrimSpace(req.OverrideReason) == "":
-		return nil, &Error{Code: EINVALID, Message: "this time is after the statutory deadline",
-			Fields: []FieldError{{Field: "start", Message: "ends after the deadline " + d.Deadline.In(a.zone()).Format(time.RFC3339) +
-				" (" + d.Timescale.BindingRule.ID + ", " + d.Timescale.BindingRule.Citation + "); give override_reason to book it anyway"}}}
-	}
 	check, err := a.checkSlot(ctx, d, start, end)
 	if err != nil {
 		return nil, err
 	}
 	if len(check.busy) > 0 {
-		return nil, &Error{Code: ECONFLICT, Message: "essential attendees are busy then: " + strings.Join(check.busy, ", "),
-			Detail: map[string]any{"busy": check.busy}}
+		return nil, &Error{Code: ECONFLICT, Message: "essential attendees are busy then: " + strings.Join(check.busy, ", ")}
 	}
-
-	// Hold everyone's time. A reschedule gives up the old holds first, so
-	// that a move by a quarter of an hour does not collide with itself,
-	// and takes them back if the new time cannot be held.
-	var old *Booking
-	if reschedule {
-		old = d.Booking
-		if err := a.Store.ReleaseHolds(ctx, old.ID, ""); err != nil {
-			return nil, err
-		}
-	}
-	bookingID := a.NewID()
-	if err := a.hold(ctx, d, bookingID, holdPersons(d), start, end); err != nil {
-		if old != nil {
-			if err := a.hold(ctx, d, old.ID, holdPersons(d), old.Start, old.End); err != nil {
-				a.Log.ErrorContext(ctx, "old holds not restored after a failed reschedule", "discussion", d.ID, "err", err)
-			}
-		}
-		return nil, err
-	}
-
 	action := "discussion.book"
 	if reschedule {
 		action = "discussion.reschedule"
 	}
-	saved, err := a.change(ctx, id, action, func(d *Discussion, p *Principal) (map[string]any, error) {
-		if err := checkBookable(d, reschedule); err != nil {
-			return nil, err
+	choice := BookingChoice{BookingID: a.NewID(), Start: start, End: end, Location: req.Location, OnlineURL: req.OnlineURL,
+		OverrideReason: req.OverrideReason, CounterID: req.CounterID, Unknown: check.unknown, Reschedule: reschedule, Zone: a.zone()}
+	return a.change(ctx, id, action, func(d *Discussion, p *Principal) (Effects, error) {
+		if !canManage(p, d) {
+			return Effects{}, Errorf(EFORBIDDEN, "only business support or the discussion's chair may book it")
 		}
-		now := a.Now().UTC()
-		actor := p.Actor()
-		if reschedule {
-			d.Sequence++
-			for i := range d.Invitees {
-				if inv := &d.Invitees[i]; inv.Reply != policy.ReplyDelegated {
-					inv.Reply, inv.RepliedAt, inv.RemindedAt = policy.ReplyNeedsAction, nil, nil
-				}
-			}
-		}
-		d.Status = StatusBooked
-		d.Booking = &Booking{ID: bookingID, Start: start.UTC(), End: end.UTC(), Location: req.Location, OnlineURL: req.OnlineURL,
-			BookedBy: actor, BookedAt: now, Unknown: check.unknown}
-		d.AtRisk = false
-		detail := map[string]any{"start": start.UTC(), "end": end.UTC(), "sequence": d.Sequence}
-		if end.After(d.Deadline) {
-			d.Breach = &Breach{At: now, Reason: strings.TrimSpace(req.OverrideReason), Override: true, By: actor}
-			detail["override_reason"] = d.Breach.Reason
-			d.record(now, actor, "deadline_override", "booked after the deadline: "+d.Breach.Reason)
-		} else if d.Breach != nil && d.Breach.Override {
-			d.Breach = nil // moved back within the deadline
-		}
-		if req.CounterID != "" {
-			for i := range d.Counters {
-				if c := &d.Counters[i]; c.ID == req.CounterID {
-					c.Status, c.DecidedBy, c.DecidedAt = "accepted", &actor, &now
-					detail["counter_id"] = c.ID
-				}
-			}
-		}
-		when := start.In(a.zone()).Format("Mon 2 Jan 2006 15:04")
-		if reschedule {
-			d.record(now, actor, "rescheduled", "moved to "+when)
-		} else {
-			d.record(now, actor, "booked", when)
-		}
-		if len(check.unknown) > 0 {
-			d.record(now, actor, "availability_unknown", "calendars not read at booking: "+strings.Join(check.unknown, ", "))
-		}
-		for _, inv := range d.current() {
-			d.queue("REQUEST", inv.Email, 0)
-		}
-		return detail, nil
+		return d.Book(choice, p.Actor(), a.Now())
 	})
-	if err != nil {
-		if rerr := a.Store.ReleaseHolds(context.WithoutCancel(ctx), bookingID, ""); rerr != nil {
-			a.Log.ErrorContext(ctx, "holds not released after a failed booking", "booking", bookingID, "err", rerr)
-		}
-		return nil, err
-	}
-	return saved, nil
 }
 
 // checkBookable says whether d is in a state to be booked (or rescheduled).
@@ -356,35 +279,12 @@ func (a *App) Cancel(ctx context.Context, id, reason string) (*Discussion, error
 	if reason == "" || len(reason) > 500 {
 		return nil, Invalid("the cancellation is not valid", FieldError{Field: "reason", Message: "give a reason of up to 500 characters"})
 	}
-	var booking string
-	d, err := a.change(ctx, id, "discussion.cancel", func(d *Discussion, p *Principal) (map[string]any, error) {
+	return a.change(ctx, id, "discussion.cancel", func(d *Discussion, p *Principal) (Effects, error) {
 		if !canManage(p, d) {
-			return nil, Errorf(EFORBIDDEN, "only business support or the discussion's chair may cancel it")
+			return Effects{}, Errorf(EFORBIDDEN, "only business support or the discussion's chair may cancel it")
 		}
-		if !d.live() {
-			return nil, Errorf(EPRECONDITION, "this discussion is %s and cannot be cancelled", d.Status)
-		}
-		now := a.Now().UTC()
-		if d.Booking != nil {
-			booking = d.Booking.ID
-			d.Sequence++
-			for _, inv := range d.current() {
-				d.queue("CANCEL", inv.Email, 0, func(m *PendingMessage) { m.Comment = "This discussion has been cancelled." })
-			}
-		}
-		d.Status = StatusCancelled
-		d.record(now, p.Actor(), "cancelled", reason)
-		return map[string]any{"reason": reason}, nil
+		return d.Cancel(reason, p.Actor(), a.Now())
 	})
-	if err != nil {
-		return nil, err
-	}
-	if booking != "" {
-		if err := a.Store.ReleaseHolds(ctx, booking, ""); err != nil {
-			a.Log.ErrorContext(ctx, "holds not released after cancel", "discussion", id, "err", err)
-		}
-	}
-	return d, nil
 }
 
 // AddAttendee invites someone else from the directory; if the discussion
@@ -406,51 +306,24 @@ func (a *App) AddAttendee(ctx context.Context, id string, in InviteeRequest) (*D
 	if err != nil {
 		return nil, err
 	}
-	var held []string // bookings this call holds the person's time for
-	d, err := a.change(ctx, id, "discussion.attendee.add", func(d *Discussion, p *Principal) (map[string]any, error) {
+	return a.change(ctx, id, "discussion.attendee.add", func(d *Discussion, p *Principal) (Effects, error) {
 		if !canManage(p, d) {
-			return nil, Errorf(EFORBIDDEN, "only business support or the discussion's chair may change who is invited")
-		}
-		if !d.live() {
-			return nil, Errorf(EPRECONDITION, "this discussion is %s", d.Status)
-		}
-		if d.invitee(person.Email) != nil {
-			return nil, Errorf(ECONFLICT, "%s is already invited", person.Name)
+			return Effects{}, Errorf(EFORBIDDEN, "only business support or the discussion's chair may change who is invited")
 		}
 		if pf, err := a.profile(d.Timescale.Profile); err == nil {
 			profile = pf
 		}
-		now := a.Now().UTC()
-		d.Invitees = append(d.Invitees, Invitee{
-			PersonID: person.ID, Name: person.Name, Email: person.Email, Agency: person.Agency, Role: person.Role,
-			Seniority: person.Seniority, SeniorityLabel: profile.SeniorityLabel(person.Agency, person.Seniority),
-			KnowsChild: in.KnowsChild, Reply: policy.ReplyNeedsAction, AddedAt: now,
-		})
-		d.refill()
-		if b := d.Booking; b != nil {
-			// An essential newcomer's time is held before saving (once per
-			// booking, should the change be re-applied on a newer version).
-			if d.invitee(person.Email).Essential && !slices.Contains(held, b.ID) {
-				if err := a.hold(ctx, d, b.ID, []string{person.ID}, b.Start, b.End); err != nil {
-					return nil, err
-				}
-				held = append(held, b.ID)
-			}
-			d.queue("REQUEST", person.Email, 0)
-		}
-		d.record(now, p.Actor(), "attendee_added", person.Name+" ("+string(person.Agency)+")")
-		return map[string]any{"person_id": person.ID}, nil
+		inv := inviteeOf(person, profile)
+		inv.KnowsChild = in.KnowsChild
+		return d.AddInvitee(inv, p.Actor(), a.Now())
 	})
-	// Holds taken for a booking the saved discussion does not have (or
-	// for a change that was not saved) belong to nothing: release them.
-	for _, b := range held {
-		if err != nil || d.Booking == nil || d.Booking.ID != b {
-			if rerr := a.Store.ReleaseHolds(context.WithoutCancel(ctx), b, person.ID); rerr != nil {
-				a.Log.ErrorContext(ctx, "holds not released", "booking", b, "err", rerr)
-			}
-		}
-	}
-	return d, err
+}
+
+// inviteeOf is a directory entry as an invitee, seniority labelled by the
+// profile's scale.
+func inviteeOf(p *Person, profile *policy.Profile) Invitee {
+	return Invitee{PersonID: p.ID, Name: p.Name, Email: p.Email, Agency: p.Agency, Role: p.Role,
+		Seniority: p.Seniority, SeniorityLabel: profile.SeniorityLabel(p.Agency, p.Seniority)}
 }
 
 // RemoveAttendee withdraws someone's invitation: they are sent a CANCEL
@@ -458,45 +331,12 @@ func (a *App) AddAttendee(ctx context.Context, id string, in InviteeRequest) (*D
 // invitation without them, and their time is released.
 func (a *App) RemoveAttendee(ctx context.Context, id, email string) (*Discussion, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
-	var released, key string
-	d, err := a.change(ctx, id, "discussion.attendee.remove", func(d *Discussion, p *Principal) (map[string]any, error) {
+	return a.change(ctx, id, "discussion.attendee.remove", func(d *Discussion, p *Principal) (Effects, error) {
 		if !canManage(p, d) {
-			return nil, Errorf(EFORBIDDEN, "only business support or the discussion's chair may change who is invited")
+			return Effects{}, Errorf(EFORBIDDEN, "only business support or the discussion's chair may change who is invited")
 		}
-		if !d.live() {
-			return nil, Errorf(EPRECONDITION, "this discussion is %s", d.Status)
-		}
-		inv := d.invitee(email)
-		if inv == nil {
-			return nil, Errorf(ENOTFOUND, "%s is not invited", email)
-		}
-		if inv.Chair {
-			return nil, Errorf(EPRECONDITION, "the chair cannot be removed; cancel or convene again with another chair")
-		}
-		now := a.Now().UTC()
-		inv.Removed = true
-		key = holdKey(*inv)
-		if d.Booking != nil {
-			// As invites.Invitation.Uninvite asks: a new revision, a CANCEL
-			// naming only them, and the others an updated REQUEST without
-			// them. Replies stand: the time has not changed.
-			released = d.Booking.ID
-			d.Sequence++
-			d.queue("CANCEL", inv.Email, 0, func(m *PendingMessage) { m.Uninvite = true })
-			for _, other := range d.current() {
-				d.queue("REQUEST", other.Email, 0)
-			}
-		}
-		d.refill()
-		d.record(now, p.Actor(), "attendee_removed", inv.Name)
-		return map[string]any{"email": email}, nil
+		return d.RemoveInvitee(email, p.Actor(), a.Now())
 	})
-	if err == nil && released != "" {
-		if err := a.Store.ReleaseHolds(ctx, released, key); err != nil {
-			a.Log.ErrorContext(ctx, "holds not released after removing an attendee", "discussion", id, "err", err)
-		}
-	}
-	return d, err
 }
 
 // refill recomputes who fills which requirement after the invitation list
@@ -526,28 +366,11 @@ func (a *App) DeclineCounter(ctx context.Context, id, counterID, comment string)
 	if len(comment) > 500 {
 		return nil, Invalid("the decision is not valid", FieldError{Field: "comment", Message: "must be at most 500 characters"})
 	}
-	return a.change(ctx, id, "discussion.counter.decline", func(d *Discussion, p *Principal) (map[string]any, error) {
+	return a.change(ctx, id, "discussion.counter.decline", func(d *Discussion, p *Principal) (Effects, error) {
 		if !canManage(p, d) {
-			return nil, Errorf(EFORBIDDEN, "only business support or the discussion's chair may decide on proposals")
+			return Effects{}, Errorf(EFORBIDDEN, "only business support or the discussion's chair may decide on proposals")
 		}
-		now := a.Now().UTC()
-		actor := p.Actor()
-		for i := range d.Counters {
-			c := &d.Counters[i]
-			if c.ID != counterID {
-				continue
-			}
-			if c.Status != "pending" {
-				return nil, Errorf(EPRECONDITION, "this proposal was already %s", c.Status)
-			}
-			c.Status, c.DecidedBy, c.DecidedAt = "declined", &actor, &now
-			if d.invitee(c.From) != nil && d.Booking != nil {
-				d.queue("DECLINECOUNTER", c.From, i, func(m *PendingMessage) { m.Comment = comment })
-			}
-			d.record(now, actor, "counter_declined", c.From)
-			return map[string]any{"counter_id": c.ID}, nil
-		}
-		return nil, Errorf(ENOTFOUND, "no counter proposal %s", counterID)
+		return d.DeclineCounter(counterID, comment, p.Actor(), a.Now())
 	})
 }
 

@@ -126,34 +126,34 @@ func (a *App) Convene(ctx context.Context, req ConveneRequest) (*Discussion, boo
 	}
 
 	id := a.NewID()
+	var claim *IdempotencyKey
 	if req.IdempotencyKey != "" {
-		existing, err := a.Store.ClaimIdempotencyKey(ctx, &IdempotencyKey{
-			ID: pr.Subject + "\x00" + req.IdempotencyKey, DiscussionID: id, RequestHash: req.RequestHash, CreatedAt: a.Now().UTC(),
-		})
-		if err != nil {
-			return nil, false, err
+		now := a.Now().UTC()
+		claim = &IdempotencyKey{ID: pr.Subject + "\x00" + req.IdempotencyKey, DiscussionID: id, RequestHash: req.RequestHash,
+			CreatedAt: now, ExpiresAt: now.Add(convenePoll)}
+		d, err := a.claimKey(ctx, claim, req.RequestHash)
+		if err != nil || d != nil {
+			return d, false, err
 		}
-		if existing != nil {
-			if existing.RequestHash != req.RequestHash {
-				return nil, false, Invalid("this Idempotency-Key was used for a different request",
-					FieldError{Field: "Idempotency-Key", Message: "reuse a key only to retry the same request"})
-			}
-			d, err := a.awaitDiscussion(ctx, existing.DiscussionID)
-			if err != nil {
-				return nil, false, err
-			}
-			if err := a.audit(ctx, "discussion.read", "discussions/"+d.ID, map[string]any{"idempotent_retry": true}); err != nil {
-				return nil, false, err
-			}
-			return d, false, nil
+	}
+	// A request that fails gives its key back, so the client's retry is
+	// served at once rather than waiting for the key to lapse.
+	releaseKey := func() {
+		if claim == nil {
+			return
+		}
+		if err := a.Store.ReleaseIdempotencyKey(context.WithoutCancel(ctx), claim.ID, claim.CreatedAt); err != nil {
+			a.Log.WarnContext(ctx, "idempotency key not released", "err", err)
 		}
 	}
 
 	d, err := a.newDiscussion(ctx, id, profile, req)
 	if err != nil {
+		releaseKey()
 		return nil, false, err
 	}
 	if err := a.Store.CreateDiscussion(ctx, d); err != nil {
+		releaseKey()
 		return nil, false, err
 	}
 	if err := a.audit(ctx, "discussion.create", "discussions/"+d.ID, map[string]any{
@@ -164,16 +164,40 @@ func (a *App) Convene(ctx context.Context, req ConveneRequest) (*Discussion, boo
 	return d, true, nil
 }
 
-// awaitDiscussion returns the discussion an earlier request with the same
-// idempotency key is creating, waiting a while for it to finish.
-func (a *App) awaitDiscussion(ctx context.Context, id string) (*Discussion, error) {
-	deadline := time.Now().Add(convenePoll)
+// claimKey claims an Idempotency-Key for a new discussion. When an
+// earlier request holds it, it returns what that request created, waiting
+// while it is still running; a claim whose request crashed lapses at its
+// ExpiresAt, and the key is then claimed afresh.
+func (a *App) claimKey(ctx context.Context, claim *IdempotencyKey, hash string) (*Discussion, error) {
+	giveUp := time.Now().Add(convenePoll) // real time: how long this request waits
 	for wait := 50 * time.Millisecond; ; wait = min(wait*2, time.Second) {
-		d, err := a.Store.Discussion(ctx, id)
-		if ErrorCode(err) != ENOTFOUND {
-			return d, err
+		existing, err := a.Store.ClaimIdempotencyKey(ctx, claim)
+		if err != nil || existing == nil {
+			return nil, err
 		}
-		if time.Now().After(deadline) {
+		if existing.RequestHash != hash {
+			return nil, Invalid("this Idempotency-Key was used for a different request",
+				FieldError{Field: "Idempotency-Key", Message: "reuse a key only to retry the same request"})
+		}
+		d, err := a.Store.Discussion(ctx, existing.DiscussionID)
+		if err == nil {
+			if err := a.audit(ctx, "discussion.read", "discussions/"+d.ID, map[string]any{"idempotent_retry": true}); err != nil {
+				return nil, err
+			}
+			return d, nil
+		} else if ErrorCode(err) != ENOTFOUND {
+			return nil, err
+		}
+		now := a.Now().UTC()
+		if !existing.ExpiresAt.After(now) {
+			// The first request died without creating anything.
+			if err := a.Store.ReleaseIdempotencyKey(ctx, existing.ID, existing.CreatedAt); err != nil {
+				return nil, err
+			}
+			claim.CreatedAt, claim.ExpiresAt = now, now.Add(convenePoll)
+			continue
+		}
+		if time.Now().Add(wait).After(giveUp) {
 			return nil, Errorf(ECONFLICT, "a request with this Idempotency-Key is still being processed; retry shortly")
 		}
 		select {

@@ -70,6 +70,9 @@ type Discussion struct {
 	// its iTIP revision.
 	UID      string `json:"uid"`
 	Sequence int    `json:"sequence"`
+	// Roster counts changes to who is invited: it tells apart the updated
+	// invitations such changes send, which keep the SEQUENCE.
+	Roster int `json:"roster,omitempty"`
 
 	Counters    []Counter   `json:"counters,omitempty"`
 	HeldReplies []HeldReply `json:"held_replies,omitempty"`
@@ -117,6 +120,9 @@ type Invitee struct {
 	Reply         policy.ReplyStatus `json:"reply"`
 	RepliedAt     *time.Time         `json:"replied_at,omitempty"`
 	ReplySequence int                `json:"reply_sequence,omitempty"`
+	// ReplyStamp is the answer's own time (its DTSTAMP), which orders
+	// answers that arrive out of order.
+	ReplyStamp *time.Time `json:"reply_stamp,omitempty"`
 	Comment       string             `json:"comment,omitempty"`
 	DelegatedTo   string             `json:"delegated_to,omitempty"`
 	DelegatedFrom string             `json:"delegated_from,omitempty"`
@@ -124,6 +130,11 @@ type Invitee struct {
 	Removed    bool       `json:"removed,omitempty"`
 	AddedAt    time.Time  `json:"added_at"`
 	RemindedAt *time.Time `json:"reminded_at,omitempty"`
+	// RefreshDay and Refreshes count the day's REFRESH requests, which
+	// are rate-limited; RefreshTotal numbers the re-sent invitations.
+	RefreshDay   string `json:"refresh_day,omitempty"`
+	Refreshes    int    `json:"refreshes,omitempty"`
+	RefreshTotal int    `json:"refresh_total,omitempty"`
 	// Rev counts the stored changes to this invitee (see DiscussionPatch).
 	Rev int64 `json:"rev"`
 }
@@ -163,7 +174,10 @@ type Counter struct {
 	Status     string     `json:"status"` // pending, accepted, declined
 	DecidedBy  *Actor     `json:"decided_by,omitempty"`
 	DecidedAt  *time.Time `json:"decided_at,omitempty"`
-	Rev        int64      `json:"rev"`
+	// Decision is business support's note on declining: kept inside
+	// Convene, never mailed on.
+	Decision string `json:"decision_note,omitempty"`
+	Rev      int64  `json:"rev"`
 }
 
 // HeldReply is a reply from someone not on the invitation list (a

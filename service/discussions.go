@@ -54,7 +54,7 @@ func (a *App) read(ctx context.Context, id, action string) (*Discussion, *Princi
 		return nil, nil, err
 	}
 	if !canSee(p, d) {
-		return nil, nil, notFound(id)
+		return nil, nil, a.denied(ctx, action, id)
 	}
 	if err := a.audit(ctx, action, "discussions/"+id, nil); err != nil {
 		return nil, nil, err
@@ -111,51 +111,85 @@ func (a *App) Discussions(ctx context.Context, f DiscussionFilter) ([]Discussion
 	return ds, nil
 }
 
-// change applies a user's change fn to a discussion they may see and saves
-// it, rebasing on the latest version when someone else saved first (fn runs
-// again on what they saved, so its checks see the current state). The change
-// is audited as action with fn's detail, and any messages it decided on are
-// moved to the outbox.
-func (a *App) change(ctx context.Context, id, action string, fn func(d *Discussion, p *Principal) (detail map[string]any, err error)) (*Discussion, error) {
-	return a.update(ctx, id, action, canSee, fn)
+// change is transition for what a user does to a discussion they may see.
+func (a *App) change(ctx context.Context, id, action string, fn func(d *Discussion, p *Principal) (Effects, error)) (*Discussion, error) {
+	return a.transition(ctx, id, action, canSee, fn)
 }
 
-// systemChange is change for what the service does on its own account or
-// on a channel's (an email reply, an RSVP link, the deadline watch): the
+// systemChange is transition for what the service does on its own account
+// or on a channel's (an email reply, an RSVP link, the deadline watch): the
 // principal in ctx names the actor for the audit log, and fn does its own
 // checks.
-func (a *App) systemChange(ctx context.Context, id, action string, fn func(d *Discussion, p *Principal) (detail map[string]any, err error)) (*Discussion, error) {
-	return a.update(ctx, id, action, nil, fn)
+func (a *App) systemChange(ctx context.Context, id, action string, fn func(d *Discussion, p *Principal) (Effects, error)) (*Discussion, error) {
+	return a.transition(ctx, id, action, nil, fn)
 }
 
-func (a *App) update(ctx context.Context, id, action string, allowed func(*Principal, *Discussion) bool, fn func(d *Discussion, p *Principal) (map[string]any, error)) (*Discussion, error) {
+// transition makes every change to a discussion the same way: load,
+// authorise, apply the domain's transition (fn), hold the time it asks for,
+// persist what changed (a patch guarded by the version and revisions
+// loaded), release the time it gives back, audit, and send its messages.
+// When someone else saved first, it runs again on what they saved, so fn's
+// checks see the current state.
+func (a *App) transition(ctx context.Context, id, action string, allowed func(*Principal, *Discussion) bool, fn func(d *Discussion, p *Principal) (Effects, error)) (*Discussion, error) {
 	p, err := require(ctx)
 	if err != nil {
 		return nil, err
 	}
+	var taken []HoldRequest // holds taken by any attempt
+	release := func() {
+		for _, h := range taken {
+			for _, person := range h.Persons {
+				if err := a.Store.ReleaseHolds(context.WithoutCancel(ctx), h.BookingID, person); err != nil {
+					a.Log.ErrorContext(ctx, "holds not released after a failed change", "booking", h.BookingID, "err", err)
+				}
+			}
+		}
+	}
 	for attempt := 0; ; attempt++ {
 		d, err := a.Store.Discussion(ctx, id)
 		if ErrorCode(err) == ENOTFOUND {
+			release()
 			return nil, notFound(id)
 		} else if err != nil {
+			release()
 			return nil, err
 		}
 		if allowed != nil && !allowed(p, d) {
-			return nil, notFound(id)
+			release()
+			return nil, a.denied(ctx, action, id)
 		}
 		before := d.Clone()
-		detail, err := fn(d, p)
+		now := a.Now().UTC()
+		eff, err := fn(d, p)
 		if err != nil {
+			release()
+			if ErrorCode(err) == EFORBIDDEN {
+				_ = a.audit(ctx, action+".denied", "discussions/"+id, nil)
+			}
 			return nil, err
 		}
-		now := a.Now().UTC()
+		// The time first: a change is saved only once the time it books is
+		// held, so a failed or raced change never leaves a booking
+		// without its holds.
+		for _, h := range eff.Hold {
+			err := a.hold(ctx, d, h.BookingID, h.Persons, h.Start, h.End)
+			if err != nil && h.BestEffort {
+				d.record(now, p.Actor(), "hold_clash", strings.Join(h.Persons, ", ")+": "+ErrorMessage(err))
+				continue
+			} else if err != nil {
+				release()
+				return nil, err
+			}
+			taken = append(taken, h)
+		}
 		patch := Diff(before, d, now)
 		if !patch.Empty() {
 			err = a.Store.PatchDiscussion(ctx, patch)
-			if ErrorCode(err) == ECONFLICT && attempt < 8 {
-				time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
+			if ErrorCode(err) == ECONFLICT && attempt < 10 {
+				time.Sleep(time.Duration(attempt+1) * 3 * time.Millisecond)
 				continue
 			} else if err != nil {
+				release()
 				return nil, err
 			}
 			d.UpdatedAt = now
@@ -163,10 +197,25 @@ func (a *App) update(ctx context.Context, id, action string, allowed func(*Princ
 				d.Version++
 			}
 		}
-		if err := a.audit(ctx, action, "discussions/"+id, detail); err != nil {
+		// Saved: the holds taken belong to it; what it gives back goes.
+		for _, r := range eff.Release {
+			if err := a.Store.ReleaseHolds(ctx, r.BookingID, r.Person); err != nil {
+				a.Log.ErrorContext(ctx, "holds not released", "discussion", id, "booking", r.BookingID, "err", err)
+			}
+		}
+		if err := a.audit(ctx, action, "discussions/"+id, eff.Detail); err != nil {
 			return nil, err
 		}
 		a.flushPending(ctx, d)
 		return d, nil
 	}
+}
+
+// denied audits an attempt on a discussion the caller may not see, and
+// answers as if it did not exist.
+func (a *App) denied(ctx context.Context, action, id string) error {
+	if err := a.audit(ctx, action+".denied", "discussions/"+id, nil); err != nil {
+		return err
+	}
+	return notFound(id)
 }

@@ -49,6 +49,8 @@ type Error struct {
 type Conflict struct {
 	// Hold is the hold already taken when HoldTime refused.
 	Hold *Hold
+	// Stale marks an answer older than the one recorded.
+	Stale bool
 }
 
 func (e *Error) Error() string {

@@ -165,33 +165,25 @@ func (a *App) RecordAttendance(ctx context.Context, id string, in CheckInRequest
 		}
 		person = p
 	}
-	return a.change(ctx, id, "discussion.attendance", func(d *Discussion, p *Principal) (map[string]any, error) {
+	return a.change(ctx, id, "discussion.attendance", func(d *Discussion, p *Principal) (Effects, error) {
 		if !canManage(p, d) {
-			return nil, Errorf(EFORBIDDEN, "only the chair or business support may record attendance")
-		}
-		if d.Status != StatusBooked && d.Status != StatusInProgress {
-			return nil, Errorf(EPRECONDITION, "attendance is recorded for a booked or started discussion; this one is %s", d.Status)
+			return Effects{}, Errorf(EFORBIDDEN, "only the chair or business support may record attendance")
 		}
 		profile, err := a.profile(d.Timescale.Profile)
 		if err != nil {
-			return nil, err
+			return Effects{}, err
 		}
-		now := a.Now().UTC()
-		c := CheckIn{ID: a.NewID(), PresentFrom: in.PresentFrom.UTC(), PresentTo: in.PresentTo, RecordedBy: p.Actor(), RecordedAt: now}
-		if c.PresentFrom.IsZero() {
-			c.PresentFrom = now
-		}
+		c := CheckIn{ID: a.NewID(), PresentFrom: in.PresentFrom, PresentTo: in.PresentTo, RecordedBy: p.Actor()}
 		switch {
 		case in.WalkIn != nil:
 			w := in.WalkIn
 			c.Name, c.Agency, c.Role, c.Seniority, c.WalkIn = strings.TrimSpace(w.Name), w.Agency, strings.TrimSpace(w.Role), w.Seniority, true
 		case person != nil:
 			c.PersonID, c.Name, c.Email, c.Agency, c.Role, c.Seniority = person.ID, person.Name, person.Email, person.Agency, person.Role, person.Seniority
-			c.WalkIn = d.invitee(person.Email) == nil
 		default:
 			inv := d.invitee(in.Email)
 			if inv == nil {
-				return nil, Invalid("the check-in is not valid", FieldError{Field: "email", Message: "is not invited; check in a walk-in instead"})
+				return Effects{}, Invalid("the check-in is not valid", FieldError{Field: "email", Message: "is not invited; check in a walk-in instead"})
 			}
 			c.PersonID, c.Name, c.Email, c.Agency, c.Role, c.Seniority = inv.PersonID, inv.Name, inv.Email, inv.Agency, inv.Role, inv.Seniority
 		}
@@ -202,19 +194,7 @@ func (a *App) RecordAttendance(ctx context.Context, id string, in CheckInRequest
 			c.KnowsChild = *in.KnowsChild
 		}
 		c.SeniorityLabel = profile.SeniorityLabel(c.Agency, c.Seniority)
-		// A second check-in of the same person updates the first (leaving,
-		// or correcting the times).
-		if c.Email != "" {
-			if i := slices.IndexFunc(d.CheckIns, func(o CheckIn) bool { return o.Email == c.Email }); i >= 0 {
-				c.ID = d.CheckIns[i].ID
-				d.CheckIns[i] = c
-				d.record(now, p.Actor(), "check_in_updated", c.Name)
-				return map[string]any{"check_in": c.ID}, nil
-			}
-		}
-		d.CheckIns = append(d.CheckIns, c)
-		d.record(now, p.Actor(), "checked_in", c.Name+" ("+string(c.Agency)+")")
-		return map[string]any{"check_in": c.ID, "walk_in": c.WalkIn}, nil
+		return d.CheckIn(c, a.Now())
 	})
 }
 
@@ -226,39 +206,12 @@ func (a *App) StartDiscussion(ctx context.Context, id, override string) (*Discus
 	if len(override) > 500 {
 		return nil, Invalid("the start is not valid", FieldError{Field: "override_reason", Message: "must be at most 500 characters"})
 	}
-	return a.change(ctx, id, "discussion.start", func(d *Discussion, p *Principal) (map[string]any, error) {
+	return a.change(ctx, id, "discussion.start", func(d *Discussion, p *Principal) (Effects, error) {
 		if !isChairOf(p, d) {
-			return nil, Errorf(EFORBIDDEN, "only the discussion's chair may start it")
+			return Effects{}, Errorf(EFORBIDDEN, "only the discussion's chair may start it")
 		}
-		if d.Status != StatusBooked {
-			return nil, Errorf(EPRECONDITION, "only a booked discussion can be started; this one is %s", d.Status)
-		}
-		now := a.Now().UTC()
-		q := a.quorum(d, now)
-		var missing []string
-		for _, r := range q.Actual.Requirements {
-			if r.Essential && r.Status != policy.StateSatisfied {
-				missing = append(missing, r.Name+" ("+string(r.Status)+")")
-			}
-		}
-		if q.Actual.KnowsChild.Required && !q.Actual.KnowsChild.Satisfied {
-			missing = append(missing, "someone who knows the child")
-		}
-		if !q.Met && override == "" {
-			return nil, &Error{Code: EPRECONDITION, Message: q.Summary + " Start with override_reason to proceed without quorum.",
-				Detail: map[string]any{"quorum": q.Actual}}
-		}
-		d.Status = StatusInProgress
-		d.Started = &Start{At: now, By: p.Actor()}
-		detail := map[string]any{"quorum_met": q.Met}
-		if !q.Met {
-			d.Started.Override, d.Started.Missing = override, missing
-			detail["override_reason"], detail["missing"] = override, missing
-			d.record(now, p.Actor(), "started_without_quorum", override+" — missing: "+strings.Join(missing, "; "))
-		} else {
-			d.record(now, p.Actor(), "started", q.Summary)
-		}
-		return detail, nil
+		now := a.Now()
+		return d.Start(a.quorum(d, now), override, p.Actor(), now)
 	})
 }
 
@@ -281,59 +234,40 @@ func (a *App) RecordOutcome(ctx context.Context, id string, in OutcomeRequest) (
 		return nil, err
 	}
 	var followUp *Discussion
-	var booking string
-	d, err := a.change(ctx, id, "discussion.outcome", func(d *Discussion, p *Principal) (map[string]any, error) {
+	return a.change(ctx, id, "discussion.outcome", func(d *Discussion, p *Principal) (Effects, error) {
 		if !isChairOf(p, d) {
-			return nil, Errorf(EFORBIDDEN, "only the discussion's chair may record its outcome")
+			return Effects{}, Errorf(EFORBIDDEN, "only the discussion's chair may record its outcome")
 		}
 		if d.Status != StatusInProgress {
-			return nil, Errorf(EPRECONDITION, "the outcome is recorded after the discussion starts; this one is %s", d.Status)
+			return Effects{}, Errorf(EPRECONDITION, "the outcome is recorded after the discussion starts; this one is %s", d.Status)
 		}
+		in := in
+		in.AuthorisedBy = slices.Clone(in.AuthorisedBy)
 		if err := checkAuthorisers(d, in); err != nil {
-			return nil, err
+			return Effects{}, err
 		}
 		profile, err := a.profile(d.Timescale.Profile)
 		if err != nil {
-			return nil, err
+			return Effects{}, err
 		}
 		now := a.Now().UTC()
 		fos, err := profile.FollowOns(policy.FollowOnRequest{HeldAt: d.Started.At, Outcome: in.Outcome, HarmSubstantiated: in.HarmSubstantiated, Case: d.Case})
 		if err != nil {
-			return nil, policyError(err, "")
+			return Effects{}, policyError(err, "")
 		}
-		d.FollowOns = d.FollowOns[:0]
-		for _, fo := range fos {
-			d.FollowOns = append(d.FollowOns, FollowOn{FollowOn: fo})
-		}
-		d.Outcome = &Outcome{Outcome: in.Outcome, SignsOfSafety: in.SignsOfSafety, Decisions: in.Decisions, Actions: in.Actions,
-			AuthorisedBy: in.AuthorisedBy, HarmSubstantiated: in.HarmSubstantiated, Deferral: in.Deferral,
-			RecordedBy: p.Actor(), RecordedAt: now}
-		d.Status = StatusConcluded
-		if d.Booking != nil {
-			booking = d.Booking.ID
-		}
-		d.record(now, p.Actor(), "outcome", string(in.Outcome))
-		detail := map[string]any{"outcome": in.Outcome, "follow_ons": len(d.FollowOns)}
+		var followUpID string
 		if in.Outcome == policy.OutcomeDeferred {
 			if followUp == nil {
 				if followUp, err = a.followUp(ctx, d, now); err != nil {
-					return nil, err
+					return Effects{}, err
 				}
 			}
-			d.FollowUpID = followUp.ID
-			detail["follow_up"] = followUp.ID
-			d.record(now, p.Actor(), "follow_up_convened", "reconvene by "+followUp.Deadline.In(a.zone()).Format(time.RFC3339))
+			followUpID = followUp.ID
 		}
-		return detail, nil
+		return d.Conclude(Outcome{Outcome: in.Outcome, SignsOfSafety: in.SignsOfSafety, Decisions: in.Decisions, Actions: in.Actions,
+			AuthorisedBy: in.AuthorisedBy, HarmSubstantiated: in.HarmSubstantiated, Deferral: in.Deferral,
+			RecordedBy: p.Actor()}, fos, followUpID, now)
 	})
-	if err == nil && booking != "" {
-		// Held and done: whatever of the booked time is still to come is
-		// free again.
-		if err := a.Store.ReleaseHolds(ctx, booking, ""); err != nil {
-			a.Log.ErrorContext(ctx, "holds not released after the outcome", "discussion", id, "err", err)
-		}
-	}
-	return d, err
 }
 
 func validateOutcome(in OutcomeRequest, now time.Time) error {

@@ -97,15 +97,12 @@ func (a *App) IngestMessage(ctx context.Context, raw []byte, channel, envelopeFr
 	switch {
 	case d.invitee(rec.Attendee) == nil:
 		res.Result, res.Detail = InboundHeld, "not on the invitation list; held for business support to admit or reject"
-		_, err = a.systemChange(ctx, d.ID, "discussion.reply.held", func(d *Discussion, _ *Principal) (map[string]any, error) {
-			if slices.ContainsFunc(d.HeldReplies, func(h HeldReply) bool { return h.From == rec.Attendee && h.Status == "held" }) {
+		_, err = a.systemChange(ctx, d.ID, "discussion.reply.held", func(d *Discussion, _ *Principal) (Effects, error) {
+			eff, err := d.HoldReply(HeldReply{ID: a.NewID(), From: rec.Attendee, Name: truncate(speaker.Name, 200), Reply: replyOf(speaker.Stat)}, rec.At)
+			if eff.Detail["duplicate"] == true {
 				res.Result = InboundDuplicate
-				return nil, nil
 			}
-			d.HeldReplies = append(d.HeldReplies, HeldReply{ID: a.NewID(), From: rec.Attendee, Name: speaker.Name,
-				Reply: replyOf(speaker.Stat), ReceivedAt: rec.At, Status: "held"})
-			d.record(rec.At, Actor{Subject: "mail", Email: rec.Attendee}, "reply_held", rec.Attendee+" is not invited")
-			return map[string]any{"from": rec.Attendee}, nil
+			return eff, err
 		})
 	case in.Sequence < d.Sequence && in.Method != invites.MethodRefresh:
 		// A REFRESH asks for the latest copy, usually because the sender's
@@ -114,12 +111,12 @@ func (a *App) IngestMessage(ctx context.Context, raw []byte, channel, envelopeFr
 		res.Result, res.Detail = InboundIgnoredStale, "answers an earlier version of the invitation"
 	default:
 		res.Result = InboundRecorded
-		_, err = a.systemChange(ctx, d.ID, "discussion.reply", func(d *Discussion, _ *Principal) (map[string]any, error) {
-			if d.invitee(rec.Attendee) == nil {
-				return nil, Errorf(EPRECONDITION, "%s is no longer invited", rec.Attendee)
-			}
+		_, err = a.systemChange(ctx, d.ID, "discussion.reply", func(d *Discussion, _ *Principal) (Effects, error) {
 			return a.applyInbound(ctx, d, in, speaker, rec.At)
 		})
+		if se := (*Error)(nil); errors.As(err, &se) && se.Conflict != nil && se.Conflict.Stale {
+			res.Result, res.Detail, err = InboundIgnoredStale, "older than the answer already recorded", nil
+		}
 	}
 	var se *Error
 	if errors.As(err, &se) && se.Code == EINVALID {
@@ -142,102 +139,60 @@ func (a *App) parser() *invites.Parser {
 }
 
 // applyInbound records a REPLY, COUNTER or REFRESH from an invitee.
-func (a *App) applyInbound(ctx context.Context, d *Discussion, in *invites.Inbound, speaker invites.ReplyAttendee, at time.Time) (map[string]any, error) {
+func (a *App) applyInbound(ctx context.Context, d *Discussion, in *invites.Inbound, speaker invites.ReplyAttendee, at time.Time) (Effects, error) {
 	inv := d.invitee(speaker.Email)
-	actor := Actor{Subject: "mail", Name: inv.Name, Email: inv.Email}
+	if inv == nil {
+		return Effects{}, Errorf(EPRECONDITION, "%s is no longer invited", speaker.Email)
+	}
 	switch in.Method {
 	case invites.MethodReply:
 		comment := in.Comment
 		if speaker.Comment != "" {
 			comment = speaker.Comment
 		}
-		names := map[string]string{}
-		for _, at := range in.Attendees {
-			names[strings.ToLower(at.Email)] = at.Name
+		r := Reply{Email: inv.Email, Answer: replyOf(speaker.Stat), Sequence: in.Sequence, Stamp: in.DTStamp, Comment: comment,
+			By: Actor{Subject: "mail", Name: inv.Name, Email: inv.Email}}
+		if len(speaker.DelegatedTo) > 0 {
+			r.DelegatedTo = strings.ToLower(speaker.DelegatedTo[0])
+			for _, at := range in.Attendees {
+				if strings.EqualFold(at.Email, r.DelegatedTo) {
+					r.DelegateName = at.Name
+				}
+			}
+			var err error
+			if r.Delegate, err = a.directoryInvitee(ctx, d, r.DelegatedTo); err != nil {
+				return Effects{}, err
+			}
 		}
-		return a.applyReply(ctx, d, inv, speaker.Stat, speaker.DelegatedTo, names, comment, in.Sequence, actor, at)
+		return d.ApplyReply(r, at)
 	case invites.MethodCounter:
 		p := in.Proposal
-		if p == nil || p.Start.IsZero() {
-			return nil, Invalid("the counter proposal names no time")
+		if p == nil {
+			return Effects{}, Invalid("the counter proposal names no time")
 		}
-		end := p.End
-		if end.IsZero() || !end.After(p.Start) {
-			end = p.Start.Add(d.Duration)
-		}
-		dup := slices.ContainsFunc(d.Counters, func(c Counter) bool {
-			return c.From == inv.Email && c.Status == "pending" && c.Start.Equal(p.Start) && c.End.Equal(end)
-		})
-		if !dup {
-			d.Counters = append(d.Counters, Counter{ID: a.NewID(), From: inv.Email, Start: p.Start.UTC(), End: end.UTC(),
-				Comment: in.Comment, Sequence: in.Sequence, ReceivedAt: at, Status: "pending"})
-			d.record(at, actor, "counter_proposed", inv.Name+" proposes "+p.Start.In(a.zone()).Format("Mon 2 Jan 15:04"))
-		}
-		return map[string]any{"counter": !dup}, nil
+		return d.ApplyCounter(CounterProposal{ID: a.NewID(), Email: inv.Email, Start: p.Start, End: p.End, Comment: in.Comment,
+			Sequence: in.Sequence, Zone: a.zone()}, at)
 	case invites.MethodRefresh:
-		if d.Booking != nil {
-			n := 1 + len(slices.DeleteFunc(slices.Clone(d.Timeline), func(e Event) bool { return e.Kind != "refresh" }))
-			d.queue("REQUEST", inv.Email, n)
-		}
-		d.record(at, actor, "refresh", inv.Name+" asked for the latest invitation")
-		return map[string]any{"refresh": true}, nil
+		return d.ApplyRefresh(inv.Email, at)
 	}
-	return nil, Invalid("the message's method is not one Convene takes")
+	return Effects{}, Invalid("the message's method is not one Convene takes")
 }
 
-// applyReply records an invitee's answer; a delegation adds the delegate,
-// who gets their own invitation (and counts only if senior enough).
-// names maps addresses to the names the message gives them (a delegate's
-// CN on its own ATTENDEE line).
-func (a *App) applyReply(ctx context.Context, d *Discussion, inv *Invitee, stat invites.PartStat, delegatedTo []string, names map[string]string, comment string, seq int, actor Actor, at time.Time) (map[string]any, error) {
-	reply := replyOf(stat)
-	if reply == "" || reply == policy.ReplyNeedsAction {
-		return nil, Invalid("the reply's PARTSTAT is not an answer", FieldError{Field: "partstat", Message: string(stat)})
-	}
-	inv.Reply, inv.RepliedAt, inv.ReplySequence = reply, &at, seq
-	inv.Comment = truncate(comment, 500)
-	detail := map[string]any{"attendee": inv.Email, "reply": reply}
-	if reply != policy.ReplyDelegated {
-		d.record(at, actor, "reply", inv.Name+" "+string(reply))
-		return detail, nil
-	}
-	if len(delegatedTo) == 0 {
-		return nil, Invalid("a delegation must name the delegate (DELEGATED-TO)")
-	}
-	to := strings.ToLower(delegatedTo[0])
-	inv.DelegatedTo = to
-	detail["delegated_to"] = to
-	d.record(at, actor, "delegated", inv.Name+" delegated to "+to)
-	if d.invitee(to) != nil {
-		return detail, nil
-	}
-	delegate := Invitee{Email: to, Name: to, Agency: inv.Agency, Role: inv.Role, Requirements: inv.Requirements,
-		Essential: inv.Essential, DelegatedFrom: inv.Email, Reply: policy.ReplyNeedsAction, AddedAt: at}
-	if n := strings.TrimSpace(names[to]); n != "" {
-		delegate.Name = truncate(n, 200)
-	}
-	// A delegate in the directory brings their own agency, role and
-	// seniority; one who is not has no known seniority, so they cannot
-	// satisfy a seniority requirement until business support adds them.
-	if p, err := a.Store.PersonByEmail(ctx, to); err == nil {
-		profile, perr := a.profile(d.Timescale.Profile)
-		delegate.PersonID, delegate.Name, delegate.Agency, delegate.Role, delegate.Seniority = p.ID, p.Name, p.Agency, p.Role, p.Seniority
-		if perr == nil {
-			delegate.SeniorityLabel = profile.SeniorityLabel(p.Agency, p.Seniority)
-		}
-	} else if ErrorCode(err) != ENOTFOUND {
+// directoryInvitee is the directory entry with the address as an invitee,
+// or nil when the directory has nobody with it.
+func (a *App) directoryInvitee(ctx context.Context, d *Discussion, email string) (*Invitee, error) {
+	p, err := a.Store.PersonByEmail(ctx, email)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, nil
+	} else if err != nil {
 		return nil, err
 	}
-	d.Invitees = append(d.Invitees, delegate)
-	if d.Booking != nil {
-		d.queue("REQUEST", to, 0)
-		// Best effort: the delegate's diary is held like everyone's; a
-		// clash is recorded rather than refusing the delegation.
-		if err := a.hold(ctx, d, d.Booking.ID, []string{holdKey(delegate)}, d.Booking.Start, d.Booking.End); err != nil {
-			d.record(at, actor, "delegate_clash", to+": "+ErrorMessage(err))
-		}
+	profile, err := a.profile(d.Timescale.Profile)
+	if err != nil {
+		return nil, err
 	}
-	return detail, nil
+	inv := inviteeOf(p, profile)
+	return &inv, nil
 }
 
 func truncate(s string, n int) string {
@@ -296,13 +251,17 @@ func (a *App) AnswerRSVP(ctx context.Context, token string) (*InboundResult, err
 	if r.Sequence < d.Sequence {
 		res.Result, res.Detail = InboundIgnoredStale, "this link is from an earlier version of the invitation; use the latest email"
 	} else {
-		_, err = a.systemChange(ctx, d.ID, "discussion.reply", func(d *Discussion, _ *Principal) (map[string]any, error) {
+		_, err = a.systemChange(ctx, d.ID, "discussion.reply", func(d *Discussion, _ *Principal) (Effects, error) {
 			inv := d.invitee(r.Attendee)
 			if inv == nil {
-				return nil, Errorf(ENOTFOUND, "this invitation was withdrawn")
+				return Effects{}, Errorf(ENOTFOUND, "this invitation was withdrawn")
 			}
-			return a.applyReply(ctx, d, inv, r.Allowed[0], nil, nil, "", r.Sequence, Actor{Subject: "rsvp-link", Name: inv.Name, Email: inv.Email}, rec.At)
+			return d.ApplyReply(Reply{Email: inv.Email, Answer: replyOf(r.Allowed[0]), Sequence: r.Sequence, Stamp: rec.At,
+				By: Actor{Subject: "rsvp-link", Name: inv.Name, Email: inv.Email}}, rec.At)
 		})
+		if se := (*Error)(nil); errors.As(err, &se) && se.Conflict != nil && se.Conflict.Stale {
+			res.Result, res.Detail, err = InboundIgnoredStale, "older than the answer already recorded", nil
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -336,45 +295,17 @@ func (a *App) rsvp(ctx context.Context, token string) (invites.RSVP, *Discussion
 // DecideHeldReply admits a held reply (the sender joins the invitation
 // list with their answer) or rejects it.
 func (a *App) DecideHeldReply(ctx context.Context, id, heldID string, admit bool) (*Discussion, error) {
-	return a.change(ctx, id, "discussion.reply.decide", func(d *Discussion, p *Principal) (map[string]any, error) {
+	return a.change(ctx, id, "discussion.reply.decide", func(d *Discussion, p *Principal) (Effects, error) {
 		if !canManage(p, d) {
-			return nil, Errorf(EFORBIDDEN, "only business support or the chair may admit replies")
+			return Effects{}, Errorf(EFORBIDDEN, "only business support or the chair may admit replies")
 		}
-		i := slices.IndexFunc(d.HeldReplies, func(h HeldReply) bool { return h.ID == heldID })
-		if i < 0 {
-			return nil, Errorf(ENOTFOUND, "no held reply %s", heldID)
-		}
-		h := &d.HeldReplies[i]
-		if h.Status != "held" {
-			return nil, Errorf(EPRECONDITION, "this reply was already %s", h.Status)
-		}
-		now := a.Now().UTC()
-		actor := p.Actor()
-		h.DecidedBy = &actor
-		if !admit {
-			h.Status = "rejected"
-			d.record(now, actor, "reply_rejected", h.From)
-			return map[string]any{"from": h.From, "admitted": false}, nil
-		}
-		h.Status = "admitted"
-		inv := Invitee{Email: h.From, Name: h.Name, Agency: policy.AgencyOther, Reply: h.Reply, RepliedAt: &h.ReceivedAt, AddedAt: now}
-		if inv.Name == "" {
-			inv.Name = h.From
-		}
-		if person, err := a.Store.PersonByEmail(ctx, h.From); err == nil {
-			inv.PersonID, inv.Name, inv.Agency, inv.Role, inv.Seniority = person.ID, person.Name, person.Agency, person.Role, person.Seniority
-			if profile, err := a.profile(d.Timescale.Profile); err == nil {
-				inv.SeniorityLabel = profile.SeniorityLabel(person.Agency, person.Seniority)
+		var person *Invitee
+		if i := slices.IndexFunc(d.HeldReplies, func(h HeldReply) bool { return h.ID == heldID }); i >= 0 && admit {
+			var err error
+			if person, err = a.directoryInvitee(ctx, d, d.HeldReplies[i].From); err != nil {
+				return Effects{}, err
 			}
 		}
-		if d.invitee(inv.Email) == nil {
-			d.Invitees = append(d.Invitees, inv)
-			d.refill()
-			if d.Booking != nil {
-				d.queue("REQUEST", inv.Email, 0)
-			}
-		}
-		d.record(now, actor, "reply_admitted", h.From)
-		return map[string]any{"from": h.From, "admitted": true}, nil
+		return d.DecideHeldReply(heldID, admit, person, p.Actor(), a.Now())
 	})
 }

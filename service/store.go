@@ -72,8 +72,11 @@ type DiscussionStore interface {
 	// or crashed and expired, can be retried.
 	ReleaseIdempotencyKey(ctx context.Context, id string, claimedAt time.Time) error
 
-	// HoldTime records every hold or none: when one is already taken it
-	// returns a *HoldConflict (code ECONFLICT) naming the taken hold.
+	// HoldTime records every hold or none. A hold already taken by the
+	// same discussion (a reschedule overlapping its old time, or a retried
+	// booking) is taken over: it gets the new booking id. One taken by
+	// another discussion refuses them all with ECONFLICT, Error.Conflict
+	// naming the taken hold.
 	HoldTime(ctx context.Context, holds []Hold) error
 	// ReleaseHolds removes a booking's holds (of one person, if given).
 	ReleaseHolds(ctx context.Context, bookingID, person string) error

@@ -114,7 +114,6 @@ func (a *App) WatchOnce(ctx context.Context, w Watch) error {
 
 // watchOne updates one discussion's flags, and d with them.
 func (a *App) watchOne(ctx context.Context, d *Discussion, w Watch, now time.Time) error {
-	system := Actor{Subject: "deadline-watch", Name: "Deadline watch"}
 	needs := func(d *Discussion) (risk, breach bool, remind []string) {
 		switch d.Status {
 		case StatusProposed:
@@ -136,33 +135,16 @@ func (a *App) watchOne(ctx context.Context, d *Discussion, w Watch, now time.Tim
 	if risk, breach, remind := needs(d); !risk && !breach && len(remind) == 0 {
 		return nil
 	}
-	saved, err := a.systemChange(ctx, d.ID, "discussion.watch", func(d *Discussion, _ *Principal) (map[string]any, error) {
+	saved, err := a.systemChange(ctx, d.ID, "discussion.watch", func(d *Discussion, _ *Principal) (Effects, error) {
 		risk, breach, remind := needs(d)
-		detail := map[string]any{}
-		if risk {
-			d.AtRisk = true
-			detail["at_risk"] = true
-			d.record(now, system, "at_risk", "not booked and "+d.Deadline.Sub(now).Round(time.Minute).String()+" left to the deadline")
-		}
+		w := WatchFindings{AtRisk: risk, Left: d.Deadline.Sub(now), Remind: remind}
 		if breach {
-			reason := "the deadline passed before the discussion was held"
+			w.Breach = "the deadline passed before the discussion was held"
 			if d.Status == StatusProposed {
-				reason = "the deadline passed without a booking"
+				w.Breach = "the deadline passed without a booking"
 			}
-			d.Breach = &Breach{At: now, Reason: reason, By: system}
-			detail["breach"] = reason
-			d.record(now, system, "breached", reason)
 		}
-		for _, email := range remind {
-			inv := d.invitee(email)
-			inv.RemindedAt = &now
-			d.queue("REQUEST", email, 1, func(m *PendingMessage) { m.Reminder = true })
-			d.record(now, system, "reminder", "invitation re-sent to "+inv.Name)
-		}
-		if len(remind) > 0 {
-			detail["reminded"] = remind
-		}
-		return detail, nil
+		return d.Watch(w, now)
 	})
 	if err != nil {
 		return err
