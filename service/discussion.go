@@ -122,10 +122,10 @@ type Invitee struct {
 	ReplySequence int                `json:"reply_sequence,omitempty"`
 	// ReplyStamp is the answer's own time (its DTSTAMP), which orders
 	// answers that arrive out of order.
-	ReplyStamp *time.Time `json:"reply_stamp,omitempty"`
-	Comment       string             `json:"comment,omitempty"`
-	DelegatedTo   string             `json:"delegated_to,omitempty"`
-	DelegatedFrom string             `json:"delegated_from,omitempty"`
+	ReplyStamp    *time.Time `json:"reply_stamp,omitempty"`
+	Comment       string     `json:"comment,omitempty"`
+	DelegatedTo   string     `json:"delegated_to,omitempty"`
+	DelegatedFrom string     `json:"delegated_from,omitempty"`
 	// Removed invitees stay on the record (they were sent a CANCEL).
 	Removed    bool       `json:"removed,omitempty"`
 	AddedAt    time.Time  `json:"added_at"`
@@ -408,9 +408,9 @@ type DiscussionFilter struct {
 	Agency     policy.Agency
 	// CaseReference selects the discussions of one case reference.
 	CaseReference string
-	VisibleTo  string
-	Breached   *bool
-	AtRisk     *bool
+	VisibleTo     string
+	Breached      *bool
+	AtRisk        *bool
 	// After is the cursor: the deadline and id of the previous page's last
 	// discussion.
 	AfterDeadline time.Time
