@@ -288,6 +288,9 @@ func (d *Discussion) ApplyReply(r Reply, now time.Time) (Effects, error) {
 	if r.Answer == "" || r.Answer == policy.ReplyNeedsAction {
 		return Effects{}, Invalid("the reply's PARTSTAT is not an answer", FieldError{Field: "partstat", Message: string(r.Answer)})
 	}
+	if r.Answer == policy.ReplyDelegated && r.DelegatedTo == "" {
+		return Effects{}, Invalid("a delegation must name the delegate (DELEGATED-TO)")
+	}
 	if r.Sequence < d.Sequence || !newerReply(inv, r) {
 		return Effects{}, &Error{Code: EPRECONDITION, Message: staleReply, Conflict: &Conflict{Stale: true}}
 	}
@@ -304,9 +307,6 @@ func (d *Discussion) ApplyReply(r Reply, now time.Time) (Effects, error) {
 		return eff, nil
 	}
 	to := strings.ToLower(r.DelegatedTo)
-	if to == "" {
-		return Effects{}, Invalid("a delegation must name the delegate (DELEGATED-TO)")
-	}
 	inv.DelegatedTo = to
 	eff.Detail["delegated_to"] = to
 	d.record(now, r.By, "delegated", inv.Name+" delegated to "+to)
