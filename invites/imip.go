@@ -53,10 +53,26 @@ type Invitation struct {
 	// body and, for DECLINECOUNTER, into COMMENT.
 	Comment string
 	// Uninvite turns a CANCEL into "you are no longer invited": the
-	// calendar lists only the recipient, and the meeting goes on for the
-	// others (RFC 5546 §3.2.5). The caller bumps Meeting.Sequence and
-	// sends the remaining attendees an updated REQUEST without them.
+	// calendar lists only the recipient and carries no STATUS, and the
+	// meeting goes on for the others (RFC 5546 §3.2.5; see
+	// Builder.Uninvite). The caller sends the remaining attendees an
+	// updated REQUEST without them.
 	Uninvite bool
+	// DeclinedProposal, on a REQUEST or DECLINECOUNTER, is the time the
+	// recipient proposed in a COUNTER and the organizer did not accept.
+	// The body then says so and that the meeting stays at its time. See
+	// Composer.DeclineCounter for why a REQUEST goes with the
+	// DECLINECOUNTER.
+	DeclinedProposal *Proposal
+	// InReplyTo is the Message-ID (without angle brackets) of the message
+	// this one follows, normally the first invitation the recipient was
+	// sent; References lists the thread's Message-IDs, oldest first, and
+	// is InReplyTo alone if empty. They become the In-Reply-To and
+	// References fields (RFC 5322 §3.6.4), so mail clients show an update,
+	// cancellation, counter decision or reminder in the same conversation
+	// as the invitation.
+	InReplyTo  string
+	References []string
 }
 
 // Composer writes iMIP messages (RFC 6047). The zero value is not usable:
@@ -100,15 +116,26 @@ func (c *Composer) Compose(inv Invitation) (*Message, error) {
 	if err := checkField("comment", inv.Comment, m.Sensitive); err != nil {
 		return nil, err
 	}
+	if inv.DeclinedProposal != nil {
+		if inv.Method == MethodCancel {
+			return nil, fmt.Errorf("invites: a CANCEL cannot carry a declined proposal")
+		}
+		if p := inv.DeclinedProposal; p.Start.IsZero() || !p.End.After(p.Start) {
+			return nil, fmt.Errorf("invites: declined proposal needs a start and an end after it")
+		}
+	}
+	thread, err := threadIDs(inv.InReplyTo, inv.References)
+	if err != nil {
+		return nil, err
+	}
 
 	var ics []byte
-	var err error
 	switch inv.Method {
 	case MethodRequest:
 		ics, err = c.Builder.Request(m)
 	case MethodCancel:
 		if inv.Uninvite {
-			ics, err = c.Builder.Cancel(m, inv.To.Email)
+			ics, err = c.Builder.Uninvite(m, inv.To.Email)
 		} else {
 			ics, err = c.Builder.Cancel(m)
 		}
@@ -138,9 +165,13 @@ func (c *Composer) Compose(inv Invitation) (*Message, error) {
 	var h mail.Header
 	h.SetContentType("multipart/mixed", map[string]string{"boundary": "mixed-" + newID()})
 	h.Set("MIME-Version", "1.0")
+	if len(thread) > 0 {
+		h.SetMsgIDList("References", thread)
+		h.SetMsgIDList("In-Reply-To", thread[len(thread)-1:])
+	}
 	h.SetMessageID(id)
 	h.SetDate(c.Builder.Now())
-	h.SetSubject(subject(inv.Method, m))
+	h.SetSubject(subject(inv, m))
 	h.SetAddressList("To", []*mail.Address{{Name: inv.To.Name, Address: inv.To.Email}})
 	h.SetAddressList("From", []*mail.Address{{Name: m.Organizer.Name, Address: m.Organizer.Email}})
 
@@ -201,12 +232,14 @@ func writePart(parent *message.Writer, mediaType string, params map[string]strin
 
 // subject is the email subject: the summary, with a prefix like the ones
 // Outlook uses so people can tell an update from the first invitation.
-func subject(method Method, m Meeting) string {
+func subject(inv Invitation, m Meeting) string {
 	s := cleanText(strings.ReplaceAll(m.Summary, "\n", " "))
-	switch {
+	switch method := inv.Method; {
+	case method == MethodCancel && inv.Uninvite:
+		return "Removed from: " + s
 	case method == MethodCancel:
 		return "Cancelled: " + s
-	case method == MethodDeclineCounter:
+	case method == MethodDeclineCounter || inv.DeclinedProposal != nil:
 		return "New time declined: " + s
 	case m.Sequence > 0:
 		return "Updated: " + s
@@ -255,6 +288,14 @@ func bodies(inv Invitation) (text, html string, err error) {
 		d.Intro = "You are no longer needed at this meeting. Your calendar will remove it when you open this message."
 	case inv.Method == MethodCancel:
 		d.Intro = "This meeting has been cancelled. Your calendar will remove it when you open this message."
+	case inv.DeclinedProposal != nil:
+		p := inv.DeclinedProposal
+		d.Intro = "The new time you proposed (" + When(p.Start, p.End, m.TimeZone) + ") was not accepted. " +
+			"The meeting stays at its time, below."
+		if inv.Method == MethodRequest {
+			d.Intro += " Your calendar keeps it there; reply again if you cannot attend."
+			d.RSVP = inv.RSVP
+		}
 	case inv.Method == MethodDeclineCounter:
 		d.Intro = "The organiser cannot move this meeting to the time you proposed. It stays as below."
 	case m.Sequence > 0:
@@ -361,4 +402,81 @@ func organizerLine(p Person) string {
 		return n + " <" + p.Email + ">"
 	}
 	return p.Email
+}
+
+// threadIDs checks the Message-IDs a follow-up names and returns the
+// References list: refs, then inReplyTo if refs does not end with it.
+func threadIDs(inReplyTo string, refs []string) ([]string, error) {
+	var out []string
+	for _, id := range refs {
+		id, err := cleanMsgID(id)
+		if err != nil {
+			return nil, fmt.Errorf("invites: References: %w", err)
+		}
+		out = append(out, id)
+	}
+	if inReplyTo != "" {
+		id, err := cleanMsgID(inReplyTo)
+		if err != nil {
+			return nil, fmt.Errorf("invites: In-Reply-To: %w", err)
+		}
+		if len(out) == 0 || out[len(out)-1] != id {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// cleanMsgID accepts a Message-ID with or without its angle brackets and
+// returns it without them, refusing anything that would not make an
+// RFC 5322 msg-id (id-left "@" id-right, no white space or brackets).
+func cleanMsgID(id string) (string, error) {
+	id = strings.TrimSuffix(strings.TrimPrefix(id, "<"), ">")
+	at := strings.LastIndexByte(id, '@')
+	if at <= 0 || at == len(id)-1 || len(id) > 250 {
+		return "", fmt.Errorf("%.40q is not a Message-ID", id)
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c <= ' ' || c >= 0x7f || c == '<' || c == '>' || c == '"' || c == '\\' || c == '(' || c == ')' || c == ',' || c == ';' || c == ':' {
+			return "", fmt.Errorf("%.40q is not a Message-ID", id)
+		}
+	}
+	return id, nil
+}
+
+// DeclineCounter composes the two messages that tell an attendee their
+// COUNTER was not accepted: a DECLINECOUNTER (RFC 5546 §3.2.8) and the
+// unchanged meeting as a REQUEST, both with a body that says the proposed
+// time was not accepted and the meeting stays at its time. inv.Method is
+// ignored; inv.DeclinedProposal should be the proposal.
+//
+// Why two: Outlook does not act on a DECLINECOUNTER ([MS-STANOICAL],
+// Microsoft's notes on where Outlook departs from RFC 5546), and other
+// clients' support for it varies; Outlook's own organizer sends nothing
+// machine-readable when it declines a proposal. What every client shows,
+// and files against the meeting, is a REQUEST with a readable body. The
+// REQUEST carries the meeting as it is, with SEQUENCE unchanged, so the
+// attendee's calendar keeps (or puts back) the meeting at its time without
+// treating it as a change. The DECLINECOUNTER goes first, so a client that
+// understands it clears the pending proposal before the REQUEST arrives.
+// Each is a message of its own because an iMIP message carries one method
+// (RFC 6047 §2.4).
+//
+// The bodies carry only what the caller passes: the meeting's summary (a
+// reference), its time and place, the proposed time and the comment.
+func (c *Composer) DeclineCounter(inv Invitation) ([]*Message, error) {
+	dc := inv
+	dc.Method = MethodDeclineCounter
+	dc.RSVP = RSVPLinks{}
+	first, err := c.Compose(dc)
+	if err != nil {
+		return nil, err
+	}
+	req := inv
+	req.Method = MethodRequest
+	second, err := c.Compose(req)
+	if err != nil {
+		return nil, err
+	}
+	return []*Message{first, second}, nil
 }

@@ -20,6 +20,7 @@ type independentView struct {
 	Method    string `json:"method"`
 	UID       string `json:"uid"`
 	Sequence  int    `json:"sequence"`
+	Status    string `json:"status"`
 	TZID      string `json:"tzid"`
 	Floating  bool   `json:"floating"`
 	Start     string `json:"start"`

@@ -15,6 +15,12 @@ const DefaultProdID = "-//Convene//Convene invites 1.0//EN"
 
 // Builder builds iTIP messages (RFC 5546) for meetings. The zero value is
 // not usable: Now is required so that DTSTAMP is reproducible in tests.
+//
+// SEQUENCE is the caller's: every message carries Meeting.Sequence as
+// given. Raise it by one before a significant change (SignificantChange
+// says which changes are) and before cancelling the whole meeting; keep it
+// for anything else, such as adding or removing an attendee. DTSTAMP is
+// Now, so two messages with the same SEQUENCE are still ordered (Newer).
 type Builder struct {
 	// ProdID identifies the product (RFC 5545 §3.7.3); DefaultProdID if
 	// empty.
@@ -23,19 +29,44 @@ type Builder struct {
 	Now func() time.Time
 }
 
-// Request builds a METHOD:REQUEST for m: a new invitation when m.Sequence is
-// 0, an update (the same UID, a higher SEQUENCE) otherwise. Every attendee
-// is listed with RSVP=TRUE and PARTSTAT=NEEDS-ACTION unless the attendee
-// says otherwise, so clients ask again after a change of time.
+// Request builds a METHOD:REQUEST for m: a new invitation, or an update
+// with the same UID (a higher SEQUENCE when the change is significant, see
+// SignificantChange). Every attendee is listed with RSVP=TRUE and
+// PARTSTAT=NEEDS-ACTION unless the attendee says otherwise, so clients ask
+// again after a change of time.
 func (b *Builder) Request(m Meeting) ([]byte, error) {
 	return b.build(MethodRequest, m, nil, "")
 }
 
-// Cancel builds a METHOD:CANCEL for m with STATUS:CANCELLED. The caller
-// bumps m.Sequence first (RFC 5546 §3.2.5). With attendees given, only those
-// attendees are told they are no longer invited; with none, the whole
-// meeting is cancelled for everyone.
+// Cancel builds a METHOD:CANCEL for m. With no attendees given it cancels
+// the whole meeting: every attendee is listed and STATUS is CANCELLED; the
+// caller bumps m.Sequence first (RFC 5546 §3.2.5). With attendees given it
+// is the same as Uninvite.
 func (b *Builder) Cancel(m Meeting, attendees ...string) ([]byte, error) {
+	if len(attendees) > 0 {
+		return b.Uninvite(m, attendees...)
+	}
+	return b.build(MethodCancel, m, nil, "")
+}
+
+// Uninvite builds the METHOD:CANCEL that removes the given attendees from
+// m while the meeting goes on for the others (RFC 5546 §3.2.5, "Removing
+// Attendees"): it lists only those attendees and carries no STATUS.
+// STATUS:CANCELLED belongs to the CANCEL of the whole meeting only; a
+// client that finds it here may cancel the meeting for everyone in a shared
+// calendar, not just take it out of the removed attendee's. SEQUENCE is
+// m.Sequence as given (see SignificantChange): removing an attendee is not
+// a significant change, and the remaining attendees get an updated REQUEST
+// without them.
+func (b *Builder) Uninvite(m Meeting, attendees ...string) ([]byte, error) {
+	if len(attendees) == 0 {
+		return nil, fmt.Errorf("invites: meeting %s: Uninvite needs at least one attendee", m.UID)
+	}
+	for _, a := range attendees {
+		if _, ok := m.attendee(a); !ok {
+			return nil, fmt.Errorf("invites: meeting %s: %s is not an attendee", m.UID, a)
+		}
+	}
 	return b.build(MethodCancel, m, attendees, "")
 }
 
@@ -149,10 +180,12 @@ func (b *Builder) build(method Method, m Meeting, only []string, comment string)
 	}
 
 	status := m.Status
-	switch method {
-	case MethodCancel:
+	switch {
+	case method == MethodCancel && len(only) > 0:
+		status = "" // removing attendees: no STATUS (RFC 5546 §3.2.5)
+	case method == MethodCancel:
 		status = StatusCancelled
-	case MethodRequest:
+	case method == MethodRequest:
 		if status == "" {
 			status = StatusConfirmed
 		}

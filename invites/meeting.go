@@ -99,9 +99,10 @@ type Meeting struct {
 	// (RFC 5545 §3.8.4.7). Use a random or opaque value, never one that
 	// carries meaning.
 	UID string
-	// Sequence is the revision number (RFC 5545 §3.8.7.4): 0 for the first
-	// invitation, one more on every change to the time, place or
-	// attendance, and on cancellation.
+	// Sequence is the revision number (RFC 5545 §3.8.7.4), kept by the
+	// caller: 0 for the first invitation, one more on every significant
+	// change (see SignificantChange) and on cancelling the meeting. The
+	// builder writes it as given.
 	Sequence int
 	// Summary is the title, for example "Strategy discussion — case
 	// CR-2026-0042". It is also the email subject.

@@ -31,6 +31,7 @@ for path in sys.argv[1:]:
             "method": str(cal.get("METHOD")),
             "uid": str(ev.get("UID")),
             "sequence": int(ev.get("SEQUENCE", 0)),
+            "status": str(ev.get("STATUS", "")),
             "tzid": tzid,
             "floating": start.tzinfo is None,
             "start": iso(start) if start.tzinfo else None,

@@ -21,6 +21,7 @@ for (const path of process.argv.slice(2)) {
     uid: ev.uid,
     sequence: ev.sequence,
     summary: ev.summary,
+    status: vevent.getFirstPropertyValue('status') || '',
     tzid: ev.startDate.zone ? ev.startDate.zone.tzid : null,
     floating: !ev.startDate.zone || ev.startDate.zone.tzid === 'floating',
     start: iso(ev.startDate),
