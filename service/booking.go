@@ -156,11 +156,11 @@ func (a *App) earliestFree(ctx context.Context, d *Discussion, now time.Time) (t
 			return sl.Start, nil
 		}
 	}
-	detail := map[string]any{"reason": avail.Reason}
-	if len(avail.Slots) > 0 {
-		detail["blockers"] = avail.Slots[0].Blockers
+	msg := "no slot before the deadline has every essential attendee free (" + string(avail.Reason) + ")"
+	if len(avail.Slots) > 0 && len(avail.Slots[0].Blockers) > 0 {
+		msg += "; busy at the earliest: " + strings.Join(avail.Slots[0].Blockers, ", ")
 	}
-	return time.Time{}, &Error{Code: ECONFLICT, Message: "no slot before the deadline has every essential attendee free (" + string(avail.Reason) + ")", Detail: detail}
+	return time.Time{}, &Error{Code: ECONFLICT, Message: msg}
 }
 
 // slotCheck is what a booking-time check of calendars found.
@@ -249,8 +249,7 @@ func (a *App) hold(ctx context.Context, d *Discussion, bookingID string, persons
 			}
 		}
 		return &Error{Code: ECONFLICT,
-			Message: who + " is already booked at " + taken.Start.In(a.zone()).Format("15:04 on 2 Jan") + " for another discussion",
-			Detail:  map[string]any{"conflicting_discussion": taken.DiscussionID}}
+			Message: who + " is already booked at " + taken.Start.In(a.zone()).Format("15:04 on 2 Jan") + " for another discussion"}
 	}
 }
 

@@ -1,6 +1,10 @@
 package service
 
-import "time"
+import (
+	"time"
+
+	"github.com/convene/convene/service/errs"
+)
 
 // IdempotencyKey ties a client's Idempotency-Key to the discussion its first
 // request created, so a retry returns that discussion and never a second.
@@ -15,18 +19,9 @@ type IdempotencyKey struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// Hold reserves a quarter-hour of someone's time for a booking. Its id is
-// the person and the quarter-hour, so a second booking of the same person
-// at an overlapping time collides on the unique id: the store, not a
-// transaction, prevents double booking.
-type Hold struct {
-	ID           string    `json:"id"`
-	Person       string    `json:"person"`
-	DiscussionID string    `json:"discussion_id"`
-	BookingID    string    `json:"booking_id"`
-	Start        time.Time `json:"start"`
-	CreatedAt    time.Time `json:"created_at"`
-}
+// Hold reserves a quarter-hour of someone's time for a booking (see
+// errs.Hold, where it lives so a conflict can name it).
+type Hold = errs.Hold
 
 // holdGranule is the unit of a hold.
 const holdGranule = 15 * time.Minute

@@ -63,8 +63,7 @@ func (a *App) IngestMessage(ctx context.Context, raw []byte, channel, envelopeFr
 		if err := a.audit(ctx, "inbound.reject", "inbound/"+rec.ID, map[string]any{"result": result, "uid": rec.UID, "from": rec.From}); err != nil {
 			return nil, err
 		}
-		return nil, &Error{Code: code, Message: "the message was rejected: " + detail, Fields: fields,
-			Detail: map[string]any{"result": result}}
+		return nil, &Error{Code: code, Message: "the message was rejected: " + detail, Fields: fields, Result: result}
 	}
 
 	in, err := a.parser().Parse(raw)

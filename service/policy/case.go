@@ -182,21 +182,21 @@ type Case struct {
 // does not ask for the timestamps, which only the clock needs.
 func (r *TimescaleRequest) validateEnums(fe *[]FieldError) {
 	if r.Region != "" && !r.Region.Valid() {
-		*fe = append(*fe, FieldError{"region", fmt.Sprintf("unknown region %q (want england-and-wales, scotland or northern-ireland)", r.Region)})
+		*fe = append(*fe, FieldError{Field: "region", Message: fmt.Sprintf("unknown region %q (want england-and-wales, scotland or northern-ireland)", r.Region)})
 	}
 	if r.RAG != "" && !slices.Contains(rags, r.RAG) {
-		*fe = append(*fe, FieldError{"rag", fmt.Sprintf("unknown RAG rating %q (want red, amber or green)", r.RAG)})
+		*fe = append(*fe, FieldError{Field: "rag", Message: fmt.Sprintf("unknown RAG rating %q (want red, amber or green)", r.RAG)})
 	}
 	for i, c := range r.Concerns {
 		if c.index() < 0 {
-			*fe = append(*fe, FieldError{fmt.Sprintf("concerns[%d]", i), fmt.Sprintf("unknown concern %q", c)})
+			*fe = append(*fe, FieldError{Field: fmt.Sprintf("concerns[%d]", i), Message: fmt.Sprintf("unknown concern %q", c)})
 		}
 	}
 }
 
 func (r *TimescaleRequest) validateTimes(fe *[]FieldError) {
 	if r.ReferralReceivedAt.IsZero() {
-		*fe = append(*fe, FieldError{"referral_received_at", "required"})
+		*fe = append(*fe, FieldError{Field: "referral_received_at", Message: "required"})
 	}
 	for _, f := range []struct {
 		name string
@@ -208,7 +208,7 @@ func (r *TimescaleRequest) validateTimes(fe *[]FieldError) {
 		{"deferred_at", r.DeferredAt},
 	} {
 		if f.t != nil && f.t.IsZero() {
-			*fe = append(*fe, FieldError{f.name, "must be a time, or left out"})
+			*fe = append(*fe, FieldError{Field: f.name, Message: "must be a time, or left out"})
 		}
 	}
 }
@@ -227,23 +227,23 @@ func (c *Case) validateCircumstances(fe *[]FieldError) {
 	c.TimescaleRequest.validateEnums(fe)
 	if c.Child.AgeYears != nil {
 		if a := *c.Child.AgeYears; a < 0 || a > 25 {
-			*fe = append(*fe, FieldError{"child.age_years", fmt.Sprintf("%d is not a child's age (0 to 25 for care leavers)", a)})
+			*fe = append(*fe, FieldError{Field: "child.age_years", Message: fmt.Sprintf("%d is not a child's age (0 to 25 for care leavers)", a)})
 		}
 		if c.Child.Unborn {
-			*fe = append(*fe, FieldError{"child.unborn", "an unborn child has no age: give child.age_years or child.unborn, not both"})
+			*fe = append(*fe, FieldError{Field: "child.unborn", Message: "an unborn child has no age: give child.age_years or child.unborn, not both"})
 		}
 	}
 	if h := c.Child.InHospital; h != "" && h != InHospitalInpatient && h != InHospitalOutpatient {
-		*fe = append(*fe, FieldError{"child.in_hospital", fmt.Sprintf("unknown value %q (want inpatient or outpatient)", h)})
+		*fe = append(*fe, FieldError{Field: "child.in_hospital", Message: fmt.Sprintf("unknown value %q (want inpatient or outpatient)", h)})
 	}
 	if m := c.MedicalExamination; m != "" && m != MedicalExamPossible && m != MedicalExamDone {
-		*fe = append(*fe, FieldError{"medical_examination", fmt.Sprintf("unknown value %q (want possible or done)", m)})
+		*fe = append(*fe, FieldError{Field: "medical_examination", Message: fmt.Sprintf("unknown value %q (want possible or done)", m)})
 	}
 	if a := c.ReferringAgency; a != "" && a.index() < 0 {
-		*fe = append(*fe, FieldError{"referring_agency", fmt.Sprintf("unknown agency %q", a)})
+		*fe = append(*fe, FieldError{Field: "referring_agency", Message: fmt.Sprintf("unknown agency %q", a)})
 	}
 	if c.UrgentMinimum != nil && strings.TrimSpace(c.UrgentMinimum.Reason) == "" {
-		*fe = append(*fe, FieldError{"urgent_minimum.reason", "required: an urgent discussion without all agencies is exceptional and its reason is recorded (003 §2)"})
+		*fe = append(*fe, FieldError{Field: "urgent_minimum.reason", Message: "required: an urgent discussion without all agencies is exceptional and its reason is recorded (003 §2)"})
 	}
 }
 

@@ -268,15 +268,15 @@ type FollowOn struct {
 func (p *Profile) FollowOns(req FollowOnRequest) ([]FollowOn, error) {
 	var fe []FieldError
 	if req.HeldAt.IsZero() {
-		fe = append(fe, FieldError{"held_at", "required"})
+		fe = append(fe, FieldError{Field: "held_at", Message: "required"})
 	}
 	if !slices.Contains(Outcomes, req.Outcome) {
-		fe = append(fe, FieldError{"outcome", fmt.Sprintf("unknown outcome %q", req.Outcome)})
+		fe = append(fe, FieldError{Field: "outcome", Message: fmt.Sprintf("unknown outcome %q", req.Outcome)})
 	}
 	var cfe []FieldError
 	req.Case.validateCircumstances(&cfe)
 	for _, e := range cfe {
-		fe = append(fe, FieldError{"case." + e.Field, e.Message})
+		fe = append(fe, FieldError{Field: "case." + e.Field, Message: e.Message})
 	}
 	if err := invalid(fe); err != nil {
 		return nil, err

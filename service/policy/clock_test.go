@@ -332,16 +332,16 @@ func TestTimescaleErrors(t *testing.T) {
 		req  TimescaleRequest
 		want []FieldError
 	}{
-		{"no referral", TimescaleRequest{}, []FieldError{{"referral_received_at", "required"}}},
+		{"no referral", TimescaleRequest{}, []FieldError{{Field: "referral_received_at", Message: "required"}}},
 		{"unknown concern", TimescaleRequest{ReferralReceivedAt: at("2025-06-02 10:00"), Concerns: []Concern{"serious_neglect", "other", "bullying"}},
-			[]FieldError{{"concerns[2]", `unknown concern "bullying"`}}},
+			[]FieldError{{Field: "concerns[2]", Message: `unknown concern "bullying"`}}},
 		{"unknown region and RAG", TimescaleRequest{ReferralReceivedAt: at("2025-06-02 10:00"), Region: "wales", RAG: "purple"},
 			[]FieldError{
-				{"region", `unknown region "wales" (want england-and-wales, scotland or northern-ireland)`},
-				{"rag", `unknown RAG rating "purple" (want red, amber or green)`},
+				{Field: "region", Message: `unknown region "wales" (want england-and-wales, scotland or northern-ireland)`},
+				{Field: "rag", Message: `unknown RAG rating "purple" (want red, amber or green)`},
 			}},
 		{"zero optional time", TimescaleRequest{ReferralReceivedAt: at("2025-06-02 10:00"), DeferredAt: &time.Time{}},
-			[]FieldError{{"deferred_at", "must be a time, or left out"}}},
+			[]FieldError{{Field: "deferred_at", Message: "must be a time, or left out"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -405,9 +405,9 @@ func TestFollowOns(t *testing.T) {
 		t.Fatalf("error %v, want *Error", err)
 	}
 	if diff := cmp.Diff([]FieldError{
-		{"held_at", "required"},
-		{"outcome", `unknown outcome "adjourned"`},
-		{"case.child.in_hospital", `unknown value "ward" (want inpatient or outpatient)`},
+		{Field: "held_at", Message: "required"},
+		{Field: "outcome", Message: `unknown outcome "adjourned"`},
+		{Field: "case.child.in_hospital", Message: `unknown value "ward" (want inpatient or outpatient)`},
 	}, perr.Fields); diff != "" {
 		t.Errorf("fields (-want +got):\n%s", diff)
 	}
@@ -532,9 +532,9 @@ func TestRegistry(t *testing.T) {
 		t.Fatalf("error %v, want *Error", err)
 	}
 	if diff := cmp.Diff([]FieldError{
-		{"profile", `unknown profile "kent" (known: default)`},
-		{"concerns[0]", `unknown concern "x"`},
-		{"referral_received_at", "required"},
+		{Field: "profile", Message: `unknown profile "kent" (known: default)`},
+		{Field: "concerns[0]", Message: `unknown concern "x"`},
+		{Field: "referral_received_at", Message: "required"},
 	}, perr.Fields); diff != "" {
 		t.Errorf("fields (-want +got):\n%s", diff)
 	}

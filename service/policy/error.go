@@ -3,37 +3,30 @@ package policy
 import (
 	"fmt"
 	"strings"
+
+	"github.com/convene/convene/service/errs"
 )
 
 // FieldError names one request field at fault, as a path in the request's
 // JSON terms ("concerns[2]", "child.in_hospital", "profile"), and what is
 // wrong with it.
-type FieldError struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
-}
+type FieldError = errs.FieldError
 
-// Error is a request the policy refuses: the service translates it into its
-// own EINVALID error (problem+json 422) field by field.
-type Error struct {
-	Fields []FieldError
-}
+// Error is the one error type (errs): a request the policy refuses is an
+// EINVALID Error naming the fields at fault.
+type Error = errs.Error
 
-// Error lists the field errors on one line.
-func (e *Error) Error() string {
-	parts := make([]string, len(e.Fields))
-	for i, f := range e.Fields {
-		parts[i] = f.Field + ": " + f.Message
-	}
-	return "policy: invalid request: " + strings.Join(parts, "; ")
-}
-
-// invalid returns nil for no field errors, and an *Error otherwise.
+// invalid returns nil for no field errors, and an EINVALID *Error
+// otherwise.
 func invalid(fe []FieldError) error {
 	if len(fe) == 0 {
 		return nil
 	}
-	return &Error{Fields: fe}
+	parts := make([]string, len(fe))
+	for i, f := range fe {
+		parts[i] = f.Field + ": " + f.Message
+	}
+	return &errs.Error{Code: errs.EINVALID, Message: "the request is not valid: " + strings.Join(parts, "; "), Fields: fe}
 }
 
 // ProfileError is a procedure profile that does not validate. Each problem

@@ -87,7 +87,7 @@ func (r *Registry) Profile(id string) (*Profile, error) {
 	}
 	p, ok := r.profiles[id]
 	if !ok {
-		return nil, &Error{Fields: []FieldError{{"profile", fmt.Sprintf("unknown profile %q (known: %s)", id, strings.Join(r.IDs(), ", "))}}}
+		return nil, invalid([]FieldError{{Field: "profile", Message: fmt.Sprintf("unknown profile %q (known: %s)", id, strings.Join(r.IDs(), ", "))}})
 	}
 	return p, nil
 }
@@ -108,7 +108,7 @@ func (r *Registry) Timescale(req TimescaleRequest) (Timescale, error) {
 	p, err := r.Profile(req.Profile)
 	if err != nil {
 		if verr := req.Validate(); verr != nil {
-			err.(*Error).Fields = append(err.(*Error).Fields, verr.(*Error).Fields...)
+			err = invalid(append(err.(*Error).Fields, verr.(*Error).Fields...))
 		}
 		return Timescale{}, err
 	}
