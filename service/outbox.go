@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -16,35 +15,14 @@ import (
 type Mailer struct {
 	Organizer invites.Person
 	Composer  *invites.Composer
-	Sender    invites.Sender
 	// RSVPKey signs RSVP links; PublicURL is where they point. No key, no
 	// links.
 	RSVPKey   []byte
 	PublicURL string
 	RSVPTTL   time.Duration
-	// Lease is how long a sender holds a message; a send is cut off before
-	// its lease ends, so no other sender starts on it while it is in
-	// flight. RetryBase is the first retry's delay, doubling to RetryMax;
-	// MaxAttempts ends retries.
-	Lease       time.Duration
-	RetryBase   time.Duration
-	RetryMax    time.Duration
-	MaxAttempts int
 }
 
 func (m *Mailer) defaults() {
-	if m.Lease <= 0 {
-		m.Lease = 2 * time.Minute
-	}
-	if m.RetryBase <= 0 {
-		m.RetryBase = 30 * time.Second
-	}
-	if m.RetryMax <= 0 {
-		m.RetryMax = 30 * time.Minute
-	}
-	if m.MaxAttempts <= 0 {
-		m.MaxAttempts = 12
-	}
 	if m.RSVPTTL <= 0 {
 		m.RSVPTTL = 14 * 24 * time.Hour
 	}
@@ -250,38 +228,13 @@ func replyOf(stat invites.PartStat) policy.ReplyStatus {
 	return ""
 }
 
-// RunOutbox sends the outbox until ctx ends: it claims one message at a
-// time under a lease (so several instances never send the same message in
-// normal operation), sends it, and records the result; failures are retried
-// with exponential backoff. It also sweeps discussions for messages that
-// were decided on but not moved to the outbox (a crash between the two).
-// owner names this instance in leases.
-func (a *App) RunOutbox(ctx context.Context, owner string) {
-	if a.Mail == nil {
-		return
-	}
-	// Changes move their messages to the outbox themselves; the sweep only
-	// recovers from a crash between the two, so it need not run often.
-	sweep := time.NewTicker(5 * time.Minute)
-	defer sweep.Stop()
-	poll := time.NewTicker(2 * time.Second)
-	defer poll.Stop()
-	a.sweepPending(ctx)
-	for {
-		for ctx.Err() == nil && a.sendOne(ctx, owner) {
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-a.wake:
-		case <-poll.C:
-		case <-sweep.C:
-			a.sweepPending(ctx)
-		}
-	}
-}
+// Woken is where Wake signals that mail is waiting; the outbox worker
+// (service/outbox) listens to it.
+func (a *App) Woken() <-chan struct{} { return a.wake }
 
-func (a *App) sweepPending(ctx context.Context) {
+// SweepPending moves to the outbox the messages of discussions whose change
+// was saved but whose messages were not moved (a crash between the two).
+func (a *App) SweepPending(ctx context.Context) {
 	ds, err := a.Store.DiscussionsWithPending(ctx, 100)
 	if err != nil {
 		a.Log.WarnContext(ctx, "outbox sweep", "err", err)
@@ -294,70 +247,52 @@ func (a *App) sweepPending(ctx context.Context) {
 	}
 }
 
-// sendOne claims and sends the next message due, reporting whether there
-// was one.
-func (a *App) sendOne(ctx context.Context, owner string) bool {
-	m, err := a.Store.ClaimMessage(ctx, owner, a.Now().UTC(), a.Mail.Lease)
-	if ErrorCode(err) == ENOTFOUND {
-		return false
-	} else if err != nil {
-		if ctx.Err() == nil {
-			a.Log.WarnContext(ctx, "outbox claim", "err", err)
-		}
-		return false
-	}
-	// A message that says nothing a later one does not is not sent (see
-	// Discussion.supersedes); nor is one whose result was recorded before
-	// its queue entry could be removed.
-	if m.State != MessageSending {
-		m.LeaseUntil = a.Now().UTC()
-		if err := a.Store.UpdateMessage(context.WithoutCancel(ctx), m, owner); err != nil {
-			a.Log.ErrorContext(ctx, "outbox result not recorded", "message", m.ID, "err", err)
-		}
-		return true
-	}
-	if d, err := a.Store.Discussion(ctx, m.DiscussionID); err == nil && d.supersedes(m) {
-		m.State, m.LeaseUntil = MessageSuperseded, a.Now().UTC()
-		if err := a.Store.UpdateMessage(context.WithoutCancel(ctx), m, owner); err != nil {
-			a.Log.ErrorContext(ctx, "outbox result not recorded", "message", m.ID, "err", err)
-		}
-		return true
-	}
-	// The send finishes even if the service is shutting down (a message
-	// cut off mid-transfer would be sent again), but never outlives the
-	// lease.
-	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.Mail.Lease*3/4)
-	where, err := a.Mail.Sender.Send(sendCtx, &invites.Message{ID: m.MessageID, From: m.EnvelopeFrom, To: []string{m.To}, Raw: m.Raw})
-	cancel()
-	now := a.Now().UTC()
-	m.LeaseUntil = now
-	if err == nil {
-		m.State, m.SentAt, m.Delivery, m.LastError = MessageSent, &now, where, ""
-		a.Log.InfoContext(ctx, "invitation sent", "discussion", m.DiscussionID, "method", m.Method, "to", m.To, "delivery", where)
-	} else {
-		var se *invites.SendError
-		m.LastError = err.Error()
-		m.Permanent = errors.As(err, &se) && se.Permanent
-		if m.Permanent || m.Attempts >= a.Mail.MaxAttempts {
-			m.State = MessageFailed
-			a.Log.ErrorContext(ctx, "invitation not delivered", "discussion", m.DiscussionID, "to", m.To, "attempts", m.Attempts, "err", err)
-		} else {
-			m.State, m.NextAttempt = MessageQueued, now.Add(a.backoff(m.Attempts))
-			a.Log.WarnContext(ctx, "invitation delivery will be retried", "discussion", m.DiscussionID, "to", m.To, "attempts", m.Attempts, "at", m.NextAttempt, "err", err)
-		}
-	}
-	if err := a.Store.UpdateMessage(context.WithoutCancel(ctx), m, owner); err != nil {
-		a.Log.ErrorContext(ctx, "outbox result not recorded", "message", m.ID, "err", err)
-	}
-	return true
+// Superseded reports whether a later message of its discussion makes m
+// pointless, so the outbox does not send it.
+func (a *App) Superseded(ctx context.Context, m *OutboxMessage) bool {
+	d, err := a.Store.Discussion(ctx, m.DiscussionID)
+	return err == nil && d.supersedes(m)
 }
 
-// backoff is the delay before attempt n+1: doubling from RetryBase up to
-// RetryMax, with jitter so that a recovering server is not hit all at once.
-func (a *App) backoff(attempts int) time.Duration {
-	d := a.Mail.RetryBase << min(attempts-1, 20)
-	if d > a.Mail.RetryMax || d <= 0 {
-		d = a.Mail.RetryMax
+// MessageFailed records on its discussion's timeline that a message will
+// not be delivered (its retries ran out, or the server refused it for
+// good), so business support see it and can re-queue it.
+func (a *App) MessageFailed(ctx context.Context, m *OutboxMessage) {
+	ctx = WithPrincipal(ctx, &Principal{Subject: "outbox", Name: "Outbox"})
+	_, err := a.systemChange(ctx, m.DiscussionID, "discussion.mail.failed", func(d *Discussion, _ *Principal) (Effects, error) {
+		d.record(a.Now().UTC(), Actor{Subject: "outbox", Name: "Outbox"}, "mail_failed",
+			m.Method+" to "+m.To+" not delivered after "+itoa(m.Attempts)+" attempts")
+		return Effects{Detail: map[string]any{"message": m.ID, "to": m.To}}, nil
+	})
+	if err != nil {
+		a.Log.ErrorContext(ctx, "mail failure not recorded on the discussion", "message", m.ID, "err", err)
 	}
-	return d/2 + rand.N(d/2+1)
+}
+
+// RequeueMessage puts a message that failed back on the send queue: for
+// business support or the discussion's chair, once the cause is fixed (a
+// mailbox full, an address corrected).
+func (a *App) RequeueMessage(ctx context.Context, id, messageID string) (*OutboxMessage, error) {
+	d, p, err := a.read(ctx, id, "discussion.mail.requeue")
+	if err != nil {
+		return nil, err
+	}
+	if !canManage(p, d) {
+		return nil, Errorf(EFORBIDDEN, "only business support or the discussion's chair may re-send mail")
+	}
+	if !slices.ContainsFunc(d.Outbox, func(r MessageRef) bool { return r.ID == messageID }) {
+		return nil, Errorf(ENOTFOUND, "no message %s in this discussion's outbox", messageID)
+	}
+	if err := a.Store.RequeueMessage(ctx, messageID, a.Now().UTC()); err != nil {
+		if ErrorCode(err) == ECONFLICT {
+			return nil, Errorf(EPRECONDITION, "only a message that failed can be re-sent")
+		}
+		return nil, err
+	}
+	a.Wake()
+	ms, err := a.Store.Messages(ctx, []string{messageID})
+	if err != nil || len(ms) == 0 {
+		return nil, err
+	}
+	return &ms[0], nil
 }
