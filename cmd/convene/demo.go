@@ -30,8 +30,8 @@ var demoPeople = []service.Person{
 	{Name: "Sam Social", Email: "sam.social@council.example.org", Agency: "social_care", Role: "social_worker", Seniority: 1},
 	{Name: "Dana Inspector", Email: "dana.inspector@police.example.org", Agency: "police", Role: "police_officer", Seniority: 3},
 	{Name: "Pat Constable", Email: "pat.constable@police.example.org", Agency: "police", Role: "police_officer", Seniority: 1},
-	{Name: "Nina Named-Nurse", Email: "nina.named@nhs.example.org", Agency: "health", Role: "safeguarding_nurse", Seniority: 2},
-	{Name: "Dr Priya Paediatrician", Email: "priya.paed@nhs.example.org", Agency: "health", Role: "paediatrician", Seniority: 3},
+	{Name: "Nina Named-Nurse", Email: "nina.named@nhs.example.org", Agency: "health", Role: "safeguarding_nurse", Seniority: 3},
+	{Name: "Dr Priya Paediatrician", Email: "priya.paed@nhs.example.org", Agency: "health", Role: "paediatrician", Seniority: 4},
 	{Name: "Ed Lead", Email: "ed.lead@school.example.org", Agency: "education", Role: "designated_safeguarding_lead", Seniority: 2},
 	{Name: "Lee LADO", Email: "lee.lado@council.example.org", Agency: "lado", Role: "designated_officer", Seniority: 1},
 }

@@ -32,7 +32,12 @@ type Requirement struct {
 	Shared bool `json:"shared,omitempty"`
 	// Detail is the case's specifics, such as the school's name or the
 	// interpreter's language.
-	Detail   string `json:"detail,omitempty"`
+	Detail string `json:"detail,omitempty"`
+	// Expertise, when set, is the area of expertise the participant must
+	// have (the specialist in the form of abuse, 000 §4, 002 §4): only
+	// someone whose directory entry lists it meets the requirement, never
+	// the chair and never whoever happens to be there.
+	Expertise string `json:"expertise,omitempty"`
 	Reason   string `json:"reason"`
 	Citation string `json:"citation"`
 	// Note explains a change the case made, such as an urgent discussion
@@ -105,6 +110,7 @@ func (p *Profile) Requirements(c Case) (Attendance, error) {
 			req.Detail = strings.TrimSpace(c.InterpreterLanguage)
 		case "specialist_expertise":
 			req.Detail = strings.TrimSpace(c.SpecialistExpertise)
+			req.Expertise = req.Detail
 		}
 		if att.UrgentMinimum != nil && req.Essential && !p.urgentEssential(req.Agencies) {
 			req.Essential = false
@@ -113,6 +119,68 @@ func (p *Profile) Requirements(c Case) (Attendance, error) {
 		att.Requirements = append(att.Requirements, req)
 	}
 	return att, nil
+}
+
+// UrgentMinimumAllowed says whether the exceptional urgent minimum (CSC
+// and police only, 003 §2) may be invoked for a case whose timescale is ts:
+// only at a RAG rating or under a binding rule the profile allows (by
+// default red, or a same-day or one-working-day rule). A refusal is an
+// EINVALID error naming urgent_minimum.
+func (p *Profile) UrgentMinimumAllowed(c Case, ts Timescale) error {
+	if c.UrgentMinimum == nil {
+		return nil
+	}
+	if slices.Contains(p.urgent.allowedRAG, c.RAG) || slices.Contains(p.urgent.allowedRules, ts.BindingRule.ID) {
+		return nil
+	}
+	var allowed []string
+	for _, r := range p.urgent.allowedRAG {
+		allowed = append(allowed, "a "+string(r)+" rating")
+	}
+	if len(p.urgent.allowedRules) > 0 {
+		allowed = append(allowed, "rule "+strings.Join(p.urgent.allowedRules, ", "))
+	}
+	return invalid([]FieldError{{Field: "urgent_minimum", Message: "the urgent minimum is for exceptional, urgent discussions (" + p.urgent.citation +
+		"): it needs " + strings.Join(allowed, " or ") + "; this one is bound by " + ts.BindingRule.ID}})
+}
+
+// ChairRequirement is the requirement the chair fills: the agencies, roles
+// and minimum level allowed to chair.
+func (p *Profile) ChairRequirement() (Requirement, bool) {
+	for i := range p.attendance {
+		if r := &p.attendance[i]; r.chair {
+			req := Requirement{ID: r.id, Name: r.name, Agencies: r.agencies, Roles: r.roles, Essential: r.essential, Chair: true,
+				Reason: r.reason, Citation: r.citation}
+			req.MinSeniority = Seniority{Level: r.minLevel, Label: p.minLabel(req.Agencies, r.minLevel)}
+			return req, true
+		}
+	}
+	return Requirement{}, false
+}
+
+// MayChair says whether someone of this agency, role and level may chair a
+// strategy discussion under the profile's chair requirement (a CSC team,
+// practice or first-line manager by default: 000 §3, 001, 002 §4, 004),
+// and if not, why not in words an administrator can act on.
+func (p *Profile) MayChair(agency Agency, role string, level int) (bool, string) {
+	r, ok := p.ChairRequirement()
+	if !ok {
+		return false, "the procedure profile names no chair requirement"
+	}
+	if len(r.Agencies) > 0 && !slices.Contains(r.Agencies, agency) {
+		names := make([]string, len(r.Agencies))
+		for i, a := range r.Agencies {
+			names[i] = p.AgencyLabel(a)
+		}
+		return false, "only " + strings.Join(names, " or ") + " may chair (" + r.Citation + ")"
+	}
+	if len(r.Roles) > 0 && !slices.ContainsFunc(r.Roles, func(x string) bool { return strings.EqualFold(x, role) }) {
+		return false, "only the roles " + strings.Join(r.Roles, ", ") + " may chair (" + r.Citation + ")"
+	}
+	if level < r.MinSeniority.Level {
+		return false, "a chair must be at least " + r.MinSeniority.Label + " (" + r.Citation + ")"
+	}
+	return true, ""
 }
 
 func (p *Profile) urgentEssential(agencies []Agency) bool {

@@ -61,7 +61,7 @@ func TestRequirements(t *testing.T) {
 		{"an in-patient", Case{Child: Child{InHospital: InHospitalInpatient}},
 			plus(
 				reqSummary{"hospital_consultant", []Agency{AgencyHealth}, "Consultant", true, "", "000 §4, 002 §4"},
-				reqSummary{"ward_nurse", []Agency{AgencyHealth}, "Practitioner", true, "", "000 §4, 002 §4"},
+				reqSummary{"ward_nurse", []Agency{AgencyHealth}, "Senior nurse or practitioner (ward sister, charge nurse)", true, "", "000 §4, 002 §4"},
 			)},
 		{"a medical examination possible", Case{MedicalExamination: MedicalExamPossible},
 			plus(reqSummary{"paediatrician", []Agency{AgencyHealth}, "Named or designated professional", true, "", "000 §4, 002 §4"})},
@@ -253,5 +253,66 @@ func TestFormat(t *testing.T) {
 	}
 	if _, err := p.Format(Case{Child: Child{InHospital: "icu"}}); err == nil {
 		t.Error("bad in_hospital: no error")
+	}
+}
+
+// 003 §2: the CSC-and-police minimum is for exceptional, urgent
+// discussions only.
+func TestUrgentMinimumAllowed(t *testing.T) {
+	p := defaultProfile(t)
+	urgent := &UrgentMinimum{Reason: "child at immediate risk tonight"}
+	for _, tc := range []struct {
+		name  string
+		c     Case
+		rule  string
+		allow bool
+	}{
+		{"not asked for", Case{}, "G1", true},
+		{"a red rating", Case{TimescaleRequest: TimescaleRequest{RAG: RAGRed}, UrgentMinimum: urgent}, "U2", true},
+		{"a same-day rule binds", Case{TimescaleRequest: TimescaleRequest{RAG: RAGAmber}, UrgentMinimum: urgent}, "S1", true},
+		{"a one-working-day rule binds", Case{UrgentMinimum: urgent}, "U1", true},
+		{"amber under the general rule", Case{TimescaleRequest: TimescaleRequest{RAG: RAGAmber}, UrgentMinimum: urgent}, "G1", false},
+		{"green under a complex-concerns rule", Case{TimescaleRequest: TimescaleRequest{RAG: RAGGreen}, UrgentMinimum: urgent}, "C1", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := p.UrgentMinimumAllowed(tc.c, Timescale{BindingRule: RuleRef{ID: tc.rule}})
+			if got := err == nil; got != tc.allow {
+				t.Fatalf("allowed %v, want %v (%v)", got, tc.allow, err)
+			}
+			var e *Error
+			if err != nil && (!errors.As(err, &e) || len(e.Fields) != 1 || e.Fields[0].Field != "urgent_minimum") {
+				t.Errorf("error %v does not name urgent_minimum", err)
+			}
+		})
+	}
+}
+
+// 000 §3, 001, 002 §4, 004: a CSC team, practice or first-line manager
+// chairs.
+func TestMayChair(t *testing.T) {
+	p := defaultProfile(t)
+	for _, tc := range []struct {
+		name   string
+		agency Agency
+		role   string
+		level  int
+		may    bool
+	}{
+		{"a team manager", AgencySocialCare, "team_manager", 3, true},
+		{"a service manager", AgencySocialCare, "service_manager", 4, true},
+		{"a social worker", AgencySocialCare, "social_worker", 1, false},
+		{"a senior practitioner", AgencySocialCare, "senior_practitioner", 2, false},
+		{"a police inspector", AgencyPolice, "detective", 3, false},
+		{"a consultant", AgencyHealth, "paediatrician", 4, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			may, why := p.MayChair(tc.agency, tc.role, tc.level)
+			if may != tc.may {
+				t.Fatalf("may chair %v (%s), want %v", may, why, tc.may)
+			}
+			if !may && why == "" {
+				t.Error("a refusal says why")
+			}
+		})
 	}
 }

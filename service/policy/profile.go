@@ -176,6 +176,11 @@ type urgentDoc struct {
 	EssentialAgencies []string `yaml:"essential_agencies"`
 	Summary           string   `yaml:"summary"`
 	Citation          string   `yaml:"citation"`
+	// AllowedRAG and AllowedRules say when the exceptional minimum may be
+	// invoked: a RAG rating among AllowedRAG, or a binding rule among
+	// AllowedRules.
+	AllowedRAG   []string `yaml:"allowed_rag"`
+	AllowedRules []string `yaml:"allowed_rules"`
 }
 
 type formatRuleDoc struct {
@@ -280,6 +285,8 @@ type requirementRule struct {
 type urgentRule struct {
 	essentialAgencies []Agency
 	summary, citation string
+	allowedRAG        []RAG
+	allowedRules      []string
 }
 
 type formatRule struct {
@@ -864,7 +871,16 @@ func compileProfile(doc *profileDoc, cal *calendar.WorkingDays) (*Profile, []str
 	if len(doc.UrgentMinimum.EssentialAgencies) == 0 {
 		problem("urgent_minimum.essential_agencies: at least one agency required")
 	}
-	p.urgent = urgentRule{summary: doc.UrgentMinimum.Summary, citation: doc.UrgentMinimum.Citation}
+	p.urgent = urgentRule{summary: doc.UrgentMinimum.Summary, citation: doc.UrgentMinimum.Citation, allowedRules: doc.UrgentMinimum.AllowedRules}
+	if len(doc.UrgentMinimum.AllowedRAG) == 0 && len(doc.UrgentMinimum.AllowedRules) == 0 {
+		problem("urgent_minimum: allowed_rag or allowed_rules required: the minimum is for exceptional, urgent discussions only (003 §2)")
+	}
+	for j, r := range doc.UrgentMinimum.AllowedRAG {
+		if !slices.Contains(rags, RAG(r)) {
+			problem("urgent_minimum.allowed_rag[%d]: unknown RAG rating %q", j, r)
+		}
+		p.urgent.allowedRAG = append(p.urgent.allowedRAG, RAG(r))
+	}
 	for j, a := range doc.UrgentMinimum.EssentialAgencies {
 		if Agency(a).index() < 0 {
 			problem("urgent_minimum.essential_agencies[%d]: unknown agency %q", j, a)

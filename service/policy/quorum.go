@@ -51,6 +51,9 @@ type Participant struct {
 	Delegate *Participant `json:"delegate,omitempty"`
 	// Present is set when the participant has checked in (actual mode).
 	Present bool `json:"present,omitempty"`
+	// Expertise lists the participant's areas of expertise, from the
+	// directory.
+	Expertise []string `json:"expertise,omitempty"`
 }
 
 // ParticipantRef names a participant in a quorum result.
@@ -188,6 +191,9 @@ func EvaluateQuorum(mode QuorumMode, reqs []Requirement, participants []Particip
 			q.Declined = append(q.Declined, refOf(p, ""))
 		case ReplyDelegated:
 			d := p.Delegate
+			// A delegate counts once they have accepted themselves; until
+			// they answer, their coming is unknown (a delegation is not
+			// an acceptance).
 			switch {
 			case d == nil:
 				q.NoReply = append(q.NoReply, refOf(p, ""))
@@ -195,9 +201,11 @@ func EvaluateQuorum(mode QuorumMode, reqs []Requirement, participants []Particip
 				q.Declined = append(q.Declined, refOf(d, p.Name))
 			case d.Status == ReplyTentative:
 				q.Tentative = append(q.Tentative, refOf(d, p.Name))
-			default:
+			case d.Status == ReplyAccepted:
 				counted = append(counted, d)
 				q.Counted = append(q.Counted, refOf(d, p.Name))
+			default:
+				q.NoReply = append(q.NoReply, refOf(d, p.Name))
 			}
 		default:
 			q.NoReply = append(q.NoReply, refOf(p, ""))
@@ -206,6 +214,9 @@ func EvaluateQuorum(mode QuorumMode, reqs []Requirement, participants []Particip
 
 	matches := func(p *Participant, r *Requirement) bool {
 		if len(r.Agencies) > 0 && !slices.Contains(r.Agencies, p.Agency) {
+			return false
+		}
+		if r.Expertise != "" && (p.Chair || !HasExpertise(p.Expertise, r.Expertise)) {
 			return false
 		}
 		return len(r.Roles) == 0 || slices.ContainsFunc(r.Roles, func(role string) bool { return strings.EqualFold(role, p.Role) })
@@ -294,6 +305,19 @@ func EvaluateQuorum(mode QuorumMode, reqs []Requirement, participants []Particip
 	}
 	q.Summary = q.summary()
 	return q
+}
+
+// HasExpertise reports whether the areas listed include want, compared as
+// people type them: case, spaces, hyphens and underscores aside.
+func HasExpertise(areas []string, want string) bool {
+	w := expertiseKey(want)
+	return w != "" && slices.ContainsFunc(areas, func(a string) bool { return expertiseKey(a) == w })
+}
+
+func expertiseKey(s string) string {
+	return strings.Join(strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
+		return r == ' ' || r == '-' || r == '_' || r == '\t'
+	}), " ")
 }
 
 func (q *Quorum) summary() string {

@@ -14,11 +14,13 @@ var (
 	sergeant  = Participant{PersonID: "p3", Name: "DS Pat Police", Agency: AgencyPolice, Role: "detective", Seniority: 2, SeniorityLabel: "Sergeant"}
 	constable = Participant{PersonID: "p4", Name: "PC Con Stable", Agency: AgencyPolice, Role: "police_officer", Seniority: 1, SeniorityLabel: "Constable"}
 	inspector = Participant{PersonID: "p5", Name: "DI Ina Spector", Agency: AgencyPolice, Role: "detective", Seniority: 3, SeniorityLabel: "Inspector"}
-	named     = Participant{PersonID: "p6", Name: "Nia Named", Agency: AgencyHealth, Role: "safeguarding_nurse", Seniority: 2, SeniorityLabel: "Named or designated professional"}
+	named     = Participant{PersonID: "p6", Name: "Nia Named", Agency: AgencyHealth, Role: "safeguarding_nurse", Seniority: 3, SeniorityLabel: "Named or designated professional"}
 	hv        = Participant{PersonID: "p7", Name: "Hal Visitor", Agency: AgencyHealth, Role: "health_visitor", Seniority: 1, SeniorityLabel: "Practitioner", KnowsChild: true}
-	consPaed  = Participant{PersonID: "p8", Name: "Dr Cora Consultant", Agency: AgencyHealth, Role: "paediatrician", Seniority: 3, SeniorityLabel: "Consultant"}
-	wardNurse = Participant{PersonID: "p9", Name: "Wes Ward", Agency: AgencyHealth, Role: "nurse", Seniority: 1, SeniorityLabel: "Practitioner"}
-	namedNurs = Participant{PersonID: "p10", Name: "Nell Nurse", Agency: AgencyHealth, Role: "nurse", Seniority: 2, SeniorityLabel: "Named or designated professional"}
+	consPaed  = Participant{PersonID: "p8", Name: "Dr Cora Consultant", Agency: AgencyHealth, Role: "paediatrician", Seniority: 4, SeniorityLabel: "Consultant"}
+	wardNurse = Participant{PersonID: "p9", Name: "Wes Ward", Agency: AgencyHealth, Role: "nurse", Seniority: 2, SeniorityLabel: "Senior nurse or practitioner (ward sister, charge nurse)"}
+	staffNurs = Participant{PersonID: "p12", Name: "Stu Staff", Agency: AgencyHealth, Role: "nurse", Seniority: 1, SeniorityLabel: "Practitioner"}
+	fiiExpert = Participant{PersonID: "p13", Name: "Dr Fay Expert", Agency: AgencyHealth, Role: "paediatrician", Seniority: 4, SeniorityLabel: "Consultant", Expertise: []string{"Fabricated or induced illness"}}
+	namedNurs = Participant{PersonID: "p10", Name: "Nell Nurse", Agency: AgencyHealth, Role: "nurse", Seniority: 3, SeniorityLabel: "Named or designated professional"}
 	teacher   = Participant{PersonID: "p11", Name: "Dee Lead", Agency: AgencyEducation, Role: "designated_safeguarding_lead", Seniority: 2, SeniorityLabel: "Designated safeguarding lead", KnowsChild: true}
 )
 
@@ -146,6 +148,35 @@ func TestQuorum(t *testing.T) {
 			map[string]string{"csc_social_worker": "satisfied by Sam Social", "csc_chair": "satisfied by Tara Team", "police": "satisfied by DS Pat Police",
 				"health": "satisfied by Nia Named", "referring_agency": "satisfied by DS Pat Police", "school_or_nursery": "missing"},
 			"Quorum met. Advisory not present: the child's school or nursery."},
+		// 000 §4, 002 §4: "a senior ward nurse".
+		{"in-patient: a staff nurse is not the senior ward nurse", requirements(Case{Child: Child{InHospital: InHospitalInpatient}}), QuorumActual,
+			present(sw, chair, sergeant, staffNurs, consPaed), false,
+			map[string]string{"csc_social_worker": "satisfied by Sam Social", "csc_chair": "satisfied by Tara Team", "police": "satisfied by DS Pat Police",
+				"health": "satisfied by Dr Cora Consultant", "hospital_consultant": "satisfied by Dr Cora Consultant",
+				"ward_nurse": "below_seniority (needs Senior nurse or practitioner (ward sister, charge nurse), has Practitioner)"},
+			"Quorum not met: a senior ward nurse below seniority (needs Senior nurse or practitioner (ward sister, charge nurse), has Practitioner)."},
+		// 000 §4, 002 §4: "a professional with expertise in the particular
+		// form of abuse" is met only by someone with that expertise.
+		{"specialist: nobody with the expertise, not met by whoever is there", requirements(Case{SpecialistExpertise: "fabricated_or_induced_illness"}), QuorumActual,
+			present(sw, chair, sergeant, named), true,
+			map[string]string{"csc_social_worker": "satisfied by Sam Social", "csc_chair": "satisfied by Tara Team", "police": "satisfied by DS Pat Police",
+				"health": "satisfied by Nia Named", "specialist": "missing"},
+			"Quorum met. Advisory not present: a professional with expertise in the form of abuse."},
+		{"specialist: the chair never fills it, even with the expertise", requirements(Case{SpecialistExpertise: "fabricated or induced illness"}), QuorumActual,
+			present(sw, func() Participant { c := chair; c.Expertise = []string{"fabricated or induced illness"}; return c }(), sergeant, named), true,
+			map[string]string{"csc_social_worker": "satisfied by Sam Social", "csc_chair": "satisfied by Tara Team", "police": "satisfied by DS Pat Police",
+				"health": "satisfied by Nia Named", "specialist": "missing"},
+			"Quorum met. Advisory not present: a professional with expertise in the form of abuse."},
+		{"specialist: met by the expert", requirements(Case{SpecialistExpertise: "Fabricated-or-induced illness"}), QuorumActual,
+			present(sw, chair, sergeant, named, fiiExpert), true,
+			map[string]string{"csc_social_worker": "satisfied by Sam Social", "csc_chair": "satisfied by Tara Team", "police": "satisfied by DS Pat Police",
+				"health": "satisfied by Nia Named", "specialist": "satisfied by Dr Fay Expert"},
+			"Quorum met."},
+		{"forecast: a delegate who has not answered is not counted as coming", base, QuorumForecast,
+			[]Participant{replied(ReplyAccepted, sw), replied(ReplyAccepted, chair),
+				func() Participant { p := delegated(sergeant, inspector); p.Delegate.Status = ReplyNeedsAction; return p }(), replied(ReplyAccepted, named)}, false,
+			map[string]string{"csc_social_worker": "satisfied by Sam Social", "csc_chair": "satisfied by Tara Team", "police": "missing", "health": "satisfied by Nia Named"},
+			"Quorum not met: police missing. Forecast from replies: 3 attending, 0 tentative, 0 declined, 1 no reply."},
 		{"advisory school present", requirements(Case{Child: Child{AgeYears: intp(8)}}), QuorumActual,
 			present(sw, chair, sergeant, named, teacher), true,
 			map[string]string{"csc_social_worker": "satisfied by Sam Social", "csc_chair": "satisfied by Tara Team", "police": "satisfied by DS Pat Police",
