@@ -38,8 +38,8 @@ type Requirement struct {
 	// someone whose directory entry lists it meets the requirement, never
 	// the chair and never whoever happens to be there.
 	Expertise string `json:"expertise,omitempty"`
-	Reason   string `json:"reason"`
-	Citation string `json:"citation"`
+	Reason    string `json:"reason"`
+	Citation  string `json:"citation"`
 	// Note explains a change the case made, such as an urgent discussion
 	// turning an essential requirement advisory.
 	Note string `json:"note,omitempty"`

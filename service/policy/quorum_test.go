@@ -174,7 +174,11 @@ func TestQuorum(t *testing.T) {
 			"Quorum met."},
 		{"forecast: a delegate who has not answered is not counted as coming", base, QuorumForecast,
 			[]Participant{replied(ReplyAccepted, sw), replied(ReplyAccepted, chair),
-				func() Participant { p := delegated(sergeant, inspector); p.Delegate.Status = ReplyNeedsAction; return p }(), replied(ReplyAccepted, named)}, false,
+				func() Participant {
+					p := delegated(sergeant, inspector)
+					p.Delegate.Status = ReplyNeedsAction
+					return p
+				}(), replied(ReplyAccepted, named)}, false,
 			map[string]string{"csc_social_worker": "satisfied by Sam Social", "csc_chair": "satisfied by Tara Team", "police": "missing", "health": "satisfied by Nia Named"},
 			"Quorum not met: police missing. Forecast from replies: 3 attending, 0 tentative, 0 declined, 1 no reply."},
 		{"advisory school present", requirements(Case{Child: Child{AgeYears: intp(8)}}), QuorumActual,
