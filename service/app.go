@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/convene/convene/calendar"
+	"github.com/convene/convene/invites"
 	"github.com/convene/convene/service/policy"
 )
 
@@ -46,6 +47,15 @@ type App struct {
 	// AvailabilityOptions bound calendar reads: per source and overall.
 	AvailabilityOptions calendar.AvailabilityOptions
 
+	// StartMargin is how long before the booked time the chair may start
+	// without an override reason; 15 minutes if zero.
+	StartMargin time.Duration
+
+	// InboundAuth says whom inbound replies are believed from: which
+	// gateways' Authentication-Results count, and how DKIM keys are
+	// looked up.
+	InboundAuth invites.AuthConfig
+
 	// Mail sends invitations; nil sends none.
 	Mail *Mailer
 	wake chan struct{}
@@ -55,6 +65,13 @@ type App struct {
 
 	sources sync.Map // calendar spec → cachedSource
 	audits  groupCommit
+}
+
+func (a *App) startMargin() time.Duration {
+	if a.StartMargin > 0 {
+		return a.StartMargin
+	}
+	return 15 * time.Minute
 }
 
 // UseMailer sets how invitations are sent, filling defaults.
@@ -109,7 +126,15 @@ func (a *App) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error
 		return nil, err
 	}
 	f.Limit = PageLimit(f.Limit)
-	return a.Store.Audit(ctx, f)
+	entries, err := a.Store.Audit(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	// Reading the audit log is itself audited.
+	if err := a.audit(ctx, "audit.read", "audit", map[string]any{"resource": f.Resource, "actor": f.Actor, "count": len(entries)}); err != nil {
+		return nil, err
+	}
+	return entries, nil
 }
 
 // PageLimit is the page size for a requested limit: 50 by default, 200 at

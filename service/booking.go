@@ -26,6 +26,10 @@ type BookRequest struct {
 	OverrideReason string
 	// CounterID, on a reschedule, accepts that counter proposal.
 	CounterID string
+	// ConfirmUnknown lists the attendees whose calendars could not be read
+	// that business support confirms booking without: a booking where
+	// someone's availability is unknown is made only once they are named.
+	ConfirmUnknown []string
 }
 
 // staleHold is how old a hold must be before a hold whose discussion does
@@ -110,6 +114,17 @@ func (a *App) book(ctx context.Context, id string, req BookRequest, reschedule b
 	}
 	if len(check.busy) > 0 {
 		return nil, &Error{Code: ECONFLICT, Message: "essential attendees are busy then: " + strings.Join(check.busy, ", ")}
+	}
+	var unconfirmed []string
+	for _, email := range check.unknown {
+		if !slices.ContainsFunc(req.ConfirmUnknown, func(c string) bool { return strings.EqualFold(strings.TrimSpace(c), email) }) {
+			unconfirmed = append(unconfirmed, email)
+		}
+	}
+	if len(unconfirmed) > 0 {
+		return nil, Invalid("some attendees' calendars could not be read, so whether they are free is unknown",
+			FieldError{Field: "confirm_unknown", Message: "confirm booking without knowing whether " + strings.Join(unconfirmed, ", ") +
+				" are free by listing them in confirm_unknown"})
 	}
 	action := "discussion.book"
 	if reschedule {
@@ -322,7 +337,7 @@ func (a *App) AddAttendee(ctx context.Context, id string, in InviteeRequest) (*D
 // profile's scale.
 func inviteeOf(p *Person, profile *policy.Profile) Invitee {
 	return Invitee{PersonID: p.ID, Name: p.Name, Email: p.Email, Agency: p.Agency, Role: p.Role,
-		Seniority: p.Seniority, SeniorityLabel: profile.SeniorityLabel(p.Agency, p.Seniority)}
+		Seniority: p.Seniority, SeniorityLabel: profile.SeniorityLabel(p.Agency, p.Seniority), Expertise: p.Expertise}
 }
 
 // RemoveAttendee withdraws someone's invitation: they are sent a CANCEL

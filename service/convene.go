@@ -31,6 +31,9 @@ type ConveneRequest struct {
 	Agenda           []string
 	// Earliest is the first time slots may start; zero means now.
 	Earliest time.Time
+	// ConfirmDuplicate convenes even though the case reference has an
+	// open discussion (a separate discussion for the same case).
+	ConfirmDuplicate bool
 	// IdempotencyKey, when set, makes retries return the first result.
 	// RequestHash identifies the request's content for it.
 	IdempotencyKey string
@@ -124,6 +127,14 @@ func (a *App) Convene(ctx context.Context, req ConveneRequest) (*Discussion, boo
 	if err != nil {
 		return nil, false, err
 	}
+	if !req.ConfirmDuplicate && !req.reconvene && req.IdempotencyKey == "" {
+		// The same case convened twice by accident makes two open
+		// discussions that each send invitations: say so, and link the
+		// first, unless business support confirms it is wanted.
+		if err := a.checkOpenCase(ctx, req.CaseReference); err != nil {
+			return nil, false, err
+		}
+	}
 
 	id := a.NewID()
 	var claim *IdempotencyKey
@@ -158,6 +169,7 @@ func (a *App) Convene(ctx context.Context, req ConveneRequest) (*Discussion, boo
 	}
 	if err := a.audit(ctx, "discussion.create", "discussions/"+d.ID, map[string]any{
 		"case_reference": d.CaseReference, "deadline": d.Deadline, "binding_rule": d.Timescale.BindingRule.ID,
+		"urgent_minimum": urgentReason(d),
 	}); err != nil {
 		return nil, false, err
 	}
@@ -217,6 +229,9 @@ func (a *App) newDiscussion(ctx context.Context, id string, profile *policy.Prof
 	if req.reconvene {
 		rebind(&ts, policy.TriggerDeferred)
 	}
+	if err := profile.UrgentMinimumAllowed(req.Case, ts); err != nil {
+		return nil, policyError(err, "")
+	}
 	att, err := profile.Requirements(req.Case)
 	if err != nil {
 		return nil, policyError(err, "")
@@ -242,6 +257,9 @@ func (a *App) newDiscussion(ctx context.Context, id string, profile *policy.Prof
 	if err := a.chooseInvitees(ctx, d, profile, req); err != nil {
 		return nil, err
 	}
+	if u := att.UrgentMinimum; u != nil {
+		d.record(now, actor, "urgent_minimum", "CSC and police minimum invoked ("+u.Citation+"): "+u.Reason)
+	}
 	d.record(now, actor, "convened", "deadline "+ts.Deadline.Format(time.RFC3339)+" under rule "+ts.BindingRule.ID+" ("+ts.BindingRule.Citation+")")
 
 	earliest := req.Earliest
@@ -263,6 +281,29 @@ func (a *App) newDiscussion(ctx context.Context, id string, profile *policy.Prof
 	}
 	d.ProposedSlots, d.SlotReason = avail.Slots, avail.Reason
 	return d, nil
+}
+
+func urgentReason(d *Discussion) string {
+	if u := d.Attendance.UrgentMinimum; u != nil {
+		return u.Reason
+	}
+	return ""
+}
+
+// checkOpenCase refuses a second open discussion of a case reference with a
+// conflict that links the first.
+func (a *App) checkOpenCase(ctx context.Context, ref string) error {
+	open, err := a.Store.Discussions(ctx, DiscussionFilter{CaseReference: ref,
+		Status: []DiscussionStatus{StatusProposed, StatusBooked, StatusInProgress}, Limit: 1})
+	if err != nil {
+		return err
+	}
+	if len(open) == 0 {
+		return nil
+	}
+	return &Error{Code: ECONFLICT, Link: "/v1/discussions/" + open[0].ID,
+		Message: "case " + ref + " already has an open discussion (" + string(open[0].Status) + "); give confirm_duplicate to convene another",
+		Fields:  []FieldError{{Field: "case_reference", Message: "has an open discussion: /v1/discussions/" + open[0].ID}}}
 }
 
 // uidSuffix ends every meeting UID Convene writes: the UID is the
@@ -312,14 +353,14 @@ func (a *App) chooseInvitees(ctx context.Context, d *Discussion, profile *policy
 	var f Fields
 	now := a.Now().UTC()
 	add := func(p *Person, chair, knowsChild bool) {
-		d.Invitees = append(d.Invitees, Invitee{
-			PersonID: p.ID, Name: p.Name, Email: p.Email, Agency: p.Agency, Role: p.Role,
-			Seniority: p.Seniority, SeniorityLabel: profile.SeniorityLabel(p.Agency, p.Seniority),
-			Chair: chair, KnowsChild: knowsChild, Reply: policy.ReplyNeedsAction, AddedAt: now,
-		})
+		inv := inviteeOf(p, profile)
+		inv.Chair, inv.KnowsChild, inv.Reply, inv.AddedAt = chair, knowsChild, policy.ReplyNeedsAction, now
+		d.Invitees = append(d.Invitees, inv)
 	}
-	// The chair.
+	// The chair: a CSC manager the procedure allows to chair (000 §3, 001,
+	// 002 §4, 004), named or chosen.
 	var chair *Person
+	var why string
 	if req.ChairID != "" {
 		p, err := a.Store.Person(ctx, req.ChairID)
 		switch {
@@ -330,21 +371,23 @@ func (a *App) chooseInvitees(ctx context.Context, d *Discussion, profile *policy
 		case !p.Chair || !p.Active:
 			f.Add("chair_id", "%s is not an active chair in the directory", p.Name)
 		default:
-			chair = p
-		}
-	} else {
-		chairs, err := a.Store.People(ctx, PersonFilter{Agency: policy.AgencySocialCare, Chair: ptr(true), Limit: 200})
-		if err != nil {
-			return err
-		}
-		for i := range chairs {
-			if chairs[i].Active && (chair == nil || chairs[i].Seniority < chair.Seniority) {
-				chair = &chairs[i]
+			if ok, reason := profile.MayChair(p.Agency, p.Role, p.Seniority); !ok {
+				f.Add("chair_id", "%s cannot chair: %s", p.Name, reason)
+			} else {
+				chair, why = p, "named by "+PrincipalFrom(ctx).Actor().Name
 			}
 		}
-		if chair == nil {
-			f.Add("chair_id", "no active chair in the directory: add one or name the chair")
+	} else {
+		var err error
+		if chair, why, err = a.chooseChair(ctx, profile); err != nil {
+			return err
 		}
+		if chair == nil {
+			f.Add("chair_id", "%s", why)
+		}
+	}
+	if chair != nil {
+		d.record(now, PrincipalFrom(ctx).Actor(), "chair_chosen", chair.Name+" ("+profile.SeniorityLabel(chair.Agency, chair.Seniority)+"): "+why)
 	}
 	if chair != nil {
 		add(chair, true, false)
@@ -399,6 +442,42 @@ func (a *App) chooseInvitees(ctx context.Context, d *Discussion, profile *policy
 	// Who fills which requirement, and so who is essential.
 	d.refill()
 	return nil
+}
+
+// chooseChair picks the chair for a discussion: of the active people
+// flagged as chairs who meet the profile's chair requirement, the least
+// senior (so that heads of service are not pulled into every discussion),
+// never anyone below the requirement. It says why it chose them, or why
+// nobody could be chosen.
+func (a *App) chooseChair(ctx context.Context, profile *policy.Profile) (*Person, string, error) {
+	r, ok := profile.ChairRequirement()
+	if !ok {
+		return nil, "the procedure profile names no chair requirement", nil
+	}
+	var chair *Person
+	for _, ag := range r.Agencies {
+		after := ""
+		for {
+			page, err := a.Store.People(ctx, PersonFilter{Agency: ag, Chair: ptr(true), After: after, Limit: 200})
+			if err != nil {
+				return nil, "", err
+			}
+			for i := range page {
+				p := &page[i]
+				if ok, _ := profile.MayChair(p.Agency, p.Role, p.Seniority); p.Active && ok && (chair == nil || p.Seniority < chair.Seniority) {
+					chair = p
+				}
+			}
+			if len(page) < 200 {
+				break
+			}
+			after = page[len(page)-1].ID
+		}
+	}
+	if chair == nil {
+		return nil, "no active chair in the directory meets the chair requirement (" + r.Name + ", at least " + r.MinSeniority.Label + "): add one or name the chair", nil
+	}
+	return chair, "the least senior active chair who meets " + r.Name + " (at least " + r.MinSeniority.Label + ", " + r.Citation + ")", nil
 }
 
 // candidate finds the directory person to invite for a requirement: active,
@@ -534,6 +613,6 @@ func participantOf(inv Invitee) policy.Participant {
 	return policy.Participant{
 		PersonID: inv.PersonID, Name: inv.Name, Email: inv.Email, Agency: inv.Agency, Role: inv.Role,
 		Seniority: inv.Seniority, SeniorityLabel: inv.SeniorityLabel, KnowsChild: inv.KnowsChild,
-		Chair: inv.Chair, Status: inv.Reply,
+		Chair: inv.Chair, Status: inv.Reply, Expertise: inv.Expertise,
 	}
 }

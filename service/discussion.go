@@ -116,6 +116,8 @@ type Invitee struct {
 	Essential    bool     `json:"essential"`
 	Requirements []string `json:"requirements,omitempty"`
 	KnowsChild   bool     `json:"knows_child,omitempty"`
+	// Expertise is the directory entry's areas of expertise.
+	Expertise []string `json:"expertise,omitempty"`
 
 	Reply         policy.ReplyStatus `json:"reply"`
 	RepliedAt     *time.Time         `json:"replied_at,omitempty"`
@@ -180,18 +182,38 @@ type Counter struct {
 	Rev      int64  `json:"rev"`
 }
 
-// HeldReply is a reply from someone not on the invitation list (a
-// forwarded invitation): held for business support to admit or reject.
+// HeldReply is a reply Convene will not apply on its own: from someone
+// not on the invitation list (a forwarded invitation), from a sender whose
+// mail could not be authenticated, or delegating a place to someone who is
+// not in the directory, from another agency, or below the seniority the
+// place needs. Business support admit it (it is then applied) or reject it:
+// nobody gains access to a case by sending an email.
 type HeldReply struct {
-	ID         string             `json:"id"`
-	From       string             `json:"from"`
-	Name       string             `json:"name,omitempty"`
-	Reply      policy.ReplyStatus `json:"reply"`
-	ReceivedAt time.Time          `json:"received_at"`
-	Status     string             `json:"status"` // held, admitted, rejected
-	DecidedBy  *Actor             `json:"decided_by,omitempty"`
-	Rev        int64              `json:"rev"`
+	ID string `json:"id"`
+	// Kind is why it is held: uninvited, unauthenticated or delegation.
+	Kind   string             `json:"kind"`
+	Reason string             `json:"reason,omitempty"`
+	From   string             `json:"from"`
+	Name   string             `json:"name,omitempty"`
+	Reply  policy.ReplyStatus `json:"reply"`
+	// DelegatedTo (and DelegateName) is the delegate a held delegation
+	// names; Sequence and Stamp order the answer when it is applied.
+	DelegatedTo  string     `json:"delegated_to,omitempty"`
+	DelegateName string     `json:"delegate_name,omitempty"`
+	Sequence     int        `json:"sequence,omitempty"`
+	Stamp        *time.Time `json:"stamp,omitempty"`
+	ReceivedAt   time.Time  `json:"received_at"`
+	Status       string     `json:"status"` // held, admitted, rejected
+	DecidedBy    *Actor     `json:"decided_by,omitempty"`
+	Rev          int64      `json:"rev"`
 }
+
+// Kinds of held reply.
+const (
+	HeldUninvited       = "uninvited"
+	HeldUnauthenticated = "unauthenticated"
+	HeldDelegation      = "delegation"
+)
 
 // CheckIn records someone present at the discussion: an invitee or a
 // walk-in.

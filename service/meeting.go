@@ -211,7 +211,7 @@ func (a *App) StartDiscussion(ctx context.Context, id, override string) (*Discus
 			return Effects{}, Errorf(EFORBIDDEN, "only the discussion's chair may start it")
 		}
 		now := a.Now()
-		return d.Start(a.quorum(d, now), override, p.Actor(), now)
+		return d.Start(a.quorum(d, now), override, a.startMargin(), p.Actor(), now)
 	})
 }
 
@@ -393,6 +393,9 @@ func (a *App) followUp(ctx context.Context, parent *Discussion, now time.Time) (
 	}
 	c := parent.Case
 	c.DeferredAt = &now
+	// Attendance at the reconvened discussion is as at the first (002 §4):
+	// the exceptional urgent minimum is never inherited.
+	c.UrgentMinimum = nil
 	req := ConveneRequest{CaseReference: parent.CaseReference, Case: c, Duration: parent.Duration,
 		FormatPreference: parent.FormatPreference, Agenda: parent.Agenda, reconvene: true}
 	for _, inv := range parent.current() {

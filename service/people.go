@@ -11,7 +11,7 @@ func (a *App) CreatePerson(ctx context.Context, p Person) (*Person, error) {
 		return nil, err
 	}
 	p.Normalize()
-	if err := p.Validate(a.CredentialsDir); err != nil {
+	if err := a.validatePerson(&p); err != nil {
 		return nil, err
 	}
 	now := a.Now().UTC()
@@ -39,7 +39,11 @@ func (a *App) Person(ctx context.Context, id string) (*Person, error) {
 		return nil, err
 	}
 	if !canSeeAgency(pr, p.Agency) {
+		_ = a.audit(ctx, "person.read.denied", "people/"+id, nil)
 		return nil, Errorf(ENOTFOUND, "person %s not found", id)
+	}
+	if err := a.audit(ctx, "person.read", "people/"+id, nil); err != nil {
+		return nil, err
 	}
 	a.label(p)
 	return p, nil
@@ -62,10 +66,40 @@ func (a *App) People(ctx context.Context, f PersonFilter) ([]Person, error) {
 	}
 	f.Limit = PageLimit(f.Limit)
 	people, err := a.Store.People(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.audit(ctx, "person.list", "people", map[string]any{"agency": f.Agency, "count": len(people)}); err != nil {
+		return nil, err
+	}
 	for i := range people {
 		a.label(&people[i])
 	}
-	return people, err
+	return people, nil
+}
+
+// validatePerson checks an entry as an administrator writes it, and that
+// only someone the procedure allows to chair is flagged as a chair.
+func (a *App) validatePerson(p *Person) error {
+	err := p.Validate(a.CredentialsDir)
+	if !p.Chair {
+		return err
+	}
+	profile, perr := a.profile("")
+	if perr != nil {
+		return perr
+	}
+	if ok, why := profile.MayChair(p.Agency, p.Role, p.Seniority); !ok {
+		var f Fields
+		if se, isSE := err.(*Error); isSE {
+			f = se.Fields
+		} else if err != nil {
+			return err
+		}
+		f.Add("chair", "%s", why)
+		return f.Err("the person is not valid")
+	}
+	return err
 }
 
 // label names a person's seniority level on their agency's scale in the
@@ -90,7 +124,7 @@ func (a *App) UpdatePerson(ctx context.Context, id string, p Person) (*Person, e
 		return nil, err
 	}
 	p.Normalize()
-	if err := p.Validate(a.CredentialsDir); err != nil {
+	if err := a.validatePerson(&p); err != nil {
 		return nil, err
 	}
 	if p.Calendar != nil && old.Calendar != nil && p.Calendar.CredentialRef == "" &&

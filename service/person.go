@@ -3,7 +3,6 @@ package service
 import (
 	"errors"
 	"fmt"
-	"net/mail"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/convene/convene/calendar"
+	"github.com/convene/convene/invites"
 	"github.com/convene/convene/service/policy"
 )
 
@@ -37,16 +37,23 @@ type Person struct {
 	Role string `json:"role"`
 	// Seniority is the person's level on their agency's ordered scale, as
 	// the procedure profile defines it (1 is the most junior).
-	Seniority      int                   `json:"seniority"`
-	SeniorityLabel string                `json:"seniority_label,omitempty"`
-	Chair          bool                  `json:"chair"`
-	WorkingHours   calendar.WorkingHours `json:"working_hours"`
-	TimeZone       string                `json:"time_zone"`
-	Calendar       *CalendarSource       `json:"calendar,omitempty"`
-	Active         bool                  `json:"active"`
-	Version        int64                 `json:"version"`
-	CreatedAt      time.Time             `json:"created_at"`
-	UpdatedAt      time.Time             `json:"updated_at"`
+	Seniority      int    `json:"seniority"`
+	SeniorityLabel string `json:"seniority_label,omitempty"`
+	Chair          bool   `json:"chair"`
+	// Expertise lists areas of expertise (a form of abuse, such as
+	// "fabricated or induced illness"): the specialist requirement is met
+	// only by someone who has the one it names.
+	Expertise []string `json:"expertise,omitempty"`
+	// Assistants are the addresses that may answer invitations for this
+	// person (iCalendar SENT-BY): nobody else's SENT-BY counts.
+	Assistants   []string              `json:"assistants,omitempty"`
+	WorkingHours calendar.WorkingHours `json:"working_hours"`
+	TimeZone     string                `json:"time_zone"`
+	Calendar     *CalendarSource       `json:"calendar,omitempty"`
+	Active       bool                  `json:"active"`
+	Version      int64                 `json:"version"`
+	CreatedAt    time.Time             `json:"created_at"`
+	UpdatedAt    time.Time             `json:"updated_at"`
 }
 
 // CalendarSource says where a person's busy time is read from. The
@@ -71,6 +78,12 @@ func (p *Person) Normalize() {
 	p.Name = strings.TrimSpace(p.Name)
 	p.Email = strings.ToLower(strings.TrimSpace(p.Email))
 	p.Role = strings.TrimSpace(p.Role)
+	for i := range p.Assistants {
+		p.Assistants[i] = strings.ToLower(strings.TrimSpace(p.Assistants[i]))
+	}
+	for i := range p.Expertise {
+		p.Expertise[i] = strings.TrimSpace(p.Expertise[i])
+	}
 	if p.TimeZone == "" {
 		p.TimeZone = "Europe/London"
 	}
@@ -89,8 +102,26 @@ func (p *Person) Validate(credentialsDir string) error {
 	} else if len(p.Name) > 200 {
 		f.Add("name", "must be at most 200 characters")
 	}
-	if a, err := mail.ParseAddress(p.Email); err != nil || a.Address != p.Email || a.Name != "" {
+	if a, err := invites.ValidAddress(p.Email); err != nil || a != p.Email {
 		f.Add("email", "must be a plain email address such as name@example.org")
+	}
+	if len(p.Assistants) > 10 {
+		f.Add("assistants", "at most 10")
+	}
+	for i, as := range p.Assistants {
+		if a, err := invites.ValidAddress(as); err != nil || a != as {
+			f.Add("assistants["+itoa(i)+"]", "must be a plain email address such as name@example.org")
+		} else if as == p.Email {
+			f.Add("assistants["+itoa(i)+"]", "is the person's own address")
+		}
+	}
+	if len(p.Expertise) > 20 {
+		f.Add("expertise", "at most 20 areas")
+	}
+	for i, e := range p.Expertise {
+		if e == "" || len(e) > 100 {
+			f.Add("expertise["+itoa(i)+"]", "must be 1 to 100 characters")
+		}
 	}
 	if !ValidAgency(p.Agency) {
 		f.Add("agency", "must be one of %v", Agencies)

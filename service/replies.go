@@ -25,6 +25,9 @@ const (
 	InboundRejectSpoofed   = "rejected_spoofed"
 	InboundRejectUnknown   = "rejected_unknown_meeting"
 	InboundRejectState     = "rejected_closed"
+	// InboundDeferred: the sender could not be authenticated for now (DNS
+	// did not answer); the SMTP listener asks the sender to retry.
+	InboundDeferred = "deferred"
 )
 
 // InboundResult says what became of an inbound message.
@@ -46,7 +49,9 @@ type InboundResult struct {
 // out-of-date one (older SEQUENCE) is ignored.
 func (a *App) IngestMessage(ctx context.Context, raw []byte, channel, envelopeFrom string) (*InboundResult, error) {
 	if channel == "http" {
-		if _, err := require(ctx, RoleMailGateway, RoleAdmin); err != nil {
+		// Only the mail gateway: an administrator, who has no access to
+		// discussions by design, must not post a reply and take a place.
+		if _, err := require(ctx, RoleMailGateway); err != nil {
 			return nil, err
 		}
 	} else {
@@ -91,9 +96,39 @@ func (a *App) IngestMessage(ctx context.Context, raw []byte, channel, envelopeFr
 	if !d.live() && d.Status != StatusInProgress {
 		return reject(InboundRejectState, "the discussion is "+string(d.Status), EPRECONDITION)
 	}
+	// SENT-BY counts only for an assistant named on the attendee's own
+	// directory entry.
+	if !strings.EqualFold(in.From, speaker.Email) {
+		if !a.isAssistant(ctx, speaker.Email, in.From) {
+			return reject(InboundRejectSpoofed, "the sender "+rec.From+" is not a named assistant of "+rec.Attendee, EINVALID)
+		}
+	}
+	// Nothing is applied on the word of a From header: the sender must be
+	// authenticated (DKIM, or a trusted gateway's DMARC verdict).
+	auth := invites.Authenticate(ctx, raw, a.InboundAuth)
+	if !auth.Pass && auth.Temporary {
+		rec.Result, rec.Detail = InboundDeferred, auth.Reason
+		if err := a.Store.RecordInbound(ctx, rec); err != nil {
+			return nil, err
+		}
+		return nil, &Error{Code: EUNAVAILABLE, Message: "the sender could not be authenticated just now; try again later", Result: InboundDeferred}
+	}
 
 	res := &InboundResult{DiscussionID: d.ID, Attendee: rec.Attendee, Method: rec.Method}
 	switch {
+	case !auth.Pass && d.invitee(rec.Attendee) != nil:
+		res.Result, res.Detail = InboundHeld, "the sender could not be authenticated; held for business support to admit or reject"
+		_, err = a.systemChange(ctx, d.ID, "discussion.reply.held", func(d *Discussion, _ *Principal) (Effects, error) {
+			h := HeldReply{ID: a.NewID(), Kind: HeldUnauthenticated, Reason: "sender not authenticated: " + auth.Reason, From: rec.Attendee,
+				Name: truncate(speaker.Name, 200), Reply: replyOf(speaker.Stat), Sequence: in.Sequence, Stamp: stampOrNil(in.DTStamp)}
+			if in.Method != invites.MethodReply || h.Reply == "" {
+				h.Reply = policy.ReplyNeedsAction // a counter or refresh: shown, not applied
+			}
+			if len(speaker.DelegatedTo) > 0 {
+				h.DelegatedTo = strings.ToLower(speaker.DelegatedTo[0])
+			}
+			return d.HoldReply(h, rec.At)
+		})
 	case d.invitee(rec.Attendee) == nil:
 		res.Result, res.Detail = InboundHeld, "not on the invitation list; held for business support to admit or reject"
 		_, err = a.systemChange(ctx, d.ID, "discussion.reply.held", func(d *Discussion, _ *Principal) (Effects, error) {
@@ -111,7 +146,11 @@ func (a *App) IngestMessage(ctx context.Context, raw []byte, channel, envelopeFr
 	default:
 		res.Result = InboundRecorded
 		_, err = a.systemChange(ctx, d.ID, "discussion.reply", func(d *Discussion, _ *Principal) (Effects, error) {
-			return a.applyInbound(ctx, d, in, speaker, rec.At)
+			eff, err := a.applyInbound(ctx, d, in, speaker, rec.At)
+			if eff.Detail["held"] != nil {
+				res.Result, res.Detail = InboundHeld, "the delegation is held for business support to admit or reject"
+			}
+			return eff, err
 		})
 		if se := (*Error)(nil); errors.As(err, &se) && se.Conflict != nil && se.Conflict.Stale {
 			res.Result, res.Detail, err = InboundIgnoredStale, "older than the answer already recorded", nil
@@ -150,7 +189,7 @@ func (a *App) applyInbound(ctx context.Context, d *Discussion, in *invites.Inbou
 			comment = speaker.Comment
 		}
 		r := Reply{Email: inv.Email, Answer: replyOf(speaker.Stat), Sequence: in.Sequence, Stamp: in.DTStamp, Comment: comment,
-			By: Actor{Subject: "mail", Name: inv.Name, Email: inv.Email}}
+			HoldID: a.NewID(), By: Actor{Subject: "mail", Name: inv.Name, Email: inv.Email}}
 		if len(speaker.DelegatedTo) > 0 {
 			r.DelegatedTo = strings.ToLower(speaker.DelegatedTo[0])
 			for _, at := range in.Attendees {
@@ -175,6 +214,13 @@ func (a *App) applyInbound(ctx context.Context, d *Discussion, in *invites.Inbou
 		return d.ApplyRefresh(inv.Email, at)
 	}
 	return Effects{}, Invalid("the message's method is not one Convene takes")
+}
+
+// isAssistant reports whether sender is named as an assistant on the
+// directory entry of the attendee.
+func (a *App) isAssistant(ctx context.Context, attendee, sender string) bool {
+	p, err := a.Store.PersonByEmail(ctx, strings.ToLower(attendee))
+	return err == nil && slices.Contains(p.Assistants, strings.ToLower(sender))
 }
 
 // directoryInvitee is the directory entry with the address as an invitee,
@@ -300,9 +346,15 @@ func (a *App) DecideHeldReply(ctx context.Context, id, heldID string, admit bool
 		}
 		var person *Invitee
 		if i := slices.IndexFunc(d.HeldReplies, func(h HeldReply) bool { return h.ID == heldID }); i >= 0 && admit {
-			var err error
-			if person, err = a.directoryInvitee(ctx, d, d.HeldReplies[i].From); err != nil {
-				return Effects{}, err
+			who := d.HeldReplies[i].From
+			if d.HeldReplies[i].Kind != HeldUninvited {
+				who = d.HeldReplies[i].DelegatedTo
+			}
+			if who != "" {
+				var err error
+				if person, err = a.directoryInvitee(ctx, d, who); err != nil {
+					return Effects{}, err
+				}
 			}
 		}
 		return d.DecideHeldReply(heldID, admit, person, p.Actor(), a.Now())

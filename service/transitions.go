@@ -269,6 +269,11 @@ type Reply struct {
 	DelegatedTo  string
 	DelegateName string
 	Delegate     *Invitee
+	// HoldID names the held reply if this one is held.
+	HoldID string
+	// Admitted marks a reply business support admitted: a delegation it
+	// names is applied even if it would otherwise be held.
+	Admitted bool
 	// By is who the timeline names.
 	By Actor
 }
@@ -293,6 +298,13 @@ func (d *Discussion) ApplyReply(r Reply, now time.Time) (Effects, error) {
 	}
 	if r.Sequence < d.Sequence || !newerReply(inv, r) {
 		return Effects{}, &Error{Code: EPRECONDITION, Message: staleReply, Conflict: &Conflict{Stale: true}}
+	}
+	if r.Answer == policy.ReplyDelegated && !r.Admitted {
+		if why := d.delegationProblem(inv, r); why != "" {
+			return d.HoldReply(HeldReply{ID: r.HoldID, Kind: HeldDelegation, Reason: why, From: inv.Email, Name: inv.Name,
+				Reply: r.Answer, DelegatedTo: strings.ToLower(r.DelegatedTo), DelegateName: r.DelegateName,
+				Sequence: r.Sequence, Stamp: stampOrNil(r.Stamp)}, now)
+		}
 	}
 	stamp := r.Stamp
 	if stamp.IsZero() {
@@ -331,6 +343,37 @@ func (d *Discussion) ApplyReply(r Reply, now time.Time) (Effects, error) {
 		eff.Hold = append(eff.Hold, HoldRequest{BookingID: b.ID, Persons: []string{holdKey(delegate)}, Start: b.Start, End: b.End, BestEffort: true})
 	}
 	return eff, nil
+}
+
+// delegationProblem says why a delegation may not be applied without
+// business support admitting it (nobody gains access to a case by email
+// alone): the delegate is not in the directory, is from another agency
+// than the delegator, or is below the minimum seniority of a place the
+// delegator fills. "" if none.
+func (d *Discussion) delegationProblem(inv *Invitee, r Reply) string {
+	del := r.Delegate
+	switch {
+	case del == nil:
+		return strings.ToLower(r.DelegatedTo) + " is not in the directory"
+	case del.Agency != inv.Agency:
+		return del.Name + " is from " + string(del.Agency) + ", not " + string(inv.Agency)
+	}
+	for _, id := range inv.Requirements {
+		for _, req := range d.Attendance.Requirements {
+			if req.ID == id && del.Seniority < req.MinSeniority.Level {
+				return del.Name + " is below the minimum for " + req.Name + " (needs " + req.MinSeniority.Label + ", has " + del.SeniorityLabel + ")"
+			}
+		}
+	}
+	return ""
+}
+
+func stampOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
 }
 
 // newerReply reports whether r is newer than the answer inv has: a higher
@@ -421,26 +464,37 @@ func (d *Discussion) ApplyRefresh(email string, now time.Time) (Effects, error) 
 // forwarded invitation) for business support to admit or reject.
 func (d *Discussion) HoldReply(h HeldReply, now time.Time) (Effects, error) {
 	held := 0
-	for _, o := range d.HeldReplies {
+	for i, o := range d.HeldReplies {
 		if o.Status != "held" {
 			continue
 		}
 		held++
-		if o.From == h.From {
-			return Effects{Detail: map[string]any{"duplicate": true}}, nil
+		if o.From == h.From && o.Kind == h.Kind {
+			// The newest answer replaces the one waiting.
+			o := &d.HeldReplies[i]
+			o.Reply, o.DelegatedTo, o.DelegateName, o.Reason, o.Sequence, o.Stamp, o.ReceivedAt = h.Reply, h.DelegatedTo, h.DelegateName, h.Reason, h.Sequence, h.Stamp, now.UTC()
+			return Effects{Detail: map[string]any{"duplicate": true, "held": h.Kind}}, nil
 		}
 	}
 	if held >= maxHeldReplies {
 		return Effects{}, Errorf(EPRECONDITION, "this discussion has %d replies held already; no more are taken", held)
 	}
+	if h.Kind == "" {
+		h.Kind = HeldUninvited
+	}
+	if h.Reason == "" && h.Kind == HeldUninvited {
+		h.Reason = h.From + " is not invited"
+	}
 	h.ReceivedAt, h.Status = now.UTC(), "held"
 	d.HeldReplies = append(d.HeldReplies, h)
-	d.record(now.UTC(), Actor{Subject: "mail", Email: h.From}, "reply_held", h.From+" is not invited")
-	return Effects{Detail: map[string]any{"from": h.From}}, nil
+	d.record(now.UTC(), Actor{Subject: "mail", Email: h.From}, "reply_held", h.Kind+": "+h.Reason)
+	return Effects{Detail: map[string]any{"from": h.From, "held": h.Kind}}, nil
 }
 
-// DecideHeldReply admits a held reply (the sender joins the invitation list
-// with their answer; person is their directory entry, if any) or rejects it.
+// DecideHeldReply admits a held reply or rejects it. An uninvited sender
+// joins the invitation list with their answer (person is their directory
+// entry, if any); an invitee's held answer is applied (person is then the
+// delegate's directory entry, for a delegation).
 func (d *Discussion) DecideHeldReply(heldID string, admit bool, person *Invitee, by Actor, now time.Time) (Effects, error) {
 	i := slices.IndexFunc(d.HeldReplies, func(h HeldReply) bool { return h.ID == heldID })
 	if i < 0 {
@@ -458,6 +512,27 @@ func (d *Discussion) DecideHeldReply(heldID string, admit bool, person *Invitee,
 		return Effects{Detail: map[string]any{"from": h.From, "admitted": false}}, nil
 	}
 	h.Status = "admitted"
+	var eff Effects
+	if h.Kind == HeldDelegation || h.Kind == HeldUnauthenticated {
+		// An invitee's own answer, applied now as business support vouch
+		// for it.
+		stamp := now
+		if h.Stamp != nil {
+			stamp = *h.Stamp
+		}
+		var err error
+		eff, err = d.ApplyReply(Reply{Email: h.From, Answer: h.Reply, Sequence: h.Sequence, Stamp: stamp, DelegatedTo: h.DelegatedTo,
+			DelegateName: h.DelegateName, Delegate: person, Admitted: true, By: by}, now)
+		if err != nil {
+			return Effects{}, err
+		}
+		d.record(now, by, "reply_admitted", h.Kind+": "+h.From)
+		if eff.Detail == nil {
+			eff.Detail = map[string]any{}
+		}
+		eff.Detail["from"], eff.Detail["admitted"] = h.From, true
+		return eff, nil
+	}
 	inv := Invitee{Email: h.From, Name: h.Name, Agency: policy.AgencyOther}
 	if person != nil {
 		inv = *person
@@ -466,7 +541,6 @@ func (d *Discussion) DecideHeldReply(heldID string, admit bool, person *Invitee,
 		inv.Name = h.From
 	}
 	inv.Reply, inv.RepliedAt, inv.AddedAt = h.Reply, &h.ReceivedAt, now
-	var eff Effects
 	if d.invitee(inv.Email) == nil {
 		d.putInvitee(inv)
 		d.refill()
@@ -519,12 +593,19 @@ func (d *Discussion) CheckIn(c CheckIn, now time.Time) (Effects, error) {
 }
 
 // Start starts the discussion: only with the actual quorum q met, or with
-// an override whose reason and missing requirements are recorded.
-func (d *Discussion) Start(q QuorumReport, override string, by Actor, now time.Time) (Effects, error) {
+// an override whose reason and missing requirements are recorded; and not
+// more than margin before the booked time without an override reason (the
+// follow-on deadlines count from when it actually starts).
+func (d *Discussion) Start(q QuorumReport, override string, margin time.Duration, by Actor, now time.Time) (Effects, error) {
 	if d.Status != StatusBooked {
 		return Effects{}, Errorf(EPRECONDITION, "only a booked discussion can be started; this one is %s", d.Status)
 	}
 	now = now.UTC()
+	early := d.Booking != nil && now.Before(d.Booking.Start.Add(-margin))
+	if early && override == "" {
+		return Effects{}, Errorf(EPRECONDITION, "this discussion is booked for %s; starting more than %s early needs override_reason",
+			d.Booking.Start.Format(time.RFC3339), margin)
+	}
 	var missing []string
 	for _, r := range q.Actual.Requirements {
 		if r.Essential && r.Status != policy.StateSatisfied {
@@ -540,6 +621,11 @@ func (d *Discussion) Start(q QuorumReport, override string, by Actor, now time.T
 	d.Status = StatusInProgress
 	d.Started = &Start{At: now, By: by}
 	detail := map[string]any{"quorum_met": q.Met}
+	if early {
+		d.Started.Override = override
+		detail["early"], detail["override_reason"] = true, override
+		d.record(now, by, "started_early", override)
+	}
 	if !q.Met {
 		d.Started.Override, d.Started.Missing = override, missing
 		detail["override_reason"], detail["missing"] = override, missing

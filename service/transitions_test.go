@@ -3,6 +3,7 @@ package service
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -337,11 +338,12 @@ func TestApplyReply(t *testing.T) {
 			replies:  []Reply{{Email: "mallory@example.org", Answer: policy.ReplyAccepted}},
 			wantCode: EPRECONDITION, wantReply: policy.ReplyNeedsAction},
 		{name: "a delegation adds the delegate, invites them and holds their diary if it can", d: booked,
-			replies:   []Reply{{Email: dana, Answer: policy.ReplyDelegated, DelegatedTo: "Sgt.Lee@police.example", DelegateName: "Sgt Lee", Stamp: at}},
+			replies: []Reply{{Email: dana, Answer: policy.ReplyDelegated, DelegatedTo: "Sgt.Lee@police.example", DelegateName: "Sgt Lee", Stamp: at,
+				Delegate: &Invitee{Name: "Sgt Lee", Email: "sgt.lee@police.example", Agency: policy.AgencyPolice, Seniority: 2, SeniorityLabel: "Sergeant"}}},
 			wantReply: policy.ReplyDelegated,
 			check: func(t *testing.T, d *Discussion, eff Effects) {
 				del := d.invitee("sgt.lee@police.example")
-				if del == nil || del.DelegatedFrom != dana || del.Name != "Sgt Lee" || !slices.Equal(del.Requirements, []string{"police"}) {
+				if del == nil || del.DelegatedFrom != dana || del.Name != "Sgt Lee" || del.Seniority != 2 || !slices.Equal(del.Requirements, []string{"police"}) {
 					t.Fatalf("delegate %+v", del)
 				}
 				if got := pendingTo(d, "REQUEST"); !slices.Equal(got, []string{"sgt.lee@police.example"}) {
@@ -351,6 +353,37 @@ func TestApplyReply(t *testing.T) {
 					t.Errorf("holds %+v", eff.Hold)
 				}
 			}},
+		// Nobody gains access to a case by email alone: these are held for
+		// business support, and the place is not given away.
+		{name: "a delegation to someone not in the directory is held", d: booked,
+			replies:   []Reply{{Email: dana, Answer: policy.ReplyDelegated, DelegatedTo: "outsider@gmail.example", HoldID: "h1", Stamp: at}},
+			wantReply: policy.ReplyNeedsAction,
+			check: func(t *testing.T, d *Discussion, _ Effects) {
+				if len(d.HeldReplies) != 1 || d.HeldReplies[0].Kind != HeldDelegation || d.invitee("outsider@gmail.example") != nil {
+					t.Errorf("held %+v", d.HeldReplies)
+				}
+			}},
+		{name: "a delegation to another agency is held", d: booked,
+			replies: []Reply{{Email: dana, Answer: policy.ReplyDelegated, DelegatedTo: "nurse@nhs.example", HoldID: "h1", Stamp: at,
+				Delegate: &Invitee{Name: "A Nurse", Email: "nurse@nhs.example", Agency: policy.AgencyHealth, Seniority: 3}}},
+			wantReply: policy.ReplyNeedsAction,
+			check: func(t *testing.T, d *Discussion, _ Effects) {
+				if len(d.HeldReplies) != 1 || d.invitee("nurse@nhs.example") != nil {
+					t.Errorf("held %+v", d.HeldReplies)
+				}
+			}},
+		{name: "a delegation below the place's minimum seniority is held, and says why", d: booked,
+			replies: []Reply{{Email: dana, Answer: policy.ReplyDelegated, DelegatedTo: "pc@police.example", HoldID: "h1", Stamp: at,
+				Delegate: &Invitee{Name: "PC Con", Email: "pc@police.example", Agency: policy.AgencyPolice, Seniority: 1, SeniorityLabel: "Constable"}}},
+			wantReply: policy.ReplyNeedsAction,
+			check: func(t *testing.T, d *Discussion, _ Effects) {
+				if len(d.HeldReplies) != 1 || d.HeldReplies[0].Reason != "PC Con is below the minimum for police (needs , has Constable)" {
+					t.Errorf("held %+v", d.HeldReplies)
+				}
+			}},
+		{name: "a held delegation business support admit is applied", d: booked,
+			replies:   []Reply{{Email: dana, Answer: policy.ReplyDelegated, DelegatedTo: "outsider@gmail.example", HoldID: "h1", Stamp: at}},
+			wantReply: policy.ReplyDelegated},
 		{name: "a delegation must name the delegate", d: booked,
 			replies:  []Reply{{Email: dana, Answer: policy.ReplyDelegated}},
 			wantCode: EINVALID, wantReply: policy.ReplyNeedsAction},
@@ -362,6 +395,12 @@ func TestApplyReply(t *testing.T) {
 			var err error
 			for _, r := range tc.replies {
 				eff, err = d.ApplyReply(r, at)
+			}
+			if strings.HasPrefix(tc.name, "a held delegation business support admit") {
+				eff, err = d.DecideHeldReply("h1", true, nil, bso, at)
+				if d.invitee("outsider@gmail.example") == nil {
+					t.Error("the admitted delegate is not invited")
+				}
 			}
 			if got := code(err); got != tc.wantCode {
 				t.Fatalf("code %q, want %q (%v)", got, tc.wantCode, err)
@@ -516,17 +555,35 @@ func TestMeeting(t *testing.T) {
 			apply:    func(d *Discussion) (Effects, error) { return d.CheckIn(CheckIn{ID: "w1", Name: "A"}, t0) },
 			wantCode: EPRECONDITION},
 		{name: "the chair starts with quorum met", d: booked,
-			apply: func(d *Discussion) (Effects, error) { return d.Start(met, "", bso, t0) },
+			apply: func(d *Discussion) (Effects, error) { return d.Start(met, "", 15*time.Minute, bso, t0.Add(time.Hour)) },
 			check: func(t *testing.T, d *Discussion, _ Effects) {
 				if d.Status != StatusInProgress || d.Started == nil || d.Started.Override != "" {
 					t.Errorf("status %s started %+v", d.Status, d.Started)
 				}
 			}},
+		// A start more than the margin before the booked time would set
+		// every follow-on deadline counting from the wrong moment.
+		{name: "starting an hour early needs an override reason", d: booked,
+			apply:    func(d *Discussion) (Effects, error) { return d.Start(met, "", 15*time.Minute, bso, t0) },
+			wantCode: EPRECONDITION},
+		{name: "within the margin it starts, and held_at is when it did", d: booked,
+			apply: func(d *Discussion) (Effects, error) {
+				return d.Start(met, "", 15*time.Minute, bso, t0.Add(50*time.Minute))
+			},
+			check: func(t *testing.T, d *Discussion, _ Effects) {
+				if !d.Started.At.Equal(t0.Add(50 * time.Minute)) {
+					t.Errorf("started at %v", d.Started.At)
+				}
+			}},
 		{name: "without quorum, starting needs an override reason", d: booked,
-			apply:    func(d *Discussion) (Effects, error) { return d.Start(notMet, "", bso, t0) },
+			apply: func(d *Discussion) (Effects, error) {
+				return d.Start(notMet, "", 15*time.Minute, bso, t0.Add(time.Hour))
+			},
 			wantCode: EPRECONDITION},
 		{name: "with an override reason it starts, and what was missing is recorded", d: booked,
-			apply: func(d *Discussion) (Effects, error) { return d.Start(notMet, "child at immediate risk", bso, t0) },
+			apply: func(d *Discussion) (Effects, error) {
+				return d.Start(notMet, "child at immediate risk", 15*time.Minute, bso, t0.Add(time.Hour))
+			},
 			check: func(t *testing.T, d *Discussion, _ Effects) {
 				if d.Started.Override != "child at immediate risk" || !slices.Equal(d.Started.Missing, []string{"police (missing)"}) {
 					t.Errorf("started %+v", d.Started)
@@ -535,7 +592,7 @@ func TestMeeting(t *testing.T) {
 		{name: "concluding records the outcome, the follow-ons, and gives the time back",
 			d: func() *Discussion {
 				d := booked()
-				_, _ = d.Start(met, "", bso, t0)
+				_, _ = d.Start(met, "", 15*time.Minute, bso, t0.Add(time.Hour))
 				return d
 			},
 			apply: func(d *Discussion) (Effects, error) {
@@ -553,7 +610,7 @@ func TestMeeting(t *testing.T) {
 		{name: "a deferred outcome links the reconvened discussion",
 			d: func() *Discussion {
 				d := booked()
-				_, _ = d.Start(met, "", bso, t0)
+				_, _ = d.Start(met, "", 15*time.Minute, bso, t0.Add(time.Hour))
 				return d
 			},
 			apply: func(d *Discussion) (Effects, error) {
@@ -631,7 +688,9 @@ func TestDiff(t *testing.T) {
 				}
 			}},
 		{name: "a start changes the head",
-			apply: func(d *Discussion) { _, _ = d.Start(QuorumReport{Met: true}, "", bso, t0) },
+			apply: func(d *Discussion) {
+				_, _ = d.Start(QuorumReport{Met: true}, "", 15*time.Minute, bso, t0.Add(time.Hour))
+			},
 			check: func(t *testing.T, p *DiscussionPatch) {
 				if p.Head == nil || p.Head.Status != StatusInProgress || len(p.Head.Invitees) != 0 {
 					t.Errorf("head %+v", p.Head)

@@ -52,6 +52,9 @@ type Error struct {
 	// Result is what became of a refused inbound message (for the mail
 	// gateway's problem document).
 	Result string
+	// Link is the path of the resource a conflict is with, when the caller
+	// may see it (the open discussion of the same case).
+	Link string
 	// Conflict says what an ECONFLICT collided with, for the domain's own
 	// use: it never leaves the service in a problem document, so no other
 	// case's ids ride out with it.
