@@ -3,8 +3,10 @@
 // VTIMEZONE definitions and line folding (RFC 5545 §3.1, §3.6.5) that
 // clients such as Outlook, Gmail and Apple Calendar need. It sends mail over
 // SMTP (RFC 5321) or into an outbox directory, reads replies, counters and
-// refreshes out of raw RFC 5322 messages, receives them over SMTP, and signs
-// RSVP links (RFC 7519 JSON Web Tokens).
+// refreshes out of raw RFC 5322 messages (TNEF-wrapped ones from Exchange
+// included, [MS-OXTNEF]), authenticates their senders (DKIM, RFC 6376;
+// Authentication-Results, RFC 8601; DMARC alignment, RFC 7489), receives
+// them over SMTP, and signs RSVP links (RFC 7519 JSON Web Tokens).
 //
 // It knows nothing of strategy discussions, so it can be reused elsewhere.
 //
@@ -47,7 +49,16 @@
 // with their PARTSTAT, delegation and SENT-BY, and for a COUNTER the proposed
 // times. It tolerates what Outlook and Exchange send (no ORGANIZER, no
 // DTSTAMP, Windows time-zone names, a missing or oddly cased MIME method)
-// and bounds what it reads. [Inbound.Speaker] refuses a reply whose sender
-// does not speak for the attendee it answers for. [InboundServer] accepts
-// replies over SMTP.
+// and bounds what it reads. A reply Exchange wrapped in TNEF (winmail.dat)
+// is read from its attached .ics or, when it has none, from the MAPI
+// properties that stand for one. [Inbound.Speaker] refuses a reply whose
+// sender does not speak for the attendee it answers for. [InboundServer]
+// accepts replies over SMTP.
+//
+// From is only as true as the mail system that carried the message, so a
+// reply should be applied only when [Authenticate] passes it: a trusted
+// gateway's Authentication-Results shows DMARC or aligned DKIM passing, or
+// a DKIM signature by the From domain verifies here. [Newer] orders
+// replies by SEQUENCE and DTSTAMP (RFC 5546 §2.1.5), so a late copy of an
+// older answer does not overwrite a newer one.
 package invites

@@ -144,6 +144,9 @@ func (p *Parser) Parse(raw []byte) (*Inbound, error) {
 		found = w.attached
 	}
 	if found == nil {
+		found = w.tnef
+	}
+	if found == nil {
 		if w.brokenAt != nil {
 			return nil, &ParseError{Kind: ErrMalformed, Detail: "MIME structure", Err: w.brokenAt}
 		}
@@ -151,8 +154,17 @@ func (p *Parser) Parse(raw []byte) (*Inbound, error) {
 	}
 	in.MIMEMethod = found.method
 
-	cal, err := decodeCalendar(found.data)
-	if err != nil {
+	var cal *ical.Calendar
+	if found.tnef {
+		msg, err := readTNEF(found.data)
+		if err != nil {
+			return nil, &ParseError{Kind: ErrMalformed, Detail: "TNEF", Err: err}
+		}
+		cal, err = msg.calendar(in.From)
+		if err != nil {
+			return nil, err
+		}
+	} else if cal, err = decodeCalendar(found.data); err != nil {
 		return nil, err
 	}
 	if err := readCalendar(in, cal); err != nil {
@@ -228,16 +240,18 @@ func firstAddress(h mail.Header, key string) (addr, name string) {
 type calendarPart struct {
 	data   []byte
 	method string
+	tnef   bool // data is a TNEF stream, not iCalendar
 }
 
 // walker looks through the MIME tree for the calendar: the first
 // text/calendar part wins, else the first .ics or application/ics
-// attachment.
+// attachment, else the first TNEF part (winmail.dat).
 type walker struct {
 	maxParts int
 	parts    int
 	inline   *calendarPart
 	attached *calendarPart
+	tnef     *calendarPart
 	brokenAt error
 }
 
@@ -271,7 +285,18 @@ func (w *walker) walk(e *message.Entity, depth int) error {
 	}
 
 	kind := calendarKind(mediaType, e.Header)
-	if kind == 0 || (kind == 2 && w.attached != nil) {
+	if kind == 0 || (kind == 2 && w.attached != nil) || (kind == 3 && w.tnef != nil) {
+		return nil
+	}
+	if kind == 3 {
+		data, err := io.ReadAll(io.LimitReader(e.Body, maxTNEFBytes+1))
+		if err != nil {
+			return &ParseError{Kind: ErrMalformed, Detail: "TNEF part encoding", Err: err}
+		}
+		if len(data) > maxTNEFBytes {
+			return &ParseError{Kind: ErrOversize, Detail: fmt.Sprintf("TNEF part exceeds %d bytes", maxTNEFBytes)}
+		}
+		w.tnef = &calendarPart{data: data, tnef: true}
 		return nil
 	}
 	data, err := readBody(e, params)
@@ -288,7 +313,8 @@ func (w *walker) walk(e *message.Entity, depth int) error {
 }
 
 // calendarKind is 1 for an inline text/calendar part, 2 for an attached
-// calendar (application/ics and friends, or any *.ics file), 0 otherwise.
+// calendar (application/ics and friends, or any *.ics file), 3 for TNEF
+// (application/ms-tnef, or a winmail.dat of any type), 0 otherwise.
 func calendarKind(mediaType string, h message.Header) int {
 	disp, dparams, _ := h.ContentDisposition()
 	filename := strings.ToLower(dparams["filename"])
@@ -304,9 +330,14 @@ func calendarKind(mediaType string, h message.Header) int {
 		return 1
 	case "application/ics", "text/x-vcalendar", "application/x-ics", "application/ical":
 		return 2
+	case "application/ms-tnef", "application/vnd.ms-tnef":
+		return 3
 	}
-	if strings.HasSuffix(filename, ".ics") {
+	switch {
+	case strings.HasSuffix(filename, ".ics"):
 		return 2
+	case filename == "winmail.dat":
+		return 3
 	}
 	return 0
 }
