@@ -80,6 +80,13 @@ type Discussion struct {
 	Started     *Start      `json:"started,omitempty"`
 	Outcome     *Outcome    `json:"outcome,omitempty"`
 	FollowOns   []FollowOn  `json:"follow_ons,omitempty"`
+	// Authorisations are participants' own agreements to an outcome;
+	// OutcomeHistory the earlier versions of an amended outcome.
+	Authorisations []Authorisation  `json:"authorisations,omitempty"`
+	OutcomeHistory []OutcomeVersion `json:"outcome_history,omitempty"`
+	// Linked are the separate discussions convened from this one, or the
+	// one this was convened from.
+	Linked []Link `json:"linked,omitempty"`
 
 	// ParentID is the discussion this one reconvenes (after a deferral);
 	// FollowUpID the one convened to follow this.
@@ -256,8 +263,19 @@ type Outcome struct {
 	AuthorisedBy      []Authoriser   `json:"authorised_by"`
 	HarmSubstantiated bool           `json:"harm_substantiated,omitempty"`
 	Deferral          *Deferral      `json:"deferral,omitempty"`
-	RecordedBy        Actor          `json:"recorded_by"`
-	RecordedAt        time.Time      `json:"recorded_at"`
+	ChildSeen         *ChildSeen     `json:"child_seen,omitempty"`
+	Review            *Review        `json:"review,omitempty"`
+	OtherChildren     []OtherChild   `json:"other_children,omitempty"`
+	EPO               *EPODecision   `json:"epo,omitempty"`
+	SupportConsidered string         `json:"support_considered,omitempty"`
+	Dissent           []Dissent      `json:"dissent,omitempty"`
+	SafetyPlan        *SafetyPlan    `json:"safety_plan,omitempty"`
+	// Version counts amendments from 1.
+	Version    int        `json:"version"`
+	RecordedBy Actor      `json:"recorded_by"`
+	RecordedAt time.Time  `json:"recorded_at"`
+	AmendedBy  *Actor     `json:"amended_by,omitempty"`
+	AmendedAt  *time.Time `json:"amended_at,omitempty"`
 }
 
 // SignsOfSafety are the headings information is recorded under (001).
@@ -283,12 +301,17 @@ type Action struct {
 	Purpose     string        `json:"purpose"`
 }
 
-// Authoriser is someone who authorised the outcome.
+// Authoriser is someone who authorised the outcome themselves, when and
+// how (signed in, or by the link sent to them).
 type Authoriser struct {
-	PersonID string        `json:"person_id,omitempty"`
-	Name     string        `json:"name"`
-	Agency   policy.Agency `json:"agency"`
-	Role     string        `json:"role"`
+	PersonID  string        `json:"person_id,omitempty"`
+	Name      string        `json:"name"`
+	Email     string        `json:"email,omitempty"`
+	Agency    policy.Agency `json:"agency"`
+	Role      string        `json:"role"`
+	Seniority string        `json:"seniority,omitempty"`
+	At        time.Time     `json:"at"`
+	Method    string        `json:"method"`
 }
 
 // Deferral is why a discussion's outcome was deferred and what happens

@@ -215,22 +215,13 @@ func (a *App) StartDiscussion(ctx context.Context, id, override string) (*Discus
 	})
 }
 
-// OutcomeRequest is what the chair records when the discussion ends.
-type OutcomeRequest struct {
-	Outcome           policy.Outcome
-	SignsOfSafety     SignsOfSafety
-	Decisions         []Decision
-	Actions           []Action
-	AuthorisedBy      []Authoriser
-	HarmSubstantiated bool
-	Deferral          *Deferral
-}
-
-// RecordOutcome records the outcome, computes the follow-on deadlines from
-// the profile, and, for a deferred outcome, convenes the follow-up
-// discussion (001: within 72 hours).
-func (a *App) RecordOutcome(ctx context.Context, id string, in OutcomeRequest) (*Discussion, error) {
-	if err := validateOutcome(in, a.Now()); err != nil {
+// RecordOutcome records the outcome, as the chair gives it, once the
+// authorisations the procedure needs are given (the chair's own, signed in,
+// counts as the CSC manager's); computes the follow-on deadlines from the
+// profile; and, for a deferred outcome, convenes the follow-up discussion
+// (001: within 72 hours).
+func (a *App) RecordOutcome(ctx context.Context, id string, in Outcome) (*Discussion, error) {
+	if err := in.Validate(a.Now()); err != nil {
 		return nil, err
 	}
 	var followUp *Discussion
@@ -241,9 +232,7 @@ func (a *App) RecordOutcome(ctx context.Context, id string, in OutcomeRequest) (
 		if d.Status != StatusInProgress {
 			return Effects{}, Errorf(EPRECONDITION, "the outcome is recorded after the discussion starts; this one is %s", d.Status)
 		}
-		in := in
-		in.AuthorisedBy = slices.Clone(in.AuthorisedBy)
-		if err := checkAuthorisers(d, in); err != nil {
+		if err := in.checkSafetyPlan(d); err != nil {
 			return Effects{}, err
 		}
 		profile, err := a.profile(d.Timescale.Profile)
@@ -251,12 +240,26 @@ func (a *App) RecordOutcome(ctx context.Context, id string, in OutcomeRequest) (
 			return Effects{}, err
 		}
 		now := a.Now().UTC()
-		fos, err := profile.FollowOns(policy.FollowOnRequest{HeldAt: d.Started.At, Outcome: in.Outcome, HarmSubstantiated: in.HarmSubstantiated, Case: d.Case})
+		// The chair, signed in and recording it, authorises it as the CSC
+		// manager.
+		if chair, err := a.currentSelf(ctx, d, p); err == nil {
+			if _, err := d.Authorise(chair, in.Outcome, AuthorisedSignedIn, now); err != nil {
+				return Effects{}, err
+			}
+		}
+		o := in
+		if o.AuthorisedBy, err = d.authorisers(o.Outcome, profile); err != nil {
+			return Effects{}, err
+		}
+		if o.EPO != nil {
+			o.EPO.ApprovedBy = o.AuthorisedBy[0].Name
+		}
+		fos, err := profile.FollowOns(policy.FollowOnRequest{HeldAt: d.Started.At, Outcome: o.Outcome, HarmSubstantiated: o.HarmSubstantiated, Case: d.Case})
 		if err != nil {
 			return Effects{}, policyError(err, "")
 		}
 		var followUpID string
-		if in.Outcome == policy.OutcomeDeferred {
+		if o.Outcome == policy.OutcomeDeferred {
 			if followUp == nil {
 				if followUp, err = a.followUp(ctx, d, now); err != nil {
 					return Effects{}, err
@@ -264,117 +267,122 @@ func (a *App) RecordOutcome(ctx context.Context, id string, in OutcomeRequest) (
 			}
 			followUpID = followUp.ID
 		}
-		return d.Conclude(Outcome{Outcome: in.Outcome, SignsOfSafety: in.SignsOfSafety, Decisions: in.Decisions, Actions: in.Actions,
-			AuthorisedBy: in.AuthorisedBy, HarmSubstantiated: in.HarmSubstantiated, Deferral: in.Deferral,
-			RecordedBy: p.Actor()}, fos, followUpID, now)
+		o.RecordedBy, o.Version = p.Actor(), 1
+		return d.Conclude(o, fos, followUpID, now)
 	})
 }
 
-func validateOutcome(in OutcomeRequest, now time.Time) error {
-	var f Fields
-	if !slices.Contains(policy.Outcomes, in.Outcome) {
-		f.Add("outcome", "must be one of %v", policy.Outcomes)
+// currentSelf is the principal as a participant of d, with their level from
+// their directory entry as it is now.
+func (a *App) currentSelf(ctx context.Context, d *Discussion, p *Principal) (Invitee, error) {
+	inv, ok := d.participant(p.Email)
+	if !ok {
+		return Invitee{}, Errorf(EFORBIDDEN, "only someone taking part in the discussion may authorise its outcome")
 	}
-	if strings.TrimSpace(in.SignsOfSafety.Concerns) == "" {
-		f.Add("signs_of_safety.concerns", "record what we are worried about")
+	if fresh, err := a.directoryInvitee(ctx, d, p.Email); err == nil && fresh != nil {
+		inv.PersonID, inv.Agency, inv.Role, inv.Seniority, inv.SeniorityLabel = fresh.PersonID, fresh.Agency, fresh.Role, fresh.Seniority, fresh.SeniorityLabel
 	}
-	if len(in.Decisions) == 0 {
-		f.Add("decisions", "record at least one decision with its rationale")
-	}
-	for i, dec := range in.Decisions {
-		if strings.TrimSpace(dec.Decision) == "" {
-			f.Add("decisions["+itoa(i)+"].decision", "is required")
-		}
-		if strings.TrimSpace(dec.Rationale) == "" {
-			f.Add("decisions["+itoa(i)+"].rationale", "is required: record the basis for the decision")
-		}
-	}
-	for i, act := range in.Actions {
-		field := "actions[" + itoa(i) + "]"
-		if strings.TrimSpace(act.Description) == "" {
-			f.Add(field+".description", "is required")
-		}
-		if strings.TrimSpace(act.Owner) == "" {
-			f.Add(field+".owner", "is required: every action has a named owner")
-		}
-		if !ValidAgency(act.Agency) {
-			f.Add(field+".agency", "must be one of %v", Agencies)
-		}
-		if act.Due.IsZero() {
-			f.Add(field+".due", "is required: every action has a date")
-		} else if act.Due.Before(now.Add(-24 * time.Hour)) {
-			f.Add(field+".due", "is in the past")
-		}
-		if strings.TrimSpace(act.Purpose) == "" {
-			f.Add(field+".purpose", "is required: say what the action is for")
-		}
-	}
-	if len(in.AuthorisedBy) == 0 {
-		f.Add("authorised_by", "decisions must be authorised by a CSC manager (000 §6)")
-	}
-	for i, au := range in.AuthorisedBy {
-		if strings.TrimSpace(au.Name) == "" && au.PersonID == "" {
-			f.Add("authorised_by["+itoa(i)+"]", "give person_id or name")
-		}
-	}
-	if in.Outcome == policy.OutcomeDeferred {
-		switch {
-		case in.Deferral == nil:
-			f.Add("deferral", "a deferred outcome records why, what information is needed, and the safety plan (001)")
-		default:
-			if strings.TrimSpace(in.Deferral.Reason) == "" {
-				f.Add("deferral.reason", "is required")
-			}
-			if strings.TrimSpace(in.Deferral.InformationNeeded) == "" {
-				f.Add("deferral.information_needed", "is required")
-			}
-			if strings.TrimSpace(in.Deferral.SafetyPlan) == "" {
-				f.Add("deferral.safety_plan", "is required: there must be an agreed safety plan (001)")
-			}
-		}
-	}
-	return f.Err("the outcome is not valid")
+	return inv, nil
 }
 
-// checkAuthorisers fills authorisers from the discussion's participants
-// and checks the procedure: a CSC manager authorises every decision, and
-// "no further action" also needs the police officer in charge (000 §6).
-func checkAuthorisers(d *Discussion, in OutcomeRequest) error {
-	chairMin := 0
-	for _, r := range d.Attendance.Requirements {
-		if r.Chair {
-			chairMin = r.MinSeniority.Level
+// AuthoriseOutcome records the signed-in caller's own authorisation of an
+// outcome of a discussion they take part in (000 §6: "no further action"
+// needs the police officer in charge as well as the CSC manager).
+func (a *App) AuthoriseOutcome(ctx context.Context, id string, outcome policy.Outcome) (*Discussion, error) {
+	return a.change(ctx, id, "discussion.authorise", func(d *Discussion, p *Principal) (Effects, error) {
+		self, err := a.currentSelf(ctx, d, p)
+		if err != nil {
+			return Effects{}, err
 		}
+		return d.Authorise(self, outcome, AuthorisedSignedIn, a.Now())
+	})
+}
+
+// AmendOutcome corrects a recorded outcome: the chair only, with a reason;
+// both versions stay readable and the follow-ons are recomputed.
+func (a *App) AmendOutcome(ctx context.Context, id string, in Outcome, reason string) (*Discussion, error) {
+	if err := in.Validate(a.Now()); err != nil {
+		return nil, err
 	}
-	var csc, police bool
-	for i := range in.AuthorisedBy {
-		au := &in.AuthorisedBy[i]
-		var seniority int
-		for _, inv := range d.current() {
-			if au.PersonID != "" && inv.PersonID == au.PersonID || au.PersonID == "" && strings.EqualFold(inv.Name, au.Name) {
-				au.PersonID, au.Name, au.Agency, au.Role, seniority = inv.PersonID, inv.Name, inv.Agency, inv.Role, inv.Seniority
+	return a.change(ctx, id, "discussion.outcome.amend", func(d *Discussion, p *Principal) (Effects, error) {
+		if !isChairOf(p, d) {
+			return Effects{}, Errorf(EFORBIDDEN, "only the discussion's chair may amend its outcome")
+		}
+		if d.Outcome == nil || d.Started == nil {
+			return Effects{}, Errorf(EPRECONDITION, "only a recorded outcome can be amended; this discussion is %s", d.Status)
+		}
+		if err := in.checkSafetyPlan(d); err != nil {
+			return Effects{}, err
+		}
+		profile, err := a.profile(d.Timescale.Profile)
+		if err != nil {
+			return Effects{}, err
+		}
+		now := a.Now().UTC()
+		if in.Outcome != d.Outcome.Outcome {
+			// A different outcome needs its own authorisations.
+			if self, err := a.currentSelf(ctx, d, p); err == nil {
+				if _, err := d.Authorise(self, in.Outcome, AuthorisedSignedIn, now); err != nil {
+					return Effects{}, err
+				}
 			}
-		}
-		for _, c := range d.CheckIns {
-			if au.PersonID == "" && strings.EqualFold(c.Name, au.Name) {
-				au.Agency, au.Role, seniority = c.Agency, c.Role, c.Seniority
+			if in.AuthorisedBy, err = d.authorisers(in.Outcome, profile); err != nil {
+				return Effects{}, err
 			}
+		} else {
+			in.AuthorisedBy = d.Outcome.AuthorisedBy
 		}
-		if au.Agency == policy.AgencySocialCare && seniority >= chairMin {
-			csc = true
+		fos, err := profile.FollowOns(policy.FollowOnRequest{HeldAt: d.Started.At, Outcome: in.Outcome, HarmSubstantiated: in.HarmSubstantiated, Case: d.Case})
+		if err != nil {
+			return Effects{}, policyError(err, "")
 		}
-		if au.Agency == policy.AgencyPolice {
-			police = true
-		}
+		return d.Amend(in, reason, fos, p.Actor(), now)
+	})
+}
+
+// ConveneSeparate convenes a separate discussion linked to this one, for
+// another child in the same circumstances (002 §3: each child alleged to
+// have harmed or been harmed by another; 004: an alleged abuser under 18),
+// with its own case reference and its own statutory clock.
+func (a *App) ConveneSeparate(ctx context.Context, id, caseRef, relation, idempotencyKey string) (*Discussion, error) {
+	parent, p, err := a.read(ctx, id, "discussion.read")
+	if err != nil {
+		return nil, err
+	}
+	if !p.Has(RoleBusinessSupport) && !isChairOf(p, parent) {
+		return nil, Errorf(EFORBIDDEN, "only business support or the chair convene separate discussions")
 	}
 	var f Fields
-	if !csc {
-		f.Add("authorised_by", "must include a CSC manager taking part in the discussion (000 §6)")
+	if !caseReference.MatchString(caseRef) {
+		f.Add("case_reference", "give the other child's case reference, never a name")
+	} else if caseRef == parent.CaseReference {
+		f.Add("case_reference", "a separate discussion has the other child's own case reference")
 	}
-	if in.Outcome == policy.OutcomeNoFurtherAction && !police {
-		f.Add("authorised_by", `"no further action" must also be agreed by the police officer in charge (000 §6)`)
+	if !slices.Contains(parent.Format.Separate(), relation) {
+		f.Add("relation", "must be one of the separate discussions the procedure asks for here: %v", parent.Format.Separate())
 	}
-	return f.Err("the outcome is not authorised as the procedure requires")
+	if err := f.Err("the separate discussion is not valid"); err != nil {
+		return nil, err
+	}
+	req := ConveneRequest{CaseReference: caseRef, Case: parent.Case, Duration: parent.Duration, FormatPreference: parent.FormatPreference,
+		Agenda: parent.Agenda, ChooseInvitees: true, ConfirmDuplicate: true, IdempotencyKey: idempotencyKey, RequestHash: id + "|" + caseRef + "|" + relation}
+	if chair := parent.chair(); chair != nil {
+		req.ChairID = chair.PersonID
+	}
+	d, _, err := a.Convene(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	link := Link{ID: d.ID, CaseReference: d.CaseReference, Relation: relation}
+	if _, err := a.change(ctx, parent.ID, "discussion.separate", func(pd *Discussion, p *Principal) (Effects, error) {
+		return pd.LinkSeparate(link, p.Actor(), a.Now())
+	}); err != nil {
+		return nil, err
+	}
+	back := Link{ID: parent.ID, CaseReference: parent.CaseReference, Relation: "convened alongside"}
+	return a.change(ctx, d.ID, "discussion.separate", func(sd *Discussion, p *Principal) (Effects, error) {
+		return sd.LinkSeparate(back, p.Actor(), a.Now())
+	})
 }
 
 // followUp convenes the reconvened discussion after a deferral: the same

@@ -249,6 +249,16 @@ type FormatDecision struct {
 	Notes               []FormatRule         `json:"notes,omitempty"`
 }
 
+// Separate lists the separate discussions the decision asks for, in the
+// profile's words ("the child alleged to have caused the harm").
+func (d FormatDecision) Separate() []string {
+	out := make([]string, 0, len(d.SeparateDiscussions))
+	for _, s := range d.SeparateDiscussions {
+		out = append(out, s.Discussion)
+	}
+	return out
+}
+
 // Format decides whether a case's discussion must be a meeting or may be a
 // phone or video conference (002 §3, 004), and which separate discussions
 // and notes its circumstances call for.
