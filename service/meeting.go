@@ -30,8 +30,43 @@ func (a *App) Quorum(ctx context.Context, id string) (*QuorumReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := a.quorum(d, a.Now())
+	r := a.quorum(a.withDirectory(ctx, d), a.Now())
 	return &r, nil
+}
+
+// withDirectory returns d with its delegates and walk-ins as the directory
+// has them now: a delegate business support added to the directory after
+// the delegation arrived counts at their real level, and expertise is
+// current. d itself is not changed.
+func (a *App) withDirectory(ctx context.Context, d *Discussion) *Discussion {
+	c := *d
+	c.Invitees = slices.Clone(d.Invitees)
+	c.CheckIns = slices.Clone(d.CheckIns)
+	profile, err := a.profile(d.Timescale.Profile)
+	if err != nil {
+		return d
+	}
+	for i := range c.Invitees {
+		inv := &c.Invitees[i]
+		if inv.Removed || inv.DelegatedFrom == "" && inv.PersonID != "" {
+			continue
+		}
+		if p, err := a.Store.PersonByEmail(ctx, inv.Email); err == nil && p.Active {
+			inv.PersonID, inv.Name, inv.Agency, inv.Role, inv.Seniority, inv.Expertise = p.ID, p.Name, p.Agency, p.Role, p.Seniority, p.Expertise
+			inv.SeniorityLabel = profile.SeniorityLabel(p.Agency, p.Seniority)
+		}
+	}
+	for i := range c.CheckIns {
+		ci := &c.CheckIns[i]
+		if ci.Email == "" {
+			continue
+		}
+		if p, err := a.Store.PersonByEmail(ctx, ci.Email); err == nil && p.Active {
+			ci.PersonID, ci.Agency, ci.Role, ci.Seniority = p.ID, p.Agency, p.Role, p.Seniority
+			ci.SeniorityLabel = profile.SeniorityLabel(p.Agency, p.Seniority)
+		}
+	}
+	return &c
 }
 
 func (a *App) quorum(d *Discussion, now time.Time) QuorumReport {
@@ -211,7 +246,7 @@ func (a *App) StartDiscussion(ctx context.Context, id, override string) (*Discus
 			return Effects{}, Errorf(EFORBIDDEN, "only the discussion's chair may start it")
 		}
 		now := a.Now()
-		return d.Start(a.quorum(d, now), override, a.startMargin(), p.Actor(), now)
+		return d.Start(a.quorum(a.withDirectory(ctx, d), now), override, a.startMargin(), p.Actor(), now)
 	})
 }
 
