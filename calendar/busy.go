@@ -3,6 +3,8 @@ package calendar
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -53,17 +55,79 @@ type BusyResult struct {
 	Objects, Skipped int
 }
 
-// parser computes busy time for one window from iCalendar components.
+// parser computes busy time for one window from iCalendar components,
+// within the limits: it counts the objects it reads and the recurrence work
+// it does, and stops when the context ends.
 type parser struct {
 	window    Interval
 	zones     *Zones
 	email     string
 	ignoreUID string
+	limits    Limits
+	budget    *budget
 	busy      []Busy
+
+	objects, skipped int
 }
 
-func newParser(window Interval, opts BusyOptions) *parser {
-	return &parser{window: window, zones: NewZones(opts.Zone), email: strings.ToLower(opts.Email), ignoreUID: opts.IgnoreUID}
+func newParser(ctx context.Context, window Interval, opts BusyOptions, limits Limits) *parser {
+	limits = limits.withDefaults()
+	p := &parser{window: window, zones: NewZones(opts.Zone), email: strings.ToLower(opts.Email), ignoreUID: opts.IgnoreUID,
+		limits: limits, budget: newBudget(ctx, limits.MaxInstances)}
+	p.zones.budget = p.budget
+	return p
+}
+
+// fatal reports whether an error must end the whole query rather than
+// skip one object: a limit reached, or the context done.
+func fatal(err error) bool {
+	return errors.Is(err, ErrTooComplex) || errors.Is(err, ErrTooLarge) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// parserMark is what mark saves and reset restores.
+type parserMark struct{ busy, objects, skipped int }
+
+func (p *parser) mark() parserMark { return parserMark{len(p.busy), p.objects, p.skipped} }
+
+func (p *parser) reset(m parserMark) {
+	p.busy, p.objects, p.skipped = p.busy[:m.busy], m.objects, m.skipped
+}
+
+// count counts one object against MaxObjects.
+func (p *parser) count() error {
+	p.objects++
+	if p.objects > p.limits.MaxObjects {
+		return fmt.Errorf("%w: more than %d objects", ErrTooLarge, p.limits.MaxObjects)
+	}
+	return nil
+}
+
+// davObject reads one calendar object resource from a CalDAV answer,
+// counting it as skipped when it has no data or cannot be read.
+func (p *parser) davObject(r davResponse) error {
+	if r.Status/100 != 2 {
+		return nil // an href the server could not return: not an object
+	}
+	if err := p.count(); err != nil {
+		return err
+	}
+	if r.Prop.CalendarData == nil {
+		p.skipped++
+		return nil
+	}
+	cal, err := decodeICS([]byte(*r.Prop.CalendarData))
+	if err != nil {
+		p.skipped++
+		return nil
+	}
+	if err := p.object(cal.Component); err != nil {
+		if fatal(err) {
+			return err
+		}
+		p.skipped++
+	}
+	return nil
 }
 
 // object reads one calendar object resource (RFC 4791 §4.1): its VEVENTs,
@@ -131,9 +195,9 @@ func (p *parser) object(cal *ical.Component) (err error) {
 	return nil
 }
 
-func (p *parser) result(objects, skipped int) BusyResult {
+func (p *parser) result() BusyResult {
 	slices.SortFunc(p.busy, func(a, b Busy) int { return compareIntervals(a.Interval, b.Interval) })
-	return BusyResult{Busy: p.busy, Objects: objects, Skipped: skipped}
+	return BusyResult{Busy: p.busy, Objects: p.objects, Skipped: p.skipped}
 }
 
 // decodeICS decodes one iCalendar object with go-ical, which panics on some
@@ -152,15 +216,28 @@ func decodeICS(data []byte) (cal *ical.Calendar, err error) {
 // top-level component is decoded on its own, so a malformed one is skipped
 // and counted rather than failing the whole stream; VEVENTs that share a UID
 // form one series and are counted as one object. The error is non-nil only
-// when the stream holds no iCalendar data at all.
+// when the stream holds no iCalendar data at all, or when a default limit
+// (see Limits) is exceeded.
 func BusyFromICS(r io.Reader, window Interval, opts BusyOptions) (BusyResult, error) {
-	chunks, bad, err := splitICS(r)
+	return busyFromICS(context.Background(), r, window, opts, Limits{})
+}
+
+// busyFromICS is BusyFromICS within limits, stopping when ctx ends. The
+// reader is not bounded here: the caller bounds the bytes.
+func busyFromICS(ctx context.Context, r io.Reader, window Interval, opts BusyOptions, limits Limits) (BusyResult, error) {
+	p := newParser(ctx, window, opts, limits)
+	if limits.MaxBytes <= 0 {
+		r = &limitedBody{r: r, n: p.limits.MaxBytes}
+	}
+	chunks, bad, err := splitICS(r, p.limits.MaxObjects)
 	if err != nil {
 		return BusyResult{}, err
 	}
-	p := newParser(window, opts)
 	var comps []*ical.Component
 	for _, chunk := range chunks {
+		if err := ctx.Err(); err != nil {
+			return BusyResult{}, err
+		}
 		cal, err := decodeICS(chunk)
 		if err != nil || len(cal.Children) != 1 {
 			bad++
@@ -189,17 +266,22 @@ func BusyFromICS(r io.Reader, window Interval, opts BusyOptions) (BusyResult, er
 		}
 		groups[key] = append(groups[key], c)
 	}
-	objects := bad
+	p.objects, p.skipped = bad, bad
 	for _, key := range order {
-		objects++
+		if err := p.count(); err != nil {
+			return BusyResult{}, err
+		}
 		if err := p.object(&ical.Component{Name: ical.CompCalendar, Children: groups[key]}); err != nil {
-			bad++
+			if fatal(err) {
+				return BusyResult{}, err
+			}
+			p.skipped++
 		}
 	}
 	if len(chunks) == 0 && bad == 0 {
 		return BusyResult{}, fmt.Errorf("calendar: no iCalendar data")
 	}
-	return p.result(objects, bad), nil
+	return p.result(), nil
 }
 
 // topLevel names the components that only occur directly in a VCALENDAR.
@@ -211,7 +293,7 @@ var topLevel = map[string]bool{
 // splitICS cuts an iCalendar stream into its top-level components, each
 // wrapped in its own VCALENDAR, counting those cut short or unbalanced as bad.
 // It fails only when the stream has no VCALENDAR.
-func splitICS(r io.Reader) (chunks [][]byte, bad int, err error) {
+func splitICS(r io.Reader, maxChunks int) (chunks [][]byte, bad int, err error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
 	var (
@@ -221,6 +303,7 @@ func splitICS(r io.Reader) (chunks [][]byte, bad int, err error) {
 		sawCal   bool
 		pending  string
 		havePend bool
+		tooMany  bool
 	)
 	var flush func(line string)
 	flush = func(line string) {
@@ -271,11 +354,14 @@ func splitICS(r io.Reader) (chunks [][]byte, bad int, err error) {
 					}
 					b.WriteString("END:VCALENDAR\r\n")
 					chunks = append(chunks, b.Bytes())
+					if len(chunks) > maxChunks {
+						tooMany = true
+					}
 				}
 			}
 		}
 	}
-	for sc.Scan() {
+	for !tooMany && sc.Scan() {
 		line := strings.TrimRight(sc.Text(), "\r")
 		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
 			pending += line[1:] // RFC 5545 §3.1 unfolding
@@ -289,7 +375,13 @@ func splitICS(r io.Reader) (chunks [][]byte, bad int, err error) {
 	if havePend {
 		flush(pending)
 	}
+	if tooMany {
+		return nil, 0, fmt.Errorf("%w: more than %d components", ErrTooLarge, maxChunks)
+	}
 	if err := sc.Err(); err != nil {
+		if fatal(err) || isTimeout(err) {
+			return nil, 0, err
+		}
 		return chunks, bad, fmt.Errorf("calendar: reading iCalendar: %w", err)
 	}
 	if len(stack) > 0 {

@@ -6,59 +6,71 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"path"
 	"slices"
 	"strings"
 	"sync"
-
-	"github.com/emersion/go-ical"
-	"github.com/emersion/go-webdav/caldav"
 )
 
 // CalDAV is a calendar on a CalDAV server (RFC 4791). URL is either a
 // calendar collection, which is queried alone, or any other URL on the
-// server (its root, a principal, a calendar home), from which the user's
-// calendars are discovered: current-user-principal (RFC 5397), then
-// calendar-home-set (RFC 4791 §6.2.1), then every calendar collection there
-// that holds events.
+// server (its root, a principal, a calendar home, its /.well-known/caldav
+// URL), from which the user's calendars are discovered: current-user-
+// principal (RFC 5397), then calendar-home-set (RFC 4791 §6.2.1), then
+// every calendar collection there that holds events. A URL with no path is
+// a service domain: discovery starts at /.well-known/caldav (RFC 6764 §5),
+// which servers redirect to their context path.
 //
 // Busy time is computed from a calendar-query REPORT with a time range
-// (RFC 4791 §7.8), not from free-busy-query or expand, which servers support
-// unevenly (Radicale 3.1 has neither).
+// (RFC 4791 §7.8) that asks for whole objects, and expanded here: not from
+// free-busy-query or expand, which servers support unevenly (Radicale 3.1
+// has neither).
+//
+// Every request goes through Policy (see OutboundPolicy), the credential
+// only to its origin, and redirects are followed with the same method;
+// Limits bounds each query.
 type CalDAV struct {
 	URL        string
 	Credential Credential
-	// HTTPClient makes the requests; nil means http.DefaultClient. The
-	// context passed to Busy bounds each query.
+	// HTTPClient supplies TLS settings and timeouts; nil means
+	// http.DefaultClient's. Its transport must be an *http.Transport: its
+	// dialer is replaced by one that enforces Policy. The context passed to
+	// Busy bounds each query.
 	HTTPClient *http.Client
+	// Policy says which addresses may be reached; the zero value allows
+	// public addresses only.
+	Policy OutboundPolicy
+	// Limits bounds each query; zero fields take the defaults.
+	Limits Limits
 
 	credErr error
 
-	// The calendars found by discovery, kept so that later queries from
-	// the same CalDAV value take one round trip instead of four.
+	// What was learnt, kept so that later queries from the same CalDAV
+	// value take one round trip instead of four, and answer the server's
+	// authentication challenge without waiting for it.
 	mu   sync.Mutex
-	cals []caldav.Calendar
+	f    *fetcher
+	cals []davCalendar
 }
 
-var fullData = caldav.CalendarCompRequest{Name: ical.CompCalendar, AllProps: true, AllComps: true}
+// davCalendar is a calendar collection to query.
+type davCalendar struct {
+	url   string
+	comps []string // supported components; nil when the server did not say
+}
 
 // Busy queries the calendars for events and free/busy data overlapping the
-// window. Objects go-ical cannot decode are skipped and counted.
+// window. Objects that cannot be decoded are skipped and counted.
 func (c *CalDAV) Busy(ctx context.Context, window Interval, opts BusyOptions) (BusyResult, error) {
-	if c.credErr != nil {
-		return BusyResult{}, c.credErr
-	}
-	hc := newAuthClient(c.HTTPClient, c.Credential)
-	client, err := caldav.NewClient(hc, c.URL)
+	f, err := c.fetcher()
 	if err != nil {
-		return BusyResult{}, &SourceError{Reason: ReasonNoCalendar, Err: err}
+		return BusyResult{}, err
 	}
 	c.mu.Lock()
 	cals := c.cals
 	c.mu.Unlock()
 	if cals == nil {
-		if cals, err = c.calendars(ctx, hc, client); err != nil {
-			return BusyResult{}, hc.classify(ctx, err)
+		if cals, err = c.calendars(ctx, f); err != nil {
+			return BusyResult{}, classify(ctx, err)
 		}
 		c.mu.Lock()
 		c.cals = cals
@@ -67,148 +79,223 @@ func (c *CalDAV) Busy(ctx context.Context, window Interval, opts BusyOptions) (B
 	if len(cals) == 0 {
 		return BusyResult{}, &SourceError{Reason: ReasonNoCalendar, Err: errors.New("no calendar collection holds events")}
 	}
-	p := newParser(window, opts)
-	objects, skipped := 0, 0
+	p := newParser(ctx, window, opts, f.limits)
 	for _, cal := range cals {
-		comps := []string{ical.CompEvent}
-		if slices.Contains(cal.SupportedComponentSet, ical.CompFreeBusy) {
-			comps = append(comps, ical.CompFreeBusy)
+		comps := []string{"VEVENT"}
+		if slices.Contains(cal.comps, "VFREEBUSY") {
+			comps = append(comps, "VFREEBUSY")
 		}
 		for _, comp := range comps {
-			objs, bad, err := c.query(ctx, hc, client, cal.Path, comp, window)
-			if err != nil {
+			if err := c.query(ctx, f, p, cal.url, comp, window); err != nil {
 				// Discover again next time: the calendars may have moved.
 				c.mu.Lock()
 				c.cals = nil
 				c.mu.Unlock()
-				return BusyResult{}, hc.classify(ctx, err)
-			}
-			skipped += bad
-			objects += len(objs) + bad
-			for _, o := range objs {
-				if o.Data == nil || p.object(o.Data.Component) != nil {
-					skipped++
-				}
+				return BusyResult{}, classify(ctx, err)
 			}
 		}
 	}
-	return p.result(objects, skipped), nil
+	return p.result(), nil
 }
 
+// fetcher returns the source's fetcher, made on first use.
+func (c *CalDAV) fetcher() (*fetcher, error) {
+	if c.credErr != nil {
+		return nil, c.credErr
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.f != nil {
+		return c.f, nil
+	}
+	cred, err := bindCredential(c.Credential, c.URL)
+	if err != nil {
+		return nil, err
+	}
+	f, err := newFetcher(c.HTTPClient, c.Policy, cred, c.Limits)
+	if err != nil {
+		return nil, &SourceError{Reason: ReasonRefusedByPolicy, Err: err}
+	}
+	c.f = f
+	return f, nil
+}
+
+// bindCredential binds a credential without an origin to the source URL's,
+// and refuses one bound elsewhere: a credential configured for one server
+// is never sent to a URL on another.
+func bindCredential(cred Credential, rawURL string) (Credential, error) {
+	if cred.empty() {
+		return cred, nil
+	}
+	o, err := OriginOf(rawURL)
+	if err != nil {
+		return Credential{}, &SourceError{Reason: ReasonNoCalendar, Err: err}
+	}
+	if cred.Origin == "" {
+		cred.Origin = o
+		return cred, nil
+	}
+	want, err := OriginOf(cred.Origin)
+	if err != nil || want != o {
+		return Credential{}, &SourceError{Reason: ReasonNoCredential, Err: errCredentialOrigin}
+	}
+	cred.Origin = want
+	return cred, nil
+}
+
+var errCredentialOrigin = errors.New("the credential is bound to another origin than the calendar URL")
+
 // calendars finds the calendar collections to query.
-func (c *CalDAV) calendars(ctx context.Context, hc *authClient, client *caldav.Client) ([]caldav.Calendar, error) {
-	u, _ := url.Parse(c.URL)
-	self := cleanDir(u.Path)
-	principal, err := client.FindCurrentUserPrincipal(ctx)
+func (c *CalDAV) calendars(ctx context.Context, f *fetcher) ([]davCalendar, error) {
+	start, err := url.Parse(c.URL)
 	if err != nil {
-		if s := hc.last.Load(); ctx.Err() == nil && s != http.StatusUnauthorized && s != http.StatusForbidden && s != 0 {
-			// No principal to discover from: take the URL for the
-			// collection itself.
-			return []caldav.Calendar{{Path: self}}, nil
+		return nil, err
+	}
+	if start.Path == "" {
+		// A service domain (RFC 6764 §5): ask its well-known URL first.
+		wk := *start
+		wk.Path = "/.well-known/caldav"
+		cals, err := c.discover(ctx, f, &wk)
+		var se *statusError
+		if err == nil || !errors.As(err, &se) || se.status != http.StatusNotFound {
+			return cals, err
 		}
-		return nil, err
+		start.Path = "/"
 	}
-	home, err := client.FindCalendarHomeSet(ctx, principal)
-	if err != nil {
-		return nil, err
-	}
-	all, err := client.FindCalendars(ctx, home)
-	if err != nil {
-		return nil, err
-	}
-	var cals []caldav.Calendar
-	for _, cal := range all {
-		if cleanDir(cal.Path) == self {
-			return []caldav.Calendar{cal}, nil
+	return c.discover(ctx, f, start)
+}
+
+func (c *CalDAV) discover(ctx context.Context, f *fetcher, start *url.URL) ([]davCalendar, error) {
+	var self davResponse
+	base, err := f.davRequest(ctx, "PROPFIND", start.String(), "0", propfindDiscovery, func(_ *url.URL, r davResponse) error {
+		if self.Href == "" {
+			self = r
 		}
-		if len(cal.SupportedComponentSet) == 0 || slices.Contains(cal.SupportedComponentSet, ical.CompEvent) ||
-			slices.Contains(cal.SupportedComponentSet, ical.CompFreeBusy) {
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if cal, ok := asCalendar(base, base.String(), self.Prop); ok {
+		return []davCalendar{cal}, nil
+	}
+	if self.Prop.CurrentUserPrincipal == nil || len(self.Prop.CurrentUserPrincipal.Hrefs) == 0 {
+		return nil, &SourceError{Reason: ReasonNoCalendar, Err: errors.New("neither a calendar collection nor a principal")}
+	}
+	principal, err := resolve(base, self.Prop.CurrentUserPrincipal.Hrefs[0])
+	if err != nil {
+		return nil, err
+	}
+	var homes []string
+	pbase, err := f.davRequest(ctx, "PROPFIND", principal.String(), "0", propfindHomeSet, func(_ *url.URL, r davResponse) error {
+		if r.Prop.CalendarHomeSet != nil && homes == nil {
+			homes = r.Prop.CalendarHomeSet.Hrefs
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(homes) == 0 {
+		return nil, &SourceError{Reason: ReasonNoCalendar, Err: errors.New("the principal has no calendar-home-set")}
+	}
+	home, err := resolve(pbase, homes[0])
+	if err != nil {
+		return nil, err
+	}
+	var cals []davCalendar
+	_, err = f.davRequest(ctx, "PROPFIND", home.String(), "1", propfindCalendars, func(hbase *url.URL, r davResponse) error {
+		if cal, ok := asCalendar(hbase, r.Href, r.Prop); ok {
+			u, err := resolve(hbase, cal.url)
+			if err != nil {
+				return nil
+			}
+			cal.url = u.String()
 			cals = append(cals, cal)
 		}
-	}
-	if h := cleanDir(home); strings.HasPrefix(self, h) && self != h {
-		// Below the home set but not listed there (shared or hidden):
-		// take the URL for the collection itself.
-		return []caldav.Calendar{{Path: self}}, nil
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return cals, nil
 }
 
-func cleanDir(p string) string {
-	if p == "" {
-		return "/"
+// asCalendar reports whether a resource is a calendar collection that can
+// hold events or free/busy data.
+func asCalendar(base *url.URL, href string, p davProp) (davCalendar, bool) {
+	if p.ResourceType == nil || p.ResourceType.Calendar == nil {
+		return davCalendar{}, false
 	}
-	return strings.TrimSuffix(path.Clean(p), "/") + "/"
-}
-
-// query runs a calendar-query for one component type. When go-webdav cannot
-// decode the answer (it fails the whole multistatus on one bad
-// calendar-data, and go-ical panics on some malformed lines), it falls back
-// to reading the collection's objects in multiget batches, halving a batch
-// that fails until the bad objects stand alone; those are counted in bad.
-func (c *CalDAV) query(ctx context.Context, hc *authClient, client *caldav.Client, cal, comp string, window Interval) (objs []caldav.CalendarObject, bad int, err error) {
-	q := &caldav.CalendarQuery{
-		CompRequest: fullData,
-		CompFilter: caldav.CompFilter{Name: ical.CompCalendar, Comps: []caldav.CompFilter{{
-			Name: comp, Start: window.Start.UTC(), End: window.End.UTC(),
-		}}},
-	}
-	objs, err = guard(func() ([]caldav.CalendarObject, error) { return client.QueryCalendar(ctx, cal, q) })
-	if err == nil || !decodeFailure(ctx, hc) {
-		return objs, 0, err
-	}
-	files, err := client.ReadDir(ctx, cal, false)
-	if err != nil {
-		return nil, 0, err
-	}
-	var paths []string
-	for _, f := range files {
-		if !f.IsDir && cleanDir(f.Path) != cleanDir(cal) {
-			paths = append(paths, f.Path)
+	cal := davCalendar{url: href}
+	if p.SupportedComponents != nil {
+		for _, c := range p.SupportedComponents.Comps {
+			cal.comps = append(cal.comps, strings.ToUpper(c.Name))
 		}
 	}
-	objs = nil
-	var fetch func(paths []string) error
-	fetch = func(paths []string) error {
-		got, err := guard(func() ([]caldav.CalendarObject, error) {
-			return client.MultiGetCalendar(ctx, cal, &caldav.CalendarMultiGet{Paths: paths, CompRequest: fullData})
+	if len(cal.comps) > 0 && !slices.Contains(cal.comps, "VEVENT") && !slices.Contains(cal.comps, "VFREEBUSY") {
+		return davCalendar{}, false
+	}
+	return cal, true
+}
+
+// query reads the objects of one component type overlapping the window
+// into p. When the answer cannot be decoded (bad XML around one object),
+// it falls back to listing the hrefs in the window, a query for ETags
+// only, and reading those objects in multiget batches, halving a batch
+// that fails until the bad objects stand alone; they are counted as
+// skipped. It never reads objects outside the window.
+func (c *CalDAV) query(ctx context.Context, f *fetcher, p *parser, cal, comp string, window Interval) error {
+	mark := p.mark()
+	_, err := f.davRequest(ctx, "REPORT", cal, "1", calendarQuery(comp, window, true), func(_ *url.URL, r davResponse) error {
+		return p.davObject(r)
+	})
+	var de *decodeError
+	if !errors.As(err, &de) {
+		return err
+	}
+	p.reset(mark)
+	var hrefs []string
+	_, err = f.davRequest(ctx, "REPORT", cal, "1", calendarQuery(comp, window, false), func(_ *url.URL, r davResponse) error {
+		if r.Href != "" && r.Status/100 == 2 {
+			hrefs = append(hrefs, r.Href)
+		}
+		if len(hrefs) > f.limits.MaxObjects {
+			return fmt.Errorf("%w: more than %d objects", ErrTooLarge, f.limits.MaxObjects)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var fetch func(hrefs []string) error
+	fetch = func(hrefs []string) error {
+		mark := p.mark()
+		_, err := f.davRequest(ctx, "REPORT", cal, "1", calendarMultiget(hrefs), func(_ *url.URL, r davResponse) error {
+			return p.davObject(r)
 		})
 		switch {
 		case err == nil:
-			objs = append(objs, got...)
 			return nil
-		case !decodeFailure(ctx, hc):
-			return err
-		case len(paths) == 1:
-			bad++
-			return nil
-		}
-		if err := fetch(paths[:len(paths)/2]); err != nil {
+		case !errors.As(err, &de):
 			return err
 		}
-		return fetch(paths[len(paths)/2:])
+		p.reset(mark)
+		if len(hrefs) == 1 {
+			p.objects++
+			p.skipped++
+			return nil
+		}
+		if err := fetch(hrefs[:len(hrefs)/2]); err != nil {
+			return err
+		}
+		return fetch(hrefs[len(hrefs)/2:])
 	}
 	const batch = 64
-	for i := 0; i < len(paths); i += batch {
-		if err := fetch(paths[i:min(i+batch, len(paths))]); err != nil {
-			return nil, 0, err
+	for i := 0; i < len(hrefs); i += batch {
+		if err := fetch(hrefs[i:min(i+batch, len(hrefs))]); err != nil {
+			return err
 		}
 	}
-	return objs, bad, nil
-}
-
-// decodeFailure reports whether the last request failed after the server
-// answered with a multistatus, that is, in decoding it.
-func decodeFailure(ctx context.Context, hc *authClient) bool {
-	return ctx.Err() == nil && hc.last.Load() == http.StatusMultiStatus
-}
-
-// guard turns a panic inside go-webdav or go-ical into an error.
-func guard[T any](f func() (T, error)) (v T, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("decoding: %v", r)
-		}
-	}()
-	return f()
+	return nil
 }

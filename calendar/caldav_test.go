@@ -94,7 +94,7 @@ func TestCalDAVRadicale(t *testing.T) {
 		{"discovery from the principal", r.URL + r.User + "/"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			src := &calendar.CalDAV{URL: tc.url, Credential: calendar.Credential{Username: r.User, Password: r.Password}}
+			src := &calendar.CalDAV{URL: tc.url, Credential: calendar.Credential{Username: r.User, Password: r.Password}, Policy: allowLoopback}
 			res, err := src.Busy(context.Background(), window, opts)
 			if err != nil {
 				t.Fatalf("Busy: %v\n%s", err, r.Log())
@@ -120,7 +120,7 @@ func TestCalDAVRadicale(t *testing.T) {
 	}
 
 	t.Run("narrow window", func(t *testing.T) {
-		src := &calendar.CalDAV{URL: cal.URL, Credential: calendar.Credential{Username: r.User, Password: r.Password}}
+		src := &calendar.CalDAV{URL: cal.URL, Credential: calendar.Credential{Username: r.User, Password: r.Password}, Policy: allowLoopback}
 		// The week of the spring clock change only; broken.ics lies in it.
 		w := calendar.Interval{Start: utc("2025-03-24T00:00:00Z"), End: utc("2025-03-31T23:00:00Z")}
 		res, err := src.Busy(context.Background(), w, opts)
@@ -141,7 +141,7 @@ func TestCalDAVRadicale(t *testing.T) {
 		// blocks the first hour, the standup at 10:00 is excluded.
 		got := calendar.Availability(context.Background(), []calendar.AttendeeSource{{
 			ID:      "alice@example.org",
-			Source:  &calendar.CalDAV{URL: cal.URL, Credential: calendar.Credential{Username: r.User, Password: r.Password}},
+			Source:  &calendar.CalDAV{URL: cal.URL, Credential: calendar.Credential{Username: r.User, Password: r.Password}, Policy: allowLoopback},
 			Options: opts,
 		}}, window, calendar.AvailabilityOptions{})
 		if got, want := got[0].Availability, calendar.Known; got != want {
@@ -214,7 +214,7 @@ func TestAvailabilityFailuresAreExplicit(t *testing.T) {
 		}[name]
 	}
 	src := func(t *testing.T, url, ref string) calendar.Source {
-		s, err := calendar.NewSource(calendar.SourceSpec{Type: "caldav", URL: url, CredentialRef: ref}, getenv)
+		s, err := calendar.NewSource(calendar.SourceSpec{Type: "caldav", URL: url, CredentialRef: ref}, getenv, calendar.SourceOptions{Policy: allowLoopback})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,18 +3,28 @@ package calendar
 import (
 	"errors"
 	"fmt"
-	"net/http"
+	"net"
+	"net/url"
 	"os"
 	"strings"
 )
 
 // Credential is a resolved secret for a calendar server: a user name and
-// password for HTTP Basic authentication, or a bearer token. Its String
-// method never shows the secret, so it is safe in logs.
+// password, answered to the server's HTTP Basic (RFC 7617) or Digest
+// (RFC 7616) challenge, or a bearer token (RFC 6750), sent with every
+// request. Its String method never shows the secret, so it is safe in logs.
+//
+// A credential is bound to one origin (scheme://host:port, see OriginOf):
+// it is only ever sent to that origin, never to another URL and never after
+// a redirect that leaves it. An empty Origin binds it to the origin of the
+// URL of the source that holds it.
 type Credential struct {
 	Username string
 	Password string
 	Token    string
+	// Origin is the origin the credential was configured for, such as
+	// "https://dav.example.org:443"; empty means the source URL's origin.
+	Origin string
 }
 
 // String describes the credential without revealing it.
@@ -31,13 +41,48 @@ func (c Credential) String() string {
 // GoString keeps the secret out of %#v.
 func (c Credential) GoString() string { return c.String() }
 
-func (c Credential) apply(r *http.Request) {
-	switch {
-	case c.Token != "":
-		r.Header.Set("Authorization", "Bearer "+c.Token)
-	case c.Username != "" || c.Password != "":
-		r.SetBasicAuth(c.Username, c.Password)
+func (c Credential) empty() bool { return c.Token == "" && c.Username == "" && c.Password == "" }
+
+// BindTo returns the credential bound to the origin of rawURL.
+func (c Credential) BindTo(rawURL string) (Credential, error) {
+	o, err := OriginOf(rawURL)
+	if err != nil {
+		return Credential{}, err
 	}
+	c.Origin = o
+	return c, nil
+}
+
+// OriginOf returns the origin of an http, https or webcal URL as
+// credentials are bound to it (RFC 6454): the lower-case scheme, host and
+// explicit port, as in "https://dav.example.org:443". webcal and webcals
+// are fetched over https and have its origin.
+func OriginOf(rawURL string) (string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("calendar: %q is not an absolute URL", rawURL)
+	}
+	return origin(u)
+}
+
+func origin(u *url.URL) (string, error) {
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	switch scheme {
+	case "webcal", "webcals":
+		scheme = "https"
+	case "http", "https":
+	default:
+		return "", fmt.Errorf("calendar: %q has no http origin", u.Redacted())
+	}
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[scheme]
+	}
+	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+	if host == "" {
+		return "", fmt.Errorf("calendar: %q has no host", u.Redacted())
+	}
+	return scheme + "://" + net.JoinHostPort(host, port), nil
 }
 
 // ErrNoCredential is returned when a credential reference names nothing.
@@ -49,10 +94,11 @@ var ErrNoCredential = errors.New("calendar: credential reference resolves to not
 //	env:NAME     the value of the environment variable NAME
 //	file:/path   the contents of the file (trailing newline trimmed)
 //
-// The value is "user:password" for Basic authentication or "Bearer token".
-// An empty reference resolves to no credential. getenv is the environment
-// lookup (os.Getenv in production), injected so tests need not set the
-// process environment.
+// The value is "user:password" for Basic or Digest authentication or
+// "Bearer token". An empty reference resolves to no credential. getenv is
+// the environment lookup (os.Getenv in production), injected so tests need
+// not set the process environment. The credential has no Origin: the caller
+// binds it (NewSource binds it to the source's URL).
 func ResolveCredential(ref string, getenv func(string) string) (Credential, error) {
 	if ref == "" {
 		return Credential{}, nil

@@ -62,7 +62,7 @@ func TestICSFeed(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got := calendar.Availability(context.Background(), []calendar.AttendeeSource{{
 				ID:     "alice@example.org",
-				Source: &calendar.ICSFeed{URL: tc.url, Credential: tc.cred, HTTPClient: srv.Client()},
+				Source: &calendar.ICSFeed{URL: tc.url, Credential: tc.cred, HTTPClient: srv.Client(), Policy: allowLoopback},
 			}}, window, calendar.AvailabilityOptions{SourceTimeout: 300 * time.Millisecond})
 			if got, want := got[0].Reason, tc.reason; got != want {
 				t.Fatalf("reason = %q (%v), want %q", got, got, want)
@@ -87,7 +87,7 @@ func TestNewSource(t *testing.T) {
 		{Type: "ics", URL: "webcal://p01-calendars.icloud.com/published/2/abc"},
 		{Type: "ics", URL: "https://outlook.office365.com/owa/calendar/x/reachcalendar.ics"},
 	} {
-		if _, err := calendar.NewSource(spec, nil); err != nil {
+		if _, err := calendar.NewSource(spec, nil, calendar.SourceOptions{}); err != nil {
 			t.Errorf("NewSource(%+v): %v", spec, err)
 		}
 	}
@@ -97,7 +97,7 @@ func TestNewSource(t *testing.T) {
 		{Type: "ics", URL: "ftp://example.org/cal.ics"},
 		{Type: "ics", URL: "not a url"},
 	} {
-		if _, err := calendar.NewSource(spec, nil); err == nil {
+		if _, err := calendar.NewSource(spec, nil, calendar.SourceOptions{}); err == nil {
 			t.Errorf("NewSource(%+v) succeeded", spec)
 		}
 	}

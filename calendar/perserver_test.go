@@ -31,7 +31,7 @@ func TestAvailabilityPerServer(t *testing.T) {
 	defer srv.Close()
 	var attendees []calendar.AttendeeSource
 	for i := range 10 {
-		src, err := calendar.NewSource(calendar.SourceSpec{Type: "ics", URL: srv.URL + "/feed" + string(rune('a'+i)) + ".ics"}, nil)
+		src, err := calendar.NewSource(calendar.SourceSpec{Type: "ics", URL: srv.URL + "/feed" + string(rune('a'+i)) + ".ics"}, nil, calendar.SourceOptions{Policy: allowLoopback})
 		if err != nil {
 			t.Fatal(err)
 		}

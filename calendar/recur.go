@@ -8,12 +8,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-ical"
-	"github.com/teambition/rrule-go"
 )
-
-// maxInstances bounds the expansion of one recurrence rule, so that a
-// MINUTELY rule started years ago cannot stall a search.
-const maxInstances = 200_000
 
 // span is a duration as RFC 5545 §3.3.6 has it: nominal days, which follow
 // the wall clock across daylight-saving changes, plus exact time.
@@ -353,29 +348,21 @@ func (p *parser) expand(master *ical.Component, overrides []*ical.Component) err
 
 	// DTSTART is the first instance whether or not the rule matches it.
 	emit(ev.start.t, ev.length)
+	// Instances starting before from cannot reach into the window.
+	from := p.window.Start.AddDate(0, 0, -ev.length.days-1).Add(-ev.length.exact)
 	for _, prop := range master.Props.Values(ical.PropRecurrenceRule) {
-		opt, err := rrule.StrToROptionInLocation(strings.TrimSpace(prop.Value), loc)
+		rule, err := parseRecurrence(strings.TrimSpace(prop.Value), loc)
 		if err != nil {
 			return fmt.Errorf("RRULE: %w", err)
 		}
-		opt.Dtstart = ev.start.t
-		if !ev.start.isDate && untilIsDate(prop.Value) {
-			// A DATE UNTIL on a DATE-TIME series includes that whole day.
-			opt.Until = opt.Until.AddDate(0, 0, 1).Add(-time.Second)
-		}
-		rule, err := rrule.NewRRule(*opt)
-		if err != nil {
-			return fmt.Errorf("RRULE: %w", err)
-		}
-		next := rule.Iterator()
-		for n := 0; n < maxInstances; n++ {
-			t, ok := next()
-			if !ok || !t.Before(p.window.End) {
-				break
-			}
+		err = rule.each(ev.start.t, from, p.window.End, p.budget, func(t time.Time) bool {
 			if ev.length.after(t).After(p.window.Start) {
 				emit(t, ev.length)
 			}
+			return true
+		})
+		if err != nil {
+			return err
 		}
 	}
 	rdates, spans, err := p.dateList(master, ical.PropRecurrenceDates)
@@ -396,15 +383,6 @@ func (p *parser) expand(master *ical.Component, overrides []*ical.Component) err
 		emit(t, length)
 	}
 	return nil
-}
-
-func untilIsDate(rule string) bool {
-	for part := range strings.SplitSeq(strings.ToUpper(rule), ";") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(part), "UNTIL="); ok {
-			return len(v) == 8
-		}
-	}
-	return false
 }
 
 // add records [start, start+length) when it takes time and meets the window.

@@ -2,6 +2,7 @@ package calendar
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -13,7 +14,6 @@ import (
 	_ "time/tzdata" // the binary must resolve zones without the system's tzdata
 
 	"github.com/emersion/go-ical"
-	"github.com/teambition/rrule-go"
 )
 
 // LoadZone resolves a time zone name as calendars write it: an IANA name
@@ -82,6 +82,9 @@ type Zones struct {
 	defs     map[string]*ical.Component
 	resolved map[string]*time.Location
 	floating *time.Location
+	// budget, when set, bounds the recurrence work of VTIMEZONE rules
+	// together with the events'; else each definition has its own.
+	budget *budget
 }
 
 // NewZones returns a resolver whose floating times (no TZID) are in
@@ -116,7 +119,11 @@ func (z *Zones) Location(tzid string) (*time.Location, error) {
 			loc, err = LoadZone(p.Value)
 		}
 		if loc == nil {
-			loc, err = locationFromVTimezone(tzid, def)
+			b := z.budget
+			if b == nil {
+				b = newBudget(context.Background(), DefaultMaxInstances)
+			}
+			loc, err = locationFromVTimezone(tzid, def, b)
 			if err != nil {
 				return nil, err
 			}
@@ -132,7 +139,7 @@ type observance struct {
 	from, to int // UTC offsets in seconds
 	name     string
 	start    time.Time // local wall time, expressed in UTC
-	rule     *rrule.ROption
+	rule     *recurrence
 	rdates   []time.Time // local wall times, expressed in UTC
 }
 
@@ -140,7 +147,7 @@ type observance struct {
 // observances by writing the TZif data Go's time package reads: explicit
 // transitions up to 2037 plus a POSIX TZ rule for the years after, when the
 // current rules can be written as one.
-func locationFromVTimezone(tzid string, vtz *ical.Component) (*time.Location, error) {
+func locationFromVTimezone(tzid string, vtz *ical.Component, work *budget) (*time.Location, error) {
 	var obs []observance
 	for _, c := range vtz.Children {
 		if c.Name != ical.CompTimezoneStandard && c.Name != ical.CompTimezoneDaylight {
@@ -185,19 +192,12 @@ func locationFromVTimezone(tzid string, vtz *ical.Component) (*time.Location, er
 		typ := typeOf(o)
 		onsets := []time.Time{o.start}
 		if o.rule != nil {
-			opt := *o.rule
-			opt.Dtstart = o.start
-			r, err := rrule.NewRRule(opt)
+			err := o.rule.each(o.start, o.start, horizon, work, func(t time.Time) bool {
+				onsets = append(onsets, t)
+				return len(onsets) < 1000
+			})
 			if err != nil {
 				return nil, fmt.Errorf("calendar: VTIMEZONE %q: %w", tzid, err)
-			}
-			next := r.Iterator()
-			for n := 0; n < 1000; n++ {
-				t, ok := next()
-				if !ok || t.After(horizon) {
-					break
-				}
-				onsets = append(onsets, t)
 			}
 		}
 		onsets = append(onsets, o.rdates...)
@@ -278,12 +278,12 @@ func parseObservance(c *ical.Component) (observance, error) {
 		return o, err
 	}
 	if p := c.Props.Get(ical.PropRecurrenceRule); p != nil {
-		if o.rule, err = rrule.StrToROption(p.Value); err != nil {
+		if o.rule, err = parseRecurrence(p.Value, time.UTC); err != nil {
 			return o, err
 		}
-		if !o.rule.Until.IsZero() {
+		if !o.rule.until.IsZero() {
 			// UNTIL is in UTC (RFC 5545 §3.6.5); the rule runs in wall time.
-			o.rule.Until = o.rule.Until.Add(time.Duration(o.from) * time.Second)
+			o.rule.until = o.rule.until.Add(time.Duration(o.from) * time.Second)
 		}
 	}
 	for _, p := range c.Props.Values(ical.PropRecurrenceDates) {
@@ -351,7 +351,7 @@ func posixRule(obs []observance) string {
 	var std, dst *observance
 	for i := range obs {
 		o := &obs[i]
-		if o.rule == nil || !o.rule.Until.IsZero() || o.rule.Count != 0 {
+		if o.rule == nil || !o.rule.until.IsZero() || o.rule.count != 0 {
 			continue
 		}
 		if o.dst {
@@ -397,18 +397,18 @@ func posixZone(o observance) string {
 // posixDate writes a yearly BYMONTH/BYDAY rule as "Mm.w.d/time".
 func posixDate(o *observance) (string, bool) {
 	r := o.rule
-	if r.Freq != rrule.YEARLY || len(r.Bymonth) != 1 || len(r.Byweekday) != 1 || (r.Interval != 0 && r.Interval != 1) {
+	if r.freq != yearly || len(r.byMonth) != 1 || len(r.byDay) != 1 || r.interval != 1 {
 		return "", false
 	}
-	wd := r.Byweekday[0]
-	week := wd.N()
+	wd := r.byDay[0]
+	week := wd.n
 	switch {
 	case week == -1:
 		week = 5
 	case week >= 1 && week <= 4:
-	case week == 0 && len(r.Bymonthday) == 7:
+	case week == 0 && len(r.byMonthDay) == 7:
 		// The older style: BYDAY=SU;BYMONTHDAY=8,9,10,11,12,13,14.
-		first := slices.Min(r.Bymonthday)
+		first := slices.Min(r.byMonthDay)
 		if first%7 == 1 {
 			week = first/7 + 1
 		} else if first >= 22 {
@@ -419,7 +419,7 @@ func posixDate(o *observance) (string, bool) {
 	default:
 		return "", false
 	}
-	day := (wd.Day() + 1) % 7 // rrule-go counts from Monday, POSIX from Sunday
+	day := int(wd.wd) // POSIX counts from Sunday, as time.Weekday does
 	h, m, s := o.start.Clock()
-	return fmt.Sprintf("M%d.%d.%d/%d:%02d:%02d", r.Bymonth[0], week, day, h, m, s), true
+	return fmt.Sprintf("M%d.%d.%d/%d:%02d:%02d", r.byMonth[0], week, day, h, m, s), true
 }

@@ -1,6 +1,7 @@
 package calendar
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -120,7 +121,7 @@ END:VTIMEZONE
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := locationFromVTimezone("x", vtimezone(t, tc.vtz))
+			got, err := locationFromVTimezone("x", vtimezone(t, tc.vtz), newBudget(context.Background(), DefaultMaxInstances))
 			if err != nil {
 				t.Fatal(err)
 			}
