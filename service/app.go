@@ -47,6 +47,10 @@ type App struct {
 	// AvailabilityOptions bound calendar reads: per source and overall.
 	AvailabilityOptions calendar.AvailabilityOptions
 
+	// OnlineMeetingHosts are the hosts join links may be on (Teams,
+	// Google Meet, Zoom, the council's own).
+	OnlineMeetingHosts []string
+
 	// StartMargin is how long before the booked time the chair may start
 	// without an override reason; 15 minutes if zero.
 	StartMargin time.Duration

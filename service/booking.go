@@ -18,9 +18,12 @@ import (
 type BookRequest struct {
 	Start    time.Time
 	Earliest bool
-	// Location is a room or address; OnlineURL the link to join.
-	Location  string
+	// VenueID is where it is held, from the directory of venues;
+	// OnlineURL the link to join, on one of the configured meeting hosts.
+	VenueID   string
 	OnlineURL string
+	// Location is the venue's, filled from VenueID.
+	Location string
 	// OverrideReason allows a time after the statutory deadline; the
 	// breach is recorded and audited.
 	OverrideReason string
@@ -71,21 +74,25 @@ func (a *App) book(ctx context.Context, id string, req BookRequest, reschedule b
 		return nil, err
 	}
 	var f Fields
-	if len(req.Location) > 300 {
-		f.Add("location", "must be at most 300 characters")
-	}
-	if req.OnlineURL != "" {
-		if u, err := url.Parse(req.OnlineURL); err != nil || u.Scheme != "https" || u.Host == "" {
-			f.Add("online_url", "must be an https URL")
+	// Both go into every invitation: a venue from the directory, and a
+	// join link on a configured meeting host with none of the case's
+	// words in it.
+	req.Location = ""
+	if req.VenueID != "" {
+		v, err := a.Store.Venue(ctx, req.VenueID)
+		switch {
+		case ErrorCode(err) == ENOTFOUND || err == nil && !v.Active:
+			f.Add("venue_id", "no such venue in the directory of venues")
+		case err != nil:
+			return nil, err
+		default:
+			req.Location = v.Location()
 		}
 	}
-	// Both go into every invitation: refuse the case's own words now
-	// rather than have every invitation fail to be written.
-	if invites.CheckContent(d.sensitive(), req.Location) != nil {
-		f.Add("location", "%s", notForInvitations)
-	}
-	if invites.CheckContent(d.sensitive(), req.OnlineURL) != nil {
-		f.Add("online_url", "%s", notForInvitations)
+	if req.OnlineURL != "" {
+		if msg := a.checkOnlineURL(req.OnlineURL, d); msg != "" {
+			f.Add("online_url", "%s", msg)
+		}
 	}
 	if req.Earliest == !req.Start.IsZero() {
 		f.Add("start", `give a start time, or "earliest": true`)
@@ -138,6 +145,27 @@ func (a *App) book(ctx context.Context, id string, req BookRequest, reschedule b
 		}
 		return d.Book(choice, p.Actor(), a.Now())
 	})
+}
+
+// checkOnlineURL says what is wrong with a join link, or "": it must be
+// https on one of the configured meeting hosts (or a subdomain), with no
+// credentials in it and none of the case's words.
+func (a *App) checkOnlineURL(raw string, d *Discussion) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || len(raw) > 500 {
+		return "must be an https link of at most 500 characters"
+	}
+	host := strings.ToLower(u.Hostname())
+	if !slices.ContainsFunc(a.OnlineMeetingHosts, func(h string) bool {
+		h = strings.ToLower(h)
+		return host == h || strings.HasSuffix(host, "."+h)
+	}) {
+		return "must be a link on one of the meeting services this area uses: " + strings.Join(a.OnlineMeetingHosts, ", ")
+	}
+	if invites.CheckContent(append(d.sensitive(), d.CaseReference), raw) != nil {
+		return notForInvitations
+	}
+	return ""
 }
 
 // checkBookable says whether d is in a state to be booked (or rescheduled).
@@ -330,6 +358,17 @@ func (a *App) AddAttendee(ctx context.Context, id string, in InviteeRequest) (*D
 		inv := inviteeOf(person, profile)
 		inv.KnowsChild = in.KnowsChild
 		return d.AddInvitee(inv, p.Actor(), a.Now())
+	})
+}
+
+// SetNote sets the discussion's internal note (business support or its
+// chair): it stays inside Convene.
+func (a *App) SetNote(ctx context.Context, id, note string) (*Discussion, error) {
+	return a.change(ctx, id, "discussion.note", func(d *Discussion, p *Principal) (Effects, error) {
+		if !canManage(p, d) {
+			return Effects{}, Errorf(EFORBIDDEN, "only business support or the discussion's chair may write its note")
+		}
+		return d.SetNote(note, p.Actor(), a.Now())
 	})
 }
 

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/convene/convene/calendar"
-	"github.com/convene/convene/invites"
 	"github.com/convene/convene/service/policy"
 )
 
@@ -51,18 +50,6 @@ type InviteeRequest struct {
 	KnowsChild bool
 }
 
-// DefaultAgenda are the headings an invitation carries when business
-// support gives none: what the discussion is for (000 §6, 001, 002 §1),
-// with nothing about the case.
-var DefaultAgenda = []string{
-	"Share information",
-	"Decide whether a section 47 enquiry is needed, and plan it",
-	"Agree the conduct and timing of any criminal investigation",
-	"Agree immediate safeguarding actions and interim support",
-	"Agree what is shared with the family, and when",
-	"Agree actions, owners and timescales",
-}
-
 // notForInvitations says why text bound for an invitation is refused.
 const notForInvitations = "must not name the child's school or nursery, the interpreter's language, the form of abuse or the reason for urgency: invitations are read by assistants and on lock screens"
 
@@ -88,9 +75,11 @@ func (a *App) Convene(ctx context.Context, req ConveneRequest) (*Discussion, boo
 	}
 	var f Fields
 	req.CaseReference = strings.TrimSpace(req.CaseReference)
-	if !caseReference.MatchString(req.CaseReference) {
-		f.Add("case_reference", "must be a case reference of 3 to 40 letters, digits and / _ . - (never a name)")
+	profile, err := a.profile(req.Case.Profile)
+	if err != nil {
+		return nil, false, err
 	}
+	policyFields(profile.CheckCaseReference(req.CaseReference), "", &f)
 	if req.Duration == 0 {
 		req.Duration = defaultDuration
 	}
@@ -103,28 +92,19 @@ func (a *App) Convene(ctx context.Context, req ConveneRequest) (*Discussion, boo
 	if len(req.Invitees) > maxAttendees {
 		f.Add("invitees", "at most %d invitees", maxAttendees)
 	}
+	// The agenda goes into every invitation: headings come from the
+	// profile's list, never free text that could carry the case.
+	allowed := profile.Agenda()
 	for i, h := range req.Agenda {
-		if strings.TrimSpace(h) == "" || len(h) > 200 {
-			f.Add("agenda["+itoa(i)+"]", "must be a heading of 1 to 200 characters")
+		if !slices.Contains(allowed, h) {
+			f.Add("agenda["+itoa(i)+"]", "must be one of the procedure profile's agenda headings: invitations carry only those")
 		}
 	}
 	if len(req.Agenda) > 20 {
 		f.Add("agenda", "at most 20 headings")
 	}
-	// The agenda goes into every invitation, which would then be refused
-	// when it is written: say so now, not with every invitation failing.
-	sensitive := (&Discussion{Case: req.Case}).sensitive()
-	for i, h := range req.Agenda {
-		if invites.CheckContent(sensitive, h) != nil {
-			f.Add("agenda["+itoa(i)+"]", "%s", notForInvitations)
-		}
-	}
 	policyFields(req.Case.Validate(), "", &f)
 	if err := f.Err("the convene request is not valid"); err != nil {
-		return nil, false, err
-	}
-	profile, err := a.profile(req.Case.Profile)
-	if err != nil {
 		return nil, false, err
 	}
 	if !req.ConfirmDuplicate && !req.reconvene && req.IdempotencyKey == "" {
@@ -252,7 +232,7 @@ func (a *App) newDiscussion(ctx context.Context, id string, profile *policy.Prof
 		CreatedBy: actor, CreatedAt: now, UpdatedAt: now,
 	}
 	if len(d.Agenda) == 0 {
-		d.Agenda = slices.Clone(DefaultAgenda)
+		d.Agenda = profile.Agenda()
 	}
 	if err := a.chooseInvitees(ctx, d, profile, req); err != nil {
 		return nil, err

@@ -51,6 +51,10 @@ type Discussion struct {
 	FormatPreference policy.Format `json:"format_preference,omitempty"`
 	Duration         time.Duration `json:"duration"`
 	Agenda           []string      `json:"agenda"`
+	// Note is business support's free text for those who run the
+	// discussion: kept inside Convene, behind sign-in, never in an
+	// invitation or notification.
+	Note string `json:"note,omitempty"`
 	// Invitees includes the chair (Chair set) and delegates.
 	Invitees []Invitee `json:"invitees"`
 	// Unfilled lists requirements nobody in the invitation list can meet.

@@ -388,8 +388,12 @@ func (a *App) ConveneSeparate(ctx context.Context, id, caseRef, relation, idempo
 		return nil, Errorf(EFORBIDDEN, "only business support or the chair convene separate discussions")
 	}
 	var f Fields
-	if !caseReference.MatchString(caseRef) {
-		f.Add("case_reference", "give the other child's case reference, never a name")
+	profile, err := a.profile(parent.Timescale.Profile)
+	if err != nil {
+		return nil, err
+	}
+	if err := profile.CheckCaseReference(caseRef); err != nil {
+		policyFields(err, "", &f)
 	} else if caseRef == parent.CaseReference {
 		f.Add("case_reference", "a separate discussion has the other child's own case reference")
 	}

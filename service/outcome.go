@@ -183,7 +183,7 @@ func (o *Outcome) Validate(now time.Time) error {
 	// 001: other children affected, by reference only, each referred.
 	for i, c := range o.OtherChildren {
 		field := "other_children[" + itoa(i) + "]"
-		if !caseReference.MatchString(c.Reference) {
+		if !caseReference.MatchString(c.Reference) || digits(c.Reference) < 4 {
 			f.Add(field+".reference", "give the child's case or referral reference, never a name")
 		}
 		if strings.TrimSpace(c.Relationship) == "" {
@@ -235,6 +235,16 @@ func (o *Outcome) Validate(now time.Time) error {
 	// 001: a red rating needs a safety plan with a timeframe and a
 	// responsible person.
 	return f.Err("the outcome is not valid")
+}
+
+func digits(s string) int {
+	n := 0
+	for _, c := range s {
+		if c >= '0' && c <= '9' {
+			n++
+		}
+	}
+	return n
 }
 
 // checkSafetyPlan applies 001's rule for red-rated cases: a safety plan

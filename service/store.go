@@ -28,6 +28,14 @@ type Store interface {
 	// increments p.Version.
 	UpdatePerson(ctx context.Context, p *Person) error
 
+	// Venues are where discussions are held: an invitation's location
+	// comes only from them. UpdateVenue is guarded by Version like
+	// UpdatePerson.
+	CreateVenue(ctx context.Context, v *Venue) error
+	Venue(ctx context.Context, id string) (*Venue, error)
+	Venues(ctx context.Context, includeInactive bool) ([]Venue, error)
+	UpdateVenue(ctx context.Context, v *Venue) error
+
 	// AppendAudit writes the entries, all or none (a group commit).
 	AppendAudit(ctx context.Context, entries []AuditEntry) error
 	// Audit lists entries newest first.

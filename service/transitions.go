@@ -713,3 +713,15 @@ func zoneOr(z *time.Location) *time.Location {
 	}
 	return z
 }
+
+// SetNote sets business support's internal note: shown behind sign-in,
+// never mailed.
+func (d *Discussion) SetNote(note string, by Actor, now time.Time) (Effects, error) {
+	note = strings.TrimSpace(note)
+	if len(note) > 4000 {
+		return Effects{}, Invalid("the note is not valid", FieldError{Field: "note", Message: "must be at most 4,000 characters"})
+	}
+	d.Note = note
+	d.record(now.UTC(), by, "note_updated", "")
+	return Effects{Detail: map[string]any{"length": len(note)}}, nil
+}

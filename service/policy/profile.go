@@ -78,6 +78,7 @@ type profileDoc struct {
 	Attendance      []requirementDoc     `yaml:"attendance"`
 	KnowsChild      knowsChildDoc        `yaml:"knows_child"`
 	UrgentMinimum   urgentDoc            `yaml:"urgent_minimum"`
+	Invitations     *invitationsDoc      `yaml:"invitations"`
 	Format          formatDoc            `yaml:"format"`
 }
 
@@ -172,6 +173,19 @@ type knowsChildDoc struct {
 	Citation string `yaml:"citation"`
 }
 
+// invitationsDoc is what invitations may carry: they travel through
+// ordinary mail and calendars, so their content is allow-listed.
+type invitationsDoc struct {
+	CaseReference struct {
+		// PrefixLetters is the longest run of letters allowed, and only
+		// as a prefix; MinDigits the fewest digits a reference has.
+		PrefixLetters int `yaml:"prefix_letters"`
+		MinDigits     int `yaml:"min_digits"`
+	} `yaml:"case_reference"`
+	// Agenda is the headings an invitation may carry.
+	Agenda []string `yaml:"agenda"`
+}
+
 type urgentDoc struct {
 	EssentialAgencies []string `yaml:"essential_agencies"`
 	Summary           string   `yaml:"summary"`
@@ -226,6 +240,7 @@ type Profile struct {
 	knowsChild      KnowsChildRule
 	urgent          urgentRule
 	format          formatRules
+	invitations     invitationsDoc
 }
 
 // agencyNames is Agencies as an array length for the tables.
@@ -476,8 +491,58 @@ func yamlProblems(data []byte, err error) []string {
 	return out
 }
 
+// defaultInvitations is what a profile without an invitations section
+// allows: references of up to four letters then at least four digits, and
+// the purposes of a strategy discussion as headings (000 §6, 001, 002 §1).
+func defaultInvitations() invitationsDoc {
+	var d invitationsDoc
+	d.CaseReference.PrefixLetters, d.CaseReference.MinDigits = 4, 4
+	d.Agenda = []string{
+		"Share information",
+		"Decide whether a section 47 enquiry is needed, and plan it",
+		"Agree the conduct and timing of any criminal investigation",
+		"Agree immediate safeguarding actions and interim support",
+		"Agree what is shared with the family, and when",
+		"Agree actions, owners and timescales",
+	}
+	return d
+}
+
+// Agenda is the headings an invitation may carry, in the profile's order.
+func (p *Profile) Agenda() []string { return slices.Clone(p.invitations.Agenda) }
+
+// CheckCaseReference says whether a case reference may travel in
+// invitations: it must carry digits and cannot be a person's name (at
+// least MinDigits digits; letters only as a prefix of at most
+// PrefixLetters). The error names the field and says why.
+func (p *Profile) CheckCaseReference(ref string) error {
+	rule := p.invitations.CaseReference
+	letters, digits, i := 0, 0, 0
+	for i < len(ref) && isLetter(ref[i]) {
+		letters++
+		i++
+	}
+	for ; i < len(ref); i++ {
+		switch c := ref[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '-' || c == '/' || c == '.' || c == '_':
+		default:
+			return invalid([]FieldError{{Field: "case_reference", Message: fmt.Sprintf(
+				"a case reference is digits, with at most %d letters as a prefix (such as CR-2026-0042): never a name, since it travels in invitations", rule.PrefixLetters)}})
+		}
+	}
+	if letters > rule.PrefixLetters || digits < rule.MinDigits || len(ref) > 40 {
+		return invalid([]FieldError{{Field: "case_reference", Message: fmt.Sprintf(
+			"a case reference has at least %d digits and at most %d letters as a prefix (such as CR-2026-0042): never a name, since it travels in invitations", rule.MinDigits, rule.PrefixLetters)}})
+	}
+	return nil
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
 // profileSections are the top-level keys of a profile document.
-var profileSections = []string{"id", "name", "version", "region", "time_zone", "close_of_business", "clock", "decision", "follow_on", "agencies", "attendance", "knows_child", "urgent_minimum", "format"}
+var profileSections = []string{"id", "name", "version", "region", "time_zone", "close_of_business", "clock", "decision", "follow_on", "agencies", "attendance", "knows_child", "urgent_minimum", "format", "invitations"}
 
 type lineContext struct {
 	line  int
@@ -886,6 +951,26 @@ func compileProfile(doc *profileDoc, cal *calendar.WorkingDays) (*Profile, []str
 			problem("urgent_minimum.essential_agencies[%d]: unknown agency %q", j, a)
 		}
 		p.urgent.essentialAgencies = append(p.urgent.essentialAgencies, Agency(a))
+	}
+
+	// What invitations may carry.
+	p.invitations = defaultInvitations()
+	if inv := doc.Invitations; inv != nil {
+		if inv.CaseReference.PrefixLetters < 0 || inv.CaseReference.PrefixLetters > 10 {
+			problem("invitations.case_reference.prefix_letters: must be 0 to 10")
+		}
+		if inv.CaseReference.MinDigits < 4 {
+			problem("invitations.case_reference.min_digits: at least 4, so that a reference cannot be a name")
+		}
+		for j, h := range inv.Agenda {
+			if strings.TrimSpace(h) == "" || len(h) > 200 {
+				problem("invitations.agenda[%d]: a heading of 1 to 200 characters", j)
+			}
+		}
+		if len(inv.Agenda) == 0 {
+			problem("invitations.agenda: at least one heading")
+		}
+		p.invitations = *inv
 	}
 
 	// Meeting or phone call.

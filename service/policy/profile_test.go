@@ -106,7 +106,7 @@ func TestProfileValidation(t *testing.T) {
 		{"no chair", "    chair: true\n", "", []string{`attendance: no chair requirement (chair: true); a strategy discussion is chaired by a CSC manager`}},
 		{"urgent minimum agency", "  essential_agencies: [social_care, police]\n", "  essential_agencies: [social_care, constabulary]\n", []string{`urgent_minimum.essential_agencies[1]: unknown agency "constabulary"`}},
 		{"separate discussion without names", "        - the alleged abuser (under 18), to consider their needs\n", "\n", []string{`separate discussion "abuser_under_18": discussions: name at least one discussion to convene`}},
-		{"format rule unknown key", "      when: {any_concern: [complex_neglect]}\n", "      when: {any_concerns: [complex_neglect]}\n", []string{`format rule "complex_neglect": unknown field "any_concerns" (line 468)`}},
+		{"format rule unknown key", "      when: {any_concern: [complex_neglect]}\n", "      when: {any_concerns: [complex_neglect]}\n", []string{`format rule "complex_neglect": unknown field "any_concerns" (line 486)`}},
 		{"duplicate key", "    from: deferred_at\n", "    from: deferral\n    summary: again\n", []string{`rule "D1": mapping key "summary" already defined at line 119 (line 125)`}},
 	}
 	for _, tt := range tests {
@@ -267,5 +267,32 @@ func TestRegistryDirectory(t *testing.T) {
 	}
 	if _, err := NewRegistry(nil, filepath.Join(dir, "missing")); err == nil {
 		t.Error("missing directory: no error")
+	}
+}
+
+// Invitations carry a case reference, never a name (DOMAIN.md, data
+// protection): the profile's rule refuses what could be one.
+func TestCheckCaseReference(t *testing.T) {
+	p := defaultProfile(t)
+	for _, tc := range []struct {
+		ref string
+		ok  bool
+	}{
+		{"CR-2026-0042", true},
+		{"MASH/12345", true},
+		{"20260042", true},
+		{"Jayden-Smith", false},
+		{"Smith-2026", false},
+		{"CR-12", false},
+		{"CASES-2026-0042", false},
+		{"CR 2026 0042", false},
+		{"CR-2026-0042-Jay", false},
+	} {
+		t.Run(tc.ref, func(t *testing.T) {
+			err := p.CheckCaseReference(tc.ref)
+			if got := err == nil; got != tc.ok {
+				t.Fatalf("accepted %v (%v), want %v", got, err, tc.ok)
+			}
+		})
 	}
 }
