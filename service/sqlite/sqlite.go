@@ -1,0 +1,313 @@
+// Package sqlite implements service.Store on SQLite (modernc.org/sqlite, pure
+// Go, no cgo): the embedded default, one file under the data directory, for
+// a single Convene process.
+//
+// The database runs in WAL mode with synchronous=NORMAL. Writes go through
+// one connection, so they are serialised in the process and each is one
+// IMMEDIATE transaction that never waits on another writer's lock; reads use
+// a pool of read-only connections and never wait for writes. Guards
+// (versions, element revisions, unique keys) are checked by the SQL that
+// writes, so a stale change is refused however the callers interleave.
+//
+// The data directory is locked (flock on convene.lock) for as long as the
+// store is open: a second process on the same directory refuses to start.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/convene/convene/service"
+)
+
+var _ service.Store = (*Store)(nil)
+
+// File names under the data directory.
+const (
+	dbFile   = "convene.db"
+	lockFile = "convene.lock"
+)
+
+// Store is the service.Store on a SQLite database under a data directory.
+type Store struct {
+	dir  string
+	lock *os.File
+	// w is the one writer connection; r the pool of read-only ones.
+	w, r *sql.DB
+}
+
+type config struct {
+	readers     int
+	busyTimeout time.Duration
+	maxPages    int64
+}
+
+// An Option changes how Open opens the store.
+type Option func(*config)
+
+// Readers sets the number of read connections (default: GOMAXPROCS, at
+// least 4).
+func Readers(n int) Option { return func(c *config) { c.readers = n } }
+
+// BusyTimeout sets how long a connection waits for a lock held by another
+// connection, such as a checkpoint, before failing (default 5s).
+func BusyTimeout(d time.Duration) Option { return func(c *config) { c.busyTimeout = d } }
+
+// MaxSize caps the database file at about n bytes: writes beyond it fail
+// as if the disk were full. Zero (the default) leaves it unlimited.
+func MaxSize(n int64) Option { return func(c *config) { c.maxPages = (n + pageSize - 1) / pageSize } }
+
+const pageSize = 4096
+
+// Open opens (creating if need be) the store in dir: the directory is made
+// 0700 and the database files 0600, the directory is locked against other
+// processes, and the schema is brought up to date.
+func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
+	c := config{readers: max(4, runtime.GOMAXPROCS(0)), busyTimeout: 5 * time.Second}
+	for _, o := range opts {
+		o(&c)
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("data directory %s: %w", dir, err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, dirError(dir, "cannot be created", err)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{dir: dir, lock: lock}
+	if err := s.open(ctx, c); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) open(ctx context.Context, c config) error {
+	if fi, err := os.Stat(s.dir); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		// Case records: nobody but the service's own user reads them.
+		if err := os.Chmod(s.dir, 0o700); err != nil {
+			return dirError(s.dir, "cannot be made private (0700)", err)
+		}
+	}
+	path := filepath.Join(s.dir, dbFile)
+	// SQLite gives the -wal and -shm files the database file's mode, so
+	// creating it 0600 first keeps all three private.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return dirError(s.dir, "cannot hold the database", err)
+	}
+	_ = f.Close()
+	for _, name := range []string{dbFile, dbFile + "-wal", dbFile + "-shm"} {
+		if err := os.Chmod(filepath.Join(s.dir, name), 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return dirError(s.dir, "cannot make the database private (0600)", err)
+		}
+	}
+	pragmas := []string{
+		"busy_timeout(" + strconv.FormatInt(c.busyTimeout.Milliseconds(), 10) + ")",
+		"foreign_keys(1)",
+		"synchronous(NORMAL)",
+	}
+	if c.maxPages > 0 {
+		pragmas = append(pragmas, "max_page_count("+strconv.FormatInt(c.maxPages, 10)+")")
+	}
+	dsn := func(extra ...string) string {
+		q := url.Values{}
+		for _, p := range append(pragmas, extra...) {
+			q.Add("_pragma", p)
+		}
+		return "file:" + path + "?" + q.Encode()
+	}
+	s.w, err = sql.Open("sqlite", dsn("journal_mode(WAL)")+"&_txlock=immediate")
+	if err != nil {
+		return err
+	}
+	// One connection that never expires: writes queue for it in the
+	// process instead of contending for SQLite's lock.
+	s.w.SetMaxOpenConns(1)
+	s.w.SetMaxIdleConns(1)
+	s.w.SetConnMaxLifetime(0)
+	s.w.SetConnMaxIdleTime(0)
+	if err := s.migrate(ctx); err != nil {
+		return s.dbError(err, "cannot be opened")
+	}
+	s.r, err = sql.Open("sqlite", dsn("query_only(1)"))
+	if err != nil {
+		return err
+	}
+	s.r.SetMaxOpenConns(c.readers)
+	s.r.SetMaxIdleConns(c.readers)
+	if err := s.r.PingContext(ctx); err != nil {
+		return s.dbError(err, "cannot be read")
+	}
+	return nil
+}
+
+// Close closes the database and unlocks the data directory.
+func (s *Store) Close() error {
+	var errs []error
+	if s.r != nil {
+		errs = append(errs, s.r.Close())
+	}
+	if s.w != nil {
+		// Keep the planner's statistics fresh for the next start.
+		_, _ = s.w.Exec("PRAGMA optimize")
+		errs = append(errs, s.w.Close())
+	}
+	if s.lock != nil {
+		errs = append(errs, s.lock.Close()) // closing releases the flock
+	}
+	return errors.Join(errs...)
+}
+
+// Dir returns the data directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Ping reports whether the database answers and can be written: it writes
+// the time to a one-row table.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.write(ctx, "health check", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO health (id, at) VALUES (1, ?)
+			ON CONFLICT (id) DO UPDATE SET at = excluded.at`, ts(time.Now()))
+		return err
+	})
+}
+
+// write runs fn in one IMMEDIATE transaction on the writer connection and
+// commits it, or rolls it back when fn fails.
+func (s *Store) write(ctx context.Context, what string, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return s.translate(ctx, err, what)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return s.translate(ctx, err, what)
+	}
+	return s.translate(ctx, tx.Commit(), what)
+}
+
+// read runs fn in one read transaction, so everything it reads is one
+// snapshot.
+func (s *Store) read(ctx context.Context, what string, fn func(tx *sql.Tx) error) error {
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return s.translate(ctx, err, what)
+	}
+	defer func() { _ = tx.Rollback() }()
+	return s.translate(ctx, fn(tx), what)
+}
+
+// translate turns driver errors into service errors at the boundary; a
+// *service.Error passes through.
+func (s *Store) translate(ctx context.Context, err error, what string) error {
+	var se *service.Error
+	var le *sqlite.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &se):
+		return err
+	case errors.Is(err, sql.ErrNoRows):
+		return service.Errorf(service.ENOTFOUND, "%s not found", what)
+	case isUnique(err):
+		return &service.Error{Code: service.ECONFLICT, Message: what + " already exists", Err: err}
+	case ctx.Err() != nil, errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return &service.Error{Code: service.EUNAVAILABLE, Message: "the store did not answer in time", Err: err}
+	case errors.As(err, &le):
+		switch le.Code() & 0xff {
+		case sqlite3.SQLITE_FULL:
+			return &service.Error{Code: service.EUNAVAILABLE, Message: "the data directory is full", Err: s.dbError(err, "is full")}
+		case sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM:
+			return &service.Error{Code: service.EUNAVAILABLE, Message: "the data directory cannot be written", Err: s.dbError(err, "cannot be written")}
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_INTERRUPT:
+			return &service.Error{Code: service.EUNAVAILABLE, Message: "the store is busy; try again", Err: err}
+		}
+	}
+	return service.Internal(err, what)
+}
+
+func isUnique(err error) bool {
+	var le *sqlite.Error
+	return errors.As(err, &le) && (le.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || le.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+// dbError says in an operator's words what is wrong with the data
+// directory when SQLite fails for a reason of the file system.
+func (s *Store) dbError(err error, what string) error {
+	var le *sqlite.Error
+	if errors.As(err, &le) {
+		switch le.Code() & 0xff {
+		case sqlite3.SQLITE_FULL:
+			return fmt.Errorf("data directory %s is full (or the database reached its size limit): %w", s.dir, err)
+		case sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM:
+			return fmt.Errorf("data directory %s is read-only or not writable by this user: %w", s.dir, err)
+		}
+	}
+	if errors.Is(err, syscall.ENOSPC) {
+		return fmt.Errorf("data directory %s is full: %w", s.dir, err)
+	}
+	return fmt.Errorf("database in %s %s: %w", s.dir, what, err)
+}
+
+// dirError explains a failure of the file system on the data directory.
+func dirError(dir, what string, err error) error {
+	switch {
+	case errors.Is(err, syscall.EROFS), errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
+		return fmt.Errorf("data directory %s is read-only or not writable by this user (%s): %w", dir, what, err)
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return fmt.Errorf("data directory %s is full (%s): %w", dir, what, err)
+	}
+	return fmt.Errorf("data directory %s %s: %w", dir, what, err)
+}
+
+// tsLayout is how times are stored: UTC, fixed width, so that text order
+// is time order.
+const tsLayout = "2006-01-02T15:04:05.000000000Z"
+
+func ts(t time.Time) string { return t.UTC().Format(tsLayout) }
+
+func parseTS(s string) time.Time {
+	t, err := time.Parse(tsLayout, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// limit maps the domain's "0: no limit" to SQLite's -1.
+func limit(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
+
+// placeholders returns "?, ?, ?" for n values.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
