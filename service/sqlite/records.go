@@ -48,18 +48,24 @@ func (s *Store) ReleaseIdempotencyKey(ctx context.Context, id string, claimedAt 
 	})
 }
 
-// HoldTime inserts every hold in one transaction; on the first hold
-// already taken it rolls back and reports that hold in the error's
-// Conflict.
+// HoldTime inserts every hold in one transaction; a hold already taken by
+// the same discussion is taken over by the new booking; on the first hold
+// taken by another discussion it rolls back and reports that hold in the
+// error's Conflict.
 func (s *Store) HoldTime(ctx context.Context, holds []service.Hold) error {
 	if len(holds) == 0 {
 		return nil
 	}
 	return s.write(ctx, "hold", func(tx *sql.Tx) error {
 		for _, h := range holds {
-			_, err := tx.ExecContext(ctx, `INSERT INTO holds (id, person, discussion_id, booking_id, start, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			res, err := tx.ExecContext(ctx, `INSERT INTO holds (id, person, discussion_id, booking_id, start, created_at) VALUES (?, ?, ?, ?, ?, ?)
+				ON CONFLICT (id) DO UPDATE SET booking_id = excluded.booking_id, created_at = excluded.created_at
+				WHERE holds.discussion_id = excluded.discussion_id`,
 				h.ID, h.Person, h.DiscussionID, h.BookingID, ts(h.Start), ts(h.CreatedAt))
-			if !isUnique(err) {
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 1 {
 				if err != nil {
 					return err
 				}

@@ -162,6 +162,15 @@ CREATE TABLE inbound (
 );
 CREATE INDEX inbound_discussion ON inbound (discussion_id, id);
 `,
+	// 2: the directory of venues.
+	`
+CREATE TABLE venues (
+	id      TEXT PRIMARY KEY,
+	active  INTEGER NOT NULL,
+	version INTEGER NOT NULL,
+	venue   TEXT NOT NULL -- JSON
+);
+`,
 }
 
 // migrate brings the schema up to date in one transaction, and refuses a

@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
@@ -38,9 +39,6 @@ func testHoldsAllOrNothing(t *testing.T, s service.Store) {
 	if diff := cmp.Diff(holds("chair", "b1", start, 4)[3], *se.Conflict.Hold); diff != "" {
 		t.Errorf("the hold named (-want +got):\n%s", diff)
 	}
-	if se.Detail != nil {
-		t.Errorf("the conflict carries details out: %v", se.Detail)
-	}
 	// Nothing of b2 remains, so the police officer is free for b3.
 	if err := s.HoldTime(ctx, holds("police", "b3", start, 4)); err != nil {
 		t.Errorf("b2's partial holds were left behind: %v", err)
@@ -53,6 +51,78 @@ func testHoldsAllOrNothing(t *testing.T, s service.Store) {
 	}
 	if err := s.HoldTime(ctx, nil); err != nil {
 		t.Errorf("no holds: %v", err)
+	}
+}
+
+// A reschedule overlapping the discussion's own booked time takes its
+// holds over instead of colliding with itself; the old booking's release
+// then leaves them with the new one.
+func testHoldsTakenOverBySameDiscussion(t *testing.T, s service.Store) {
+	start := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	if err := s.HoldTime(ctx, holds("chair", "b1", start, 4)); err != nil {
+		t.Fatal(err)
+	}
+	moved := holds("chair", "b2", start.Add(30*time.Minute), 4)
+	for i := range moved {
+		moved[i].DiscussionID = "d-b1" // the same discussion, rebooked
+	}
+	if err := s.HoldTime(ctx, moved); err != nil {
+		t.Fatalf("the same discussion's reschedule collided with itself: %v", err)
+	}
+	if err := s.ReleaseHolds(ctx, "b1", ""); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Holds(ctx, []string{"chair"}, start, start.Add(3*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 || !got[0].Start.Equal(start.Add(30*time.Minute)) {
+		t.Fatalf("after the move the chair's holds are %+v, want 10:30 to 11:30 under b2", got)
+	}
+	for _, h := range got {
+		if h.BookingID != "b2" {
+			t.Errorf("hold %s still under %s", h.ID, h.BookingID)
+		}
+	}
+	// Another discussion still collides.
+	if err := s.HoldTime(ctx, holds("chair", "b3", start.Add(time.Hour), 1)); service.ErrorCode(err) != service.ECONFLICT {
+		t.Errorf("another discussion's overlapping hold: %v", err)
+	}
+}
+
+// Venues: created, listed by name, updated at the version read.
+func testVenues(t *testing.T, s service.Store) {
+	for i, name := range []string{"Town Hall, room 2", "MASH office"} {
+		v := &service.Venue{ID: "v" + strconv.Itoa(i), Name: name, Active: true, Version: 1, CreatedAt: T0, UpdatedAt: T0}
+		if err := s.CreateVenue(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vs, err := s.Venues(ctx, false)
+	if err != nil || len(vs) != 2 || vs[0].Name != "MASH office" {
+		t.Fatalf("venues %+v %v", vs, err)
+	}
+	v, err := s.Venue(ctx, "v0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Active = false
+	if err := s.UpdateVenue(ctx, v); err != nil || v.Version != 2 {
+		t.Fatalf("update: %v, version %d", err, v.Version)
+	}
+	stale := *v
+	stale.Version = 1
+	if err := s.UpdateVenue(ctx, &stale); service.ErrorCode(err) != service.ECONFLICT {
+		t.Errorf("stale update: %v", err)
+	}
+	if vs, _ := s.Venues(ctx, false); len(vs) != 1 {
+		t.Errorf("inactive venue listed: %+v", vs)
+	}
+	if vs, _ := s.Venues(ctx, true); len(vs) != 2 {
+		t.Errorf("with inactive: %+v", vs)
+	}
+	if _, err := s.Venue(ctx, "nope"); service.ErrorCode(err) != service.ENOTFOUND {
+		t.Errorf("missing venue: %v", err)
 	}
 }
 

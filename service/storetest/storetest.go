@@ -60,6 +60,8 @@ func Run(t *testing.T, open func(t *testing.T) service.Store, caps Caps) {
 		{"MovedPending", testMovedPending},
 		{"HoldsAllOrNothing", testHoldsAllOrNothing},
 		{"HoldsListReleasePrune", testHoldsListReleasePrune},
+		{"HoldsTakenOverBySameDiscussion", testHoldsTakenOverBySameDiscussion},
+		{"Venues", testVenues},
 		{"IdempotencyKeys", testIdempotencyKeys},
 		{"Leases", testLeases},
 		{"ClaimMessageOnce", testClaimMessageOnce},
