@@ -35,15 +35,15 @@ func london(t testing.TB) *time.Location {
 	return loc
 }
 
-// fillWorkCalendar stores testdata/radicale in a calendar called "work":
+// fillWorkCalendar stores testdata/caldav in a calendar called "work":
 // everything through PUT except broken.ics, which Radicale would refuse and
 // is written into its storage directly.
 func fillWorkCalendar(t *testing.T, r *caltest.Radicale, user string) *caltest.Calendar {
 	t.Helper()
 	cal := r.CreateCalendar(t, user, "work")
-	files, err := filepath.Glob("testdata/radicale/*.ics")
+	files, err := filepath.Glob("testdata/caldav/*.ics")
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no testdata/radicale fixtures: %v", err)
+		t.Fatalf("no testdata/caldav fixtures: %v", err)
 	}
 	for _, f := range files {
 		data, err := os.ReadFile(f)
@@ -61,7 +61,7 @@ func fillWorkCalendar(t *testing.T, r *caltest.Radicale, user string) *caltest.C
 	return cal
 }
 
-// wantWork is the busy time of testdata/radicale between March and
+// wantWork is the busy time of testdata/caldav between March and
 // November 2025, in UTC. London is on GMT (UTC) until 30 March and from
 // 26 October, on BST (UTC+1) between.
 var wantWork = []calendar.Busy{
@@ -69,10 +69,18 @@ var wantWork = []calendar.Busy{
 	busy("2025-03-24T10:00:00Z", "2025-03-24T11:00:00Z"), // standup, GMT
 	// 25 March 15:00: broken.ics, skipped
 	// 26 March: transparent; 27 March: cancelled
+	busy("2025-03-27T08:30:00Z", "2025-03-27T08:45:00Z"), // daily handover 08:30 GMT
+	busy("2025-03-28T08:30:00Z", "2025-03-28T08:45:00Z"), // daily handover 08:30 GMT
 	busy("2025-03-28T09:00:00Z", "2025-03-28T10:00:00Z"), // 09:00 GMT, before the spring change
+	// 29, 30 March: handover EXDATE list (the spring change is on the 30th)
+	busy("2025-03-31T07:30:00Z", "2025-03-31T07:45:00Z"), // daily handover 08:30 BST
 	// 31 March 10:00 BST: standup, EXDATE
 	busy("2025-03-31T08:00:00Z", "2025-03-31T09:00:00Z"), // 09:00 BST, after the spring change
+	// 1 April: handover, second EXDATE property
 	busy("2025-04-01T23:00:00Z", "2025-04-02T23:00:00Z"), // all day 2 April, London
+	busy("2025-04-02T07:30:00Z", "2025-04-02T07:45:00Z"), // daily handover 08:30 BST, last (COUNT=7)
+	busy("2025-04-03T12:00:00Z", "2025-04-03T13:30:00Z"), // DURATION PT1H30M from 13:00 BST
+	// 4 April: Outlook, BUSYSTATUS FREE and TRANSPARENT
 	busy("2025-04-08T13:00:00Z", "2025-04-08T14:00:00Z"), // standup of 7 April moved to Tuesday 14:00 BST
 	busy("2025-04-14T09:00:00Z", "2025-04-14T10:00:00Z"), // standup, BST, last (UNTIL)
 	busy("2025-10-16T14:00:00Z", "2025-10-16T15:00:00Z"), // Outlook, GMT Standard Time 15:00 BST
@@ -105,7 +113,7 @@ func TestCalDAVRadicale(t *testing.T) {
 			if got, want := res.Skipped, 1; got != want {
 				t.Errorf("skipped = %d, want %d (broken.ics)", got, want)
 			}
-			if got, want := res.Objects, 10; got != want {
+			if got, want := res.Objects, 13; got != want {
 				t.Errorf("objects = %d, want %d", got, want)
 			}
 			// Again with the same source, which keeps what it discovered.
@@ -127,7 +135,7 @@ func TestCalDAVRadicale(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []calendar.Busy{wantWork[1], wantWork[2], wantWork[3]}
+		want := []calendar.Busy{wantWork[1], wantWork[2], wantWork[3], wantWork[4], wantWork[5], wantWork[6]}
 		if diff := cmp.Diff(want, res.Busy); diff != "" {
 			t.Errorf("busy time (-want +got):\n%s", diff)
 		}

@@ -1,13 +1,7 @@
-// Package caltest starts a real CalDAV server (Radicale, RFC 4791) for
-// tests, with its own storage directory and users, and fills it with
-// calendars and events. Tests that use it fail, never skip, when Radicale
-// cannot start.
 package caltest
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -162,58 +156,30 @@ func (r *Radicale) Log() string {
 	return string(b)
 }
 
-// Calendar is a calendar collection on the server.
-type Calendar struct {
-	r          *Radicale
-	User, Name string
-	// URL is the collection's URL, ending in "/".
-	URL string
-}
-
 // CreateCalendar makes a calendar collection called name for user (who must
-// have been added) with MKCALENDAR (RFC 4791 §5.3.1).
+// have been added) with MKCALENDAR (RFC 4791 §5.3.1), at /USER/NAME/.
 func (r *Radicale) CreateCalendar(t testing.TB, user, name string) *Calendar {
 	t.Helper()
-	c := &Calendar{r: r, User: user, Name: name, URL: r.URL + user + "/" + name + "/"}
-	body := `<?xml version="1.0" encoding="utf-8"?>
-<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
-  <D:set><D:prop><D:displayname>` + name + `</D:displayname>
-  <C:supported-calendar-component-set><C:comp name="VEVENT"/></C:supported-calendar-component-set>
-  </D:prop></D:set>
-</C:mkcalendar>`
-	c.do(t, "MKCALENDAR", c.URL, "application/xml", []byte(body), http.StatusCreated)
+	r.mu.Lock()
+	pass := r.users[user]
+	r.mu.Unlock()
+	c := &Calendar{r: r, User: user, Name: name, URL: r.URL + user + "/" + name + "/", password: pass, log: r.Log}
+	c.mkcalendar(t)
 	return c
 }
 
-// Put stores an iCalendar object as name (e.g. "standup.ics") with PUT.
-// Radicale validates it and fails the test if it refuses.
-func (c *Calendar) Put(t testing.TB, name string, ics []byte) {
-	t.Helper()
-	c.do(t, http.MethodPut, c.URL+name, "text/calendar; charset=utf-8", ics, http.StatusCreated, http.StatusNoContent)
-}
+// Root returns the server root URL, ending in "/".
+func (r *Radicale) Root() string { return r.URL }
 
-func (c *Calendar) do(t testing.TB, method, url, ctype string, body []byte, want ...int) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", ctype)
-	c.r.mu.Lock()
-	req.SetBasicAuth(c.User, c.r.users[c.User])
-	c.r.mu.Unlock()
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("caltest: %s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	for _, w := range want {
-		if resp.StatusCode == w {
-			return
-		}
-	}
-	msg, _ := io.ReadAll(resp.Body)
-	t.Fatalf("caltest: %s %s: %s: %s\n%s", method, url, resp.Status, msg, c.r.Log())
+// WellKnown returns the server's /.well-known/caldav URL (RFC 6764), which
+// Radicale redirects (301) to its root.
+func (r *Radicale) WellKnown() string { return r.URL + ".well-known/caldav" }
+
+// Credential returns user's password, as AddUser set it.
+func (r *Radicale) Credential(user string) (string, string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return user, r.users[user]
 }
 
 // Store writes a valid iCalendar object straight into the collection's
@@ -222,6 +188,9 @@ func (c *Calendar) do(t testing.TB, method, url, ctype string, body []byte, want
 // way a client stores an event.
 func (c *Calendar) Store(t testing.TB, name string, ics []byte) {
 	t.Helper()
+	if c.r == nil {
+		t.Fatal("caltest: Store writes Radicale's storage; this calendar is not on Radicale")
+	}
 	path := filepath.Join(c.r.Storage, "collection-root", c.User, c.Name, name)
 	if err := os.WriteFile(path, ics, 0o600); err != nil {
 		t.Fatalf("caltest: writing %s into Radicale's storage: %v", name, err)
@@ -258,6 +227,9 @@ with open(os.path.join(folder, href), "wb") as f:
 // multiget and GET.
 func (c *Calendar) WriteRaw(t testing.TB, name, uid string, data []byte, start, end time.Time) {
 	t.Helper()
+	if c.r == nil {
+		t.Fatal("caltest: WriteRaw writes Radicale's storage; this calendar is not on Radicale")
+	}
 	coll := filepath.Join(c.r.Storage, "collection-root", c.User, c.Name)
 	if err := os.WriteFile(filepath.Join(coll, name), data, 0o600); err != nil {
 		t.Fatalf("caltest: writing %s into Radicale's storage: %v", name, err)
