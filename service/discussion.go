@@ -451,6 +451,8 @@ func (d *Discussion) live() bool {
 type DiscussionFilter struct {
 	Status    []DiscussionStatus
 	DueBefore time.Time
+	// DeadlineFrom selects discussions whose deadline is at or after it.
+	DeadlineFrom time.Time
 	// ChairEmail and Agency filter on invitees; VisibleTo limits to
 	// discussions the email is invited to (agency representatives, chairs).
 	ChairEmail string

@@ -42,6 +42,13 @@ func (a *App) RunWatch(ctx context.Context, owner string, w Watch) {
 	}
 	t := time.NewTicker(w.Interval)
 	defer t.Stop()
+	// On the way out the lease goes, so another instance takes over at
+	// once rather than after it lapses.
+	defer func() {
+		if err := a.Store.ReleaseLease(context.WithoutCancel(ctx), watchLease, owner); err != nil {
+			a.Log.WarnContext(ctx, "deadline watch lease not released", "err", err)
+		}
+	}()
 	for {
 		if ok, err := a.Store.AcquireLease(ctx, watchLease, owner, a.Now().UTC(), 2*w.Interval); err != nil {
 			if ctx.Err() == nil {
@@ -67,7 +74,35 @@ func (a *App) WatchOnce(ctx context.Context, w Watch) error {
 	ctx = WithPrincipal(ctx, &Principal{Subject: "deadline-watch", Name: "Deadline watch"})
 	now := a.Now().UTC()
 	var atRisk, breached, awaiting, overdue int64
-	f := DiscussionFilter{Status: []DiscussionStatus{StatusProposed, StatusBooked, StatusInProgress, StatusConcluded}, Limit: 200}
+	// Open discussions, and those concluded recently enough to have
+	// follow-ons still running: the years of concluded ones stay out of
+	// the watch's way.
+	passes := []DiscussionFilter{
+		{Status: []DiscussionStatus{StatusProposed, StatusBooked, StatusInProgress}, Limit: 200},
+		{Status: []DiscussionStatus{StatusConcluded}, DeadlineFrom: now.Add(-followOnHorizon), Limit: 200},
+	}
+	for _, f := range passes {
+		if err := a.watchPass(ctx, f, w, now, &atRisk, &breached, &awaiting, &overdue); err != nil {
+			return err
+		}
+	}
+	if err := a.Store.PruneHolds(ctx, now.Add(-24*time.Hour)); err != nil {
+		a.Log.WarnContext(ctx, "old holds not pruned", "err", err)
+	}
+	a.Stats.AtRisk.Store(atRisk)
+	a.Stats.Breached.Store(breached)
+	a.Stats.AwaitingReply.Store(awaiting)
+	a.Stats.OverdueFollowOns.Store(overdue)
+	a.Stats.LastRun.Store(now.Unix())
+	return nil
+}
+
+// followOnHorizon is how far back a concluded discussion's deadline may be
+// for its follow-ons to still be running (the longest, the ICPC, is 15
+// working days from the discussion).
+const followOnHorizon = 90 * 24 * time.Hour
+
+func (a *App) watchPass(ctx context.Context, f DiscussionFilter, w Watch, now time.Time, atRisk, breached, awaiting, overdue *int64) error {
 	for {
 		page, err := a.Store.Discussions(ctx, f)
 		if err != nil {
@@ -79,37 +114,28 @@ func (a *App) WatchOnce(ctx context.Context, w Watch) error {
 				a.Log.WarnContext(ctx, "deadline watch", "discussion", d.ID, "err", err)
 			}
 			if d.AtRisk {
-				atRisk++
+				*atRisk++
 			}
 			if d.Breach != nil && d.Status != StatusConcluded {
-				breached++
+				*breached++
 			}
 			for _, inv := range d.current() {
 				if d.Status == StatusBooked && inv.Reply == policy.ReplyNeedsAction {
-					awaiting++
+					*awaiting++
 				}
 			}
 			for _, fo := range d.FollowOns {
 				if !fo.Done && fo.Due.Before(now) {
-					overdue++
+					*overdue++
 				}
 			}
 		}
 		if len(page) < f.Limit {
-			break
+			return nil
 		}
 		last := page[len(page)-1]
 		f.AfterDeadline, f.AfterID = last.Deadline, last.ID
 	}
-	if err := a.Store.PruneHolds(ctx, now.Add(-24*time.Hour)); err != nil {
-		a.Log.WarnContext(ctx, "old holds not pruned", "err", err)
-	}
-	a.Stats.AtRisk.Store(atRisk)
-	a.Stats.Breached.Store(breached)
-	a.Stats.AwaitingReply.Store(awaiting)
-	a.Stats.OverdueFollowOns.Store(overdue)
-	a.Stats.LastRun.Store(now.Unix())
-	return nil
 }
 
 // watchOne updates one discussion's flags, and d with them.

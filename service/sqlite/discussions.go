@@ -464,6 +464,9 @@ func listQuery(f service.DiscussionFilter) (string, []any) {
 	if !f.DueBefore.IsZero() {
 		cond("d.deadline < ?", ts(f.DueBefore))
 	}
+	if !f.DeadlineFrom.IsZero() {
+		cond("d.deadline >= ?", ts(f.DeadlineFrom))
+	}
 	if f.ChairEmail != "" {
 		cond("d.chair_email = ?", f.ChairEmail)
 	}
