@@ -46,6 +46,9 @@ type App struct {
 	Zone   *time.Location
 	// AvailabilityOptions bound calendar reads: per source and overall.
 	AvailabilityOptions calendar.AvailabilityOptions
+	// SourceOptions are what calendar sources may reach (the outbound
+	// policy), their limits and HTTP client.
+	SourceOptions calendar.SourceOptions
 
 	// OnlineMeetingHosts are the hosts join links may be on (Teams,
 	// Google Meet, Zoom, the council's own).

@@ -324,7 +324,7 @@ func (a *App) source(c *CalendarSource) calendar.Source {
 			return cs.src
 		}
 	}
-	src, err := calendar.NewSource(calendar.SourceSpec{Type: c.Type, URL: c.URL, CredentialRef: c.CredentialRef}, a.credentialEnv)
+	src, err := calendar.NewSource(calendar.SourceSpec{Type: c.Type, URL: c.URL, CredentialRef: c.CredentialRef}, a.credentialEnv, a.SourceOptions)
 	if err != nil {
 		return nil
 	}
