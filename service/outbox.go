@@ -56,27 +56,43 @@ func (a *App) movePending(ctx context.Context, d *Discussion) error {
 		return errors.New("no mailer configured")
 	}
 	moved := map[string]bool{}
+	var refs []MessageRef
 	for _, pm := range d.Pending {
-		m := &OutboxMessage{ID: pm.ID, DiscussionID: d.ID, Method: pm.Method, To: pm.To, Sequence: pm.Sequence,
-			State: MessageQueued, NextAttempt: a.Now().UTC(), CreatedAt: a.Now().UTC()}
-		msg, err := a.render(d, pm)
+		now := a.Now().UTC()
+		base := OutboxMessage{ID: pm.ID, DiscussionID: d.ID, Method: pm.Method, To: pm.To, Sequence: pm.Sequence,
+			State: MessageQueued, NextAttempt: now, CreatedAt: now}
+		msgs, err := a.render(ctx, d, pm)
+		var out []*OutboxMessage
 		if err != nil {
 			// Visible in the outbox as failed, with why, rather than lost.
 			a.Log.ErrorContext(ctx, "invitation not composed", "discussion", d.ID, "message", pm.ID, "err", err)
+			m := base
 			m.State, m.Permanent, m.LastError = MessageFailed, true, "not composed: "+err.Error()
-		} else {
-			m.MessageID, m.EnvelopeFrom, m.Raw = msg.ID, msg.From, msg.Raw
+			out = append(out, &m)
 		}
-		if err := a.Store.EnqueueMessage(ctx, m); err != nil {
-			return err
+		for i, msg := range msgs {
+			m := base
+			if i > 0 {
+				// A counter decline's second message: the unchanged
+				// meeting as a REQUEST, which Outlook shows.
+				m.ID, m.Method = pm.ID+":request", "REQUEST"
+			}
+			m.MessageID, m.EnvelopeFrom, m.Raw = msg.ID, msg.From, msg.Raw
+			out = append(out, &m)
+		}
+		for _, m := range out {
+			if err := a.Store.EnqueueMessage(ctx, m); err != nil {
+				return err
+			}
+			refs = append(refs, MessageRef{ID: m.ID, Method: m.Method, To: m.To, Sequence: m.Sequence})
 		}
 		moved[pm.ID] = true
 	}
 	for attempt := 0; ; attempt++ {
 		patch := &DiscussionPatch{ID: d.ID, Version: d.Version, At: a.Now().UTC()}
-		for _, pm := range d.Pending {
-			if moved[pm.ID] {
-				patch.MovedPending = append(patch.MovedPending, MessageRef{ID: pm.ID, Method: pm.Method, To: pm.To, Sequence: pm.Sequence})
+		for _, r := range refs {
+			if !slices.ContainsFunc(d.Outbox, func(o MessageRef) bool { return o.ID == r.ID }) {
+				patch.MovedPending = append(patch.MovedPending, r)
 			}
 		}
 		if len(patch.MovedPending) == 0 {
@@ -114,8 +130,11 @@ func (a *App) supersede(ctx context.Context, d *Discussion) {
 	}
 }
 
-// render writes one pending message as an iMIP email.
-func (a *App) render(d *Discussion, pm PendingMessage) (*invites.Message, error) {
+// render writes one pending message as iMIP email: one message, or two for
+// a counter decline (see invites.Composer.DeclineCounter). A follow-up
+// (update, cancel, reminder, decision) names the recipient's first
+// invitation in In-Reply-To and References, so mail clients thread it.
+func (a *App) render(ctx context.Context, d *Discussion, pm PendingMessage) ([]*invites.Message, error) {
 	if d.Booking == nil {
 		return nil, errors.New("the discussion has no booking")
 	}
@@ -154,14 +173,43 @@ func (a *App) render(d *Discussion, pm PendingMessage) (*invites.Message, error)
 	}
 	inv := invites.Invitation{Method: invites.Method(pm.Method), Meeting: m, To: invites.Person{Name: to.Name, Email: to.Email},
 		Comment: pm.Comment, Uninvite: pm.Uninvite}
-	if pm.Method == "REQUEST" && len(a.Mail.RSVPKey) > 0 && a.Mail.PublicURL != "" {
+	inv.InReplyTo = a.firstInvitation(ctx, d, pm)
+	if (pm.Method == "REQUEST" || pm.Method == "DECLINECOUNTER") && len(a.Mail.RSVPKey) > 0 && a.Mail.PublicURL != "" {
 		links, err := a.rsvpLinks(d, to.Email, pm.Sequence)
 		if err != nil {
 			return nil, err
 		}
 		inv.RSVP = links
 	}
-	return a.Mail.Composer.Compose(inv)
+	if pm.Method == "DECLINECOUNTER" {
+		for _, c := range d.Counters {
+			if c.ID == pm.CounterID {
+				inv.DeclinedProposal = &invites.Proposal{Start: c.Start, End: c.End}
+			}
+		}
+		return a.Mail.Composer.DeclineCounter(inv)
+	}
+	msg, err := a.Mail.Composer.Compose(inv)
+	if err != nil {
+		return nil, err
+	}
+	return []*invites.Message{msg}, nil
+}
+
+// firstInvitation is the Message-ID of the first message the recipient
+// was sent about the discussion, or "" if this is it.
+func (a *App) firstInvitation(ctx context.Context, d *Discussion, pm PendingMessage) string {
+	for _, r := range d.Outbox {
+		if r.To != pm.To || r.ID == pm.ID {
+			continue
+		}
+		ms, err := a.Store.Messages(ctx, []string{r.ID})
+		if err == nil && len(ms) == 1 && ms[0].MessageID != "" {
+			return ms[0].MessageID
+		}
+		return ""
+	}
+	return ""
 }
 
 // sensitive lists the case's own words that must never reach an

@@ -247,7 +247,7 @@ func (d *Discussion) DeclineCounter(counterID, comment string, by Actor, now tim
 		}
 		c.Status, c.DecidedBy, c.DecidedAt, c.Decision = "declined", &by, &now, truncate(comment, maxCommentBytes)
 		if d.invitee(c.From) != nil && d.Booking != nil {
-			d.queue("DECLINECOUNTER", c.From, i)
+			d.queue("DECLINECOUNTER", c.From, i, func(m *PendingMessage) { m.CounterID = c.ID })
 		}
 		d.record(now, by, "counter_declined", c.From)
 		return Effects{Detail: map[string]any{"counter_id": c.ID}}, nil
