@@ -240,33 +240,82 @@ func asCalendar(base *url.URL, href string, p davProp) (davCalendar, bool) {
 }
 
 // query reads the objects of one component type overlapping the window
-// into p. When the answer cannot be decoded (bad XML around one object),
-// it falls back to listing the hrefs in the window, a query for ETags
-// only, and reading those objects in multiget batches, halving a batch
-// that fails until the bad objects stand alone; they are counted as
-// skipped. It never reads objects outside the window.
+// into p: those a time-range calendar-query returns and, for events, every
+// recurring one (a calendar-query for VEVENTs with an RRULE), because
+// servers evaluate time ranges on recurrences unevenly: Xandikos 0.2.8
+// leaves out a weekly series whose first instance is before the window.
+// The series are expanded here, and an object both queries return is read
+// once.
+//
+// When an answer cannot be decoded (bad XML around one object), it falls
+// back to listing the same hrefs, with ETags only, and reading those
+// objects in multiget batches, halving a batch that fails until the bad
+// objects stand alone; they are counted as skipped. It never lists or
+// reads the whole collection.
 func (c *CalDAV) query(ctx context.Context, f *fetcher, p *parser, cal, comp string, window Interval) error {
+	queries := func(data bool) []string {
+		q := []string{calendarQuery(comp, window, data)}
+		if comp == "VEVENT" {
+			q = append(q, recurringQuery(data))
+		}
+		return q
+	}
 	mark := p.mark()
-	_, err := f.davRequest(ctx, "REPORT", cal, "1", calendarQuery(comp, window, true), func(_ *url.URL, r davResponse) error {
-		return p.davObject(r)
-	})
+	seen := map[string]bool{}
+	first := func(base *url.URL, href string) bool {
+		k := href
+		if u, err := resolve(base, href); err == nil {
+			k = u.Path
+		}
+		if seen[k] {
+			return false
+		}
+		seen[k] = true
+		return true
+	}
+	var err error
+	for i, q := range queries(true) {
+		m := p.mark()
+		_, err = f.davRequest(ctx, "REPORT", cal, "1", q, func(base *url.URL, r davResponse) error {
+			if !first(base, r.Href) {
+				return nil
+			}
+			return p.davObject(r)
+		})
+		if i > 0 && bestEffort(err) {
+			// The query for recurring events is a safeguard: a server that
+			// refuses it (Radicale fails it on one object it cannot parse)
+			// still answered the time-range query.
+			p.reset(m)
+			err = nil
+		}
+		if err != nil {
+			break
+		}
+	}
 	var de *decodeError
 	if !errors.As(err, &de) {
 		return err
 	}
 	p.reset(mark)
+	clear(seen)
 	var hrefs []string
-	_, err = f.davRequest(ctx, "REPORT", cal, "1", calendarQuery(comp, window, false), func(_ *url.URL, r davResponse) error {
-		if r.Href != "" && r.Status/100 == 2 {
-			hrefs = append(hrefs, r.Href)
+	for i, q := range queries(false) {
+		_, err = f.davRequest(ctx, "REPORT", cal, "1", q, func(base *url.URL, r davResponse) error {
+			if r.Href != "" && r.Status/100 == 2 && first(base, r.Href) {
+				hrefs = append(hrefs, r.Href)
+			}
+			if len(hrefs) > f.limits.MaxObjects {
+				return fmt.Errorf("%w: more than %d objects", ErrTooLarge, f.limits.MaxObjects)
+			}
+			return nil
+		})
+		if i > 0 && bestEffort(err) {
+			err = nil
 		}
-		if len(hrefs) > f.limits.MaxObjects {
-			return fmt.Errorf("%w: more than %d objects", ErrTooLarge, f.limits.MaxObjects)
+		if err != nil {
+			return err
 		}
-		return nil
-	})
-	if err != nil {
-		return err
 	}
 	var fetch func(hrefs []string) error
 	fetch = func(hrefs []string) error {
@@ -298,4 +347,12 @@ func (c *CalDAV) query(ctx context.Context, f *fetcher, p *parser, cal, comp str
 		}
 	}
 	return nil
+}
+
+// bestEffort reports whether the recurring-events query failed in a way
+// that leaves the time-range answer standing: the server answered it with
+// an error status.
+func bestEffort(err error) bool {
+	var st *statusError
+	return errors.As(err, &st)
 }

@@ -208,7 +208,7 @@ func TestAvailabilityFailuresAreExplicit(t *testing.T) {
 	// Frank's calendar holds nothing but the broken object.
 	r.AddUser(t, "frank", "frank-secret")
 	frankCal := r.CreateCalendar(t, "frank", "work")
-	broken, err := os.ReadFile("testdata/radicale/broken.ics")
+	broken, err := os.ReadFile("testdata/caldav/broken.ics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -228,6 +228,21 @@ func calendarQuery(comp string, window Interval, data bool) string {
 </C:comp-filter></C:comp-filter></C:filter></C:calendar-query>`
 }
 
+// recurringQuery is a calendar-query for every VEVENT with an RRULE
+// (RFC 4791 §9.7.2: a prop-filter with no test matches when the property
+// is defined), whatever the window.
+func recurringQuery(data bool) string {
+	prop := "<D:getetag/>"
+	if data {
+		prop += "<C:calendar-data/>"
+	}
+	return `<?xml version="1.0" encoding="utf-8"?>
+<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop>` + prop + `</D:prop>
+<C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">
+<C:prop-filter name="RRULE"/>
+</C:comp-filter></C:comp-filter></C:filter></C:calendar-query>`
+}
+
 // calendarMultiget is a calendar-multiget REPORT (RFC 4791 §7.9) for whole
 // objects.
 func calendarMultiget(hrefs []string) string {
