@@ -8,6 +8,7 @@ import (
 	"io"
 	"log"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -20,9 +21,11 @@ import (
 type DeliverFunc func(ctx context.Context, envelopeFrom string, rcpts []string, raw []byte) error
 
 // InboundServer is an SMTP server (RFC 5321) that accepts replies to
-// invitations and passes each to a DeliverFunc. It speaks plain SMTP on its
-// own port, for a mail gateway to relay to; it does no authentication and
-// no relaying.
+// invitations and passes each to a DeliverFunc. It speaks SMTP on its own
+// port for the council's mail gateway to relay to: it takes connections
+// only from RelayNetworks, offers STARTTLS when configured, and does no
+// relaying. Who sent a message is judged afterwards (Authenticate), not
+// from the connection.
 type InboundServer struct {
 	srv     *smtp.Server
 	addr    string
@@ -33,6 +36,36 @@ type InboundServer struct {
 
 	// Timeout bounds each DeliverFunc call; 30s if 0. Set before Start.
 	Timeout time.Duration
+	// RelayNetworks are the networks mail is taken from: the council's
+	// mail gateway. A connection from anywhere else is refused before it
+	// can send anything. Empty: loopback only. Set before Start.
+	RelayNetworks []netip.Prefix
+	// RequireTLS refuses MAIL FROM until the session is under STARTTLS
+	// (SetTLS must be called). Set before Start.
+	RequireTLS bool
+}
+
+// fromRelay reports whether addr is on one of the relay networks (loopback
+// when none are configured).
+func (s *InboundServer) fromRelay(addr net.Addr) bool {
+	ta, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return false
+	}
+	ip, ok := netip.AddrFromSlice(ta.IP)
+	if !ok {
+		return false
+	}
+	ip = ip.Unmap()
+	if len(s.RelayNetworks) == 0 {
+		return ip.IsLoopback()
+	}
+	for _, p := range s.RelayNetworks {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // NewInboundServer prepares a server listening on addr (host:port; port 0
@@ -42,7 +75,10 @@ type InboundServer struct {
 func NewInboundServer(addr string, maxBytes int64, deliver DeliverFunc) *InboundServer {
 	s := &InboundServer{addr: addr, deliver: deliver}
 	be := smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		return &inboundSession{s: s}, nil
+		if !s.fromRelay(c.Conn().RemoteAddr()) {
+			return nil, &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "mail is taken only from the council's mail gateway"}
+		}
+		return &inboundSession{s: s, conn: c}, nil
 	})
 	srv := smtp.NewServer(be)
 	srv.Domain = "localhost"
@@ -115,6 +151,7 @@ func (s *InboundServer) Close() error {
 
 type inboundSession struct {
 	s     *InboundServer
+	conn  *smtp.Conn
 	from  string
 	rcpts []string
 }
@@ -125,6 +162,11 @@ func (ss *inboundSession) Logout() error { return nil }
 func (ss *inboundSession) Mail(from string, opts *smtp.MailOptions) error {
 	if opts != nil && opts.Size > 0 && ss.s.srv.MaxMessageBytes > 0 && opts.Size > ss.s.srv.MaxMessageBytes {
 		return smtp.ErrDataTooLarge
+	}
+	if ss.s.RequireTLS {
+		if _, ok := ss.conn.TLSConnectionState(); !ok {
+			return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "issue STARTTLS first"}
+		}
 	}
 	ss.from = from
 	return nil

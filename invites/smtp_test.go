@@ -12,10 +12,13 @@ import (
 	"errors"
 	"math/big"
 	"net"
+	"net/netip"
+	netsmtp "net/smtp"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -305,4 +308,42 @@ func sendError(t *testing.T, err error) *SendError {
 		t.Fatalf("error %v (%T), want a *SendError", err, err)
 	}
 	return se
+}
+
+// The listener takes mail only from the relay networks (the council's
+// gateway): from anywhere else the connection is refused before a message
+// can be sent.
+func TestInboundRelayNetworks(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		networks []netip.Prefix
+		accepted bool
+	}{
+		{"loopback by default", nil, true},
+		{"the gateway's network", []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, true},
+		{"not the gateway's network", []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var got atomic.Int32
+			srv := NewInboundServer("127.0.0.1:0", 1<<20, func(context.Context, string, []string, []byte) error {
+				got.Add(1)
+				return nil
+			})
+			srv.RelayNetworks = tc.networks
+			if err := srv.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+			err := netsmtp.SendMail(srv.Addr().String(), nil, "a@police.example", []string{"convene@council.example"},
+				[]byte("From: a@police.example\r\nSubject: x\r\n\r\nhello\r\n"))
+			if tc.accepted != (err == nil) || tc.accepted != (got.Load() == 1) {
+				t.Fatalf("accepted %v (err %v, delivered %d)", tc.accepted, err, got.Load())
+			}
+			if !tc.accepted && !strings.Contains(err.Error(), "554") {
+				t.Errorf("refusal %v, want 554", err)
+			}
+		})
+	}
 }
