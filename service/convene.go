@@ -107,15 +107,6 @@ func (a *App) Convene(ctx context.Context, req ConveneRequest) (*Discussion, boo
 	if err := f.Err("the convene request is not valid"); err != nil {
 		return nil, false, err
 	}
-	if !req.ConfirmDuplicate && !req.reconvene && req.IdempotencyKey == "" {
-		// The same case convened twice by accident makes two open
-		// discussions that each send invitations: say so, and link the
-		// first, unless business support confirms it is wanted.
-		if err := a.checkOpenCase(ctx, req.CaseReference); err != nil {
-			return nil, false, err
-		}
-	}
-
 	id := a.NewID()
 	var claim *IdempotencyKey
 	if req.IdempotencyKey != "" {
@@ -135,6 +126,18 @@ func (a *App) Convene(ctx context.Context, req ConveneRequest) (*Discussion, boo
 		}
 		if err := a.Store.ReleaseIdempotencyKey(context.WithoutCancel(ctx), claim.ID, claim.CreatedAt); err != nil {
 			a.Log.WarnContext(ctx, "idempotency key not released", "err", err)
+		}
+	}
+	if !req.ConfirmDuplicate && !req.reconvene {
+		// The same case convened twice by accident makes two open
+		// discussions that each send invitations: say so, and link the
+		// first, unless business support confirms it is wanted. Checked
+		// after the key is claimed, so a retry gets its own discussion
+		// back rather than a conflict with it, and a new key does not
+		// skip the check.
+		if err := a.checkOpenCase(ctx, req.CaseReference); err != nil {
+			releaseKey()
+			return nil, false, err
 		}
 	}
 

@@ -189,7 +189,9 @@ func CheckCredentialRef(ref, dir string) error {
 			return errors.New("must be an absolute, clean path")
 		}
 		if dir == "" || !strings.HasPrefix(name, filepath.Clean(dir)+string(filepath.Separator)) {
-			return fmt.Errorf("must be a file in the credentials directory %s", dir)
+			// The directory itself is not named: an error message must not
+			// tell a client where the service keeps its secrets.
+			return errors.New("must be a file in the service's credentials directory")
 		}
 		return nil
 	}
