@@ -12,7 +12,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/convene/convene/calendar"
@@ -70,7 +69,7 @@ type App struct {
 	// Stats are the deadline watch's counts, read by the metrics.
 	Stats WatchStats
 
-	sources sync.Map // calendar spec → cachedSource
+	sources calendar.SourceCache
 	audits  groupCommit
 }
 

@@ -94,6 +94,14 @@ func (a *App) CheckAvailability(ctx context.Context, req AvailabilityRequest) (*
 	if err := f.Err("the availability request is not valid"); err != nil {
 		return nil, err
 	}
+	who := make([]string, len(attendees))
+	for i, at := range attendees {
+		who[i] = at.Email
+	}
+	// Every calendar read on someone's behalf is audited.
+	if err := a.audit(ctx, "availability.check", "availability", map[string]any{"attendees": who}); err != nil {
+		return nil, err
+	}
 	return a.findSlots(ctx, attendees, slotWindow{
 		Duration: req.Duration, Earliest: req.Earliest, Deadline: req.Deadline, Region: req.Region,
 		Granularity: req.Granularity, BufferBefore: req.BufferBefore, BufferAfter: req.BufferAfter,
@@ -138,6 +146,12 @@ func (a *App) resolveAttendee(ctx context.Context, in AvailabilityAttendee, fiel
 		}
 		if in.Calendar != nil {
 			in.Calendar.validate(f, field+".calendar", a.CredentialsDir)
+			// The service's calendar credentials are configured by an
+			// administrator for one server each: an ad-hoc URL never
+			// gets one, or anyone could have them sent anywhere.
+			if in.Calendar.CredentialRef != "" {
+				f.Add(field+".calendar.credential_ref", "an ad-hoc calendar cannot use the service's credentials: add the person, with their calendar, to the directory")
+			}
 		}
 		out.Calendar = in.Calendar
 		out.WorkingHours = calendar.DefaultWorkingHours
@@ -315,29 +329,12 @@ func (a *App) source(c *CalendarSource) calendar.Source {
 	if c.CredentialRef != "" && CheckCredentialRef(c.CredentialRef, a.CredentialsDir) != nil {
 		return refusedCredential{}
 	}
-	// Sources are kept for a while: a CalDAV source remembers the calendars
-	// it discovered, saving three round trips per query. They are rebuilt
-	// after sourceTTL so a rotated credential file is read again.
-	key := c.Type + "\x00" + c.URL + "\x00" + c.CredentialRef
-	if v, ok := a.sources.Load(key); ok {
-		if cs := v.(cachedSource); time.Since(cs.at) < sourceTTL {
-			return cs.src
-		}
-	}
-	src, err := calendar.NewSource(calendar.SourceSpec{Type: c.Type, URL: c.URL, CredentialRef: c.CredentialRef}, a.credentialEnv, a.SourceOptions)
+	src, err := a.sources.Get(calendar.SourceSpec{Type: c.Type, URL: c.URL, CredentialRef: c.CredentialRef, CredentialOrigin: c.CredentialOrigin},
+		a.credentialEnv, a.SourceOptions)
 	if err != nil {
 		return nil
 	}
-	a.sources.Store(key, cachedSource{src: src, at: time.Now()})
 	return src
-}
-
-// sourceTTL is how long a calendar source (and what it discovered) is kept.
-const sourceTTL = 10 * time.Minute
-
-type cachedSource struct {
-	src calendar.Source
-	at  time.Time
 }
 
 // credentialEnv is the environment as credential references see it: only

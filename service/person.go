@@ -64,6 +64,22 @@ type CalendarSource struct {
 	Type          string `json:"type"` // "caldav" or "ics"
 	URL           string `json:"url"`
 	CredentialRef string `json:"credential_ref,omitempty"`
+	// CredentialOrigin is the origin (scheme://host:port) of the URL the
+	// credential was configured with: the credential is only ever sent
+	// there, so changing the URL later cannot send it elsewhere.
+	CredentialOrigin string `json:"credential_origin,omitempty"`
+}
+
+// bindCredential ties the credential reference to the URL's origin, as
+// configured now by an administrator.
+func (c *CalendarSource) bindCredential() {
+	if c.CredentialRef == "" {
+		c.CredentialOrigin = ""
+		return
+	}
+	if u, err := url.Parse(c.URL); err == nil && u.Host != "" {
+		c.CredentialOrigin = u.Scheme + "://" + u.Host
+	}
 }
 
 // credentialEnv is the prefix every env: credential reference must have,
@@ -140,6 +156,7 @@ func (p *Person) Validate(credentialsDir string) error {
 	}
 	if c := p.Calendar; c != nil {
 		c.validate(&f, "calendar", credentialsDir)
+		c.bindCredential()
 	}
 	return f.Err("the person is not valid")
 }
