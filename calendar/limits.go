@@ -18,9 +18,10 @@ type Limits struct {
 	// MaxObjects bounds the calendar objects (CalDAV resources, feed
 	// components) read by one query. Default 20,000.
 	MaxObjects int
-	// MaxInstances bounds the recurrence work of one query: every
-	// candidate instance an RRULE yields, and every day it walks, counts.
-	// Default 1,000,000, a few tenths of a second of CPU.
+	// MaxInstances bounds the recurrence work of one query: every day an
+	// RRULE walks and every candidate instance it yields counts one, and
+	// every instance kept as busy time 50 more. Default 1,000,000: a few
+	// tenths of a second of CPU, at most 20,000 recurring busy intervals.
 	MaxInstances int
 }
 

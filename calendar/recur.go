@@ -10,6 +10,11 @@ import (
 	"github.com/emersion/go-ical"
 )
 
+// instanceCost is what one recurrence instance kept as busy time costs
+// against Limits.MaxInstances, beside the unit each candidate costs: it is
+// held in memory until the query ends.
+const instanceCost = 50
+
 // span is a duration as RFC 5545 §3.3.6 has it: nominal days, which follow
 // the wall clock across daylight-saving changes, plus exact time.
 type span struct {
@@ -355,12 +360,20 @@ func (p *parser) expand(master *ical.Component, overrides []*ical.Component) err
 		if err != nil {
 			return fmt.Errorf("RRULE: %w", err)
 		}
+		var spent error
 		err = rule.each(ev.start.t, from, p.window.End, p.budget, func(t time.Time) bool {
 			if ev.length.after(t).After(p.window.Start) {
+				// An instance kept as busy time costs memory as well.
+				if spent = p.budget.spend(instanceCost); spent != nil {
+					return false
+				}
 				emit(t, ev.length)
 			}
 			return true
 		})
+		if err == nil {
+			err = spent
+		}
 		if err != nil {
 			return err
 		}

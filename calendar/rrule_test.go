@@ -170,14 +170,14 @@ func TestRecurrenceBounded(t *testing.T) {
 			}
 			t0 := time.Now()
 			n := 0
-			err = r.each(start, start, end, newBudget(context.Background(), DefaultMaxInstances), func(time.Time) bool { n++; return true })
+			err = r.each(start, start, end, newBudget(context.Background(), 100_000), func(time.Time) bool { n++; return true })
 			if tc.want == nil && n != 0 {
 				t.Errorf("%d instances of a rule that matches nothing", n)
 			}
 			if !errors.Is(err, tc.want) {
 				t.Errorf("each = %v, want %v", err, tc.want)
 			}
-			if d := time.Since(t0); d > 2*time.Second {
+			if d := time.Since(t0); d > 10*time.Second { // a backstop: the budget is what stops it
 				t.Errorf("took %v", d)
 			}
 		})
