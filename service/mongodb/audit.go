@@ -28,12 +28,44 @@ type actorDoc struct {
 	Email   string `bson:"email,omitempty"`
 }
 
-// AppendAudit inserts e. There is no method to change or delete entries.
-func (s *Store) AppendAudit(ctx context.Context, e *service.AuditEntry) error {
-	_, err := s.audit.InsertOne(ctx, auditDoc{
-		ID: e.ID, At: e.At, Actor: actorDoc(e.Actor), Action: e.Action,
-		Resource: e.Resource, RequestID: e.RequestID, Detail: e.Detail,
-	})
+// AppendAudit inserts the entries with one ordered insertMany. All or none:
+// an insert stops at the first entry that fails (an id already written is
+// ECONFLICT), and the entries of this batch inserted before it are removed
+// again, so a refused batch leaves nothing. There is no method to change or
+// delete entries.
+func (s *Store) AppendAudit(ctx context.Context, entries []service.AuditEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	docs := make([]any, len(entries))
+	for i, e := range entries {
+		docs[i] = auditDoc{ID: e.ID, At: e.At, Actor: actorDoc(e.Actor), Action: e.Action,
+			Resource: e.Resource, RequestID: e.RequestID, Detail: e.Detail}
+	}
+	_, err := s.audit.InsertMany(ctx, docs, options.InsertMany().SetOrdered(true))
+	if err == nil {
+		return nil
+	}
+	// Undo what this batch inserted: the entries before the one that
+	// failed, or, when the error names none (the connection failed
+	// midway), those stored exactly as this batch wrote them.
+	var undo bson.A
+	var bwe mongo.BulkWriteException
+	if errors.As(err, &bwe) && len(bwe.WriteErrors) > 0 {
+		for _, e := range entries[:bwe.WriteErrors[0].Index] {
+			undo = append(undo, bson.D{{Key: "_id", Value: e.ID}})
+		}
+	} else {
+		for _, e := range entries {
+			undo = append(undo, bson.D{{Key: "_id", Value: e.ID}, {Key: "at", Value: e.At}, {Key: "action", Value: e.Action},
+				{Key: "resource", Value: e.Resource}, {Key: "actor.sub", Value: e.Actor.Subject}})
+		}
+	}
+	if len(undo) > 0 {
+		if _, derr := s.audit.DeleteMany(context.WithoutCancel(ctx), bson.D{{Key: "$or", Value: undo}}); derr != nil {
+			return service.Internal(errors.Join(err, derr), "audit batch partly written")
+		}
+	}
 	return translate(err, "audit entry")
 }
 
@@ -54,46 +86,4 @@ func (s *Store) Audit(ctx context.Context, f service.AuditFilter) ([]service.Aud
 			return service.AuditEntry{ID: d.ID, At: d.At.UTC(), Actor: service.Actor(d.Actor), Action: d.Action,
 				Resource: d.Resource, RequestID: d.RequestID, Detail: d.Detail}
 		}, "audit")
-}
-
-// replaceVersioned replaces the document with the id if its stored version
-// is version: ENOTFOUND if it is gone, ECONFLICT if someone changed it
-// first. MongoDB checks and replaces atomically in one filtered replace.
-// FerretDB v1's SQLite backend turns any filter but a lone _id into a scan
-// of the whole collection, and does not re-check the filter when it writes;
-// so there the version is read and compared by _id under this process's
-// lock on the collection, and the replace is by _id.
-func (s *Store) replaceVersioned(ctx context.Context, coll *mongo.Collection, id string, version int64, doc any, what string) error {
-	if !s.ferret {
-		res, err := coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "version", Value: version}}, doc)
-		if err != nil {
-			return translate(err, what)
-		}
-		if res.MatchedCount == 1 {
-			return nil
-		}
-		n, err := coll.CountDocuments(ctx, bson.D{{Key: "_id", Value: id}})
-		if err != nil {
-			return translate(err, what)
-		}
-		if n == 0 {
-			return service.Errorf(service.ENOTFOUND, "%s %s not found", what, id)
-		}
-		return service.Errorf(service.ECONFLICT, "the %s was changed by someone else; reload it and try again", what)
-	}
-	defer s.conditional(coll)()
-	var cur struct {
-		Version int64 `bson:"version"`
-	}
-	if err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&cur); err != nil {
-		if errors.Is(err, mongo.ErrNoDocuments) {
-			return service.Errorf(service.ENOTFOUND, "%s %s not found", what, id)
-		}
-		return translate(err, what)
-	}
-	if cur.Version != version {
-		return service.Errorf(service.ECONFLICT, "the %s was changed by someone else; reload it and try again", what)
-	}
-	_, err := coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}}, doc)
-	return translate(err, what)
 }

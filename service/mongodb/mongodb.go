@@ -1,27 +1,30 @@
 // Package mongodb implements service.Store on MongoDB through the official Go
-// driver (go.mongodb.org/mongo-driver/v2), speaking the wire protocol to a
-// real MongoDB or to FerretDB. With no URI configured it runs FerretDB's
-// embeddable server in-process over SQLite, so one command runs Convene on a
-// fresh machine and tests exercise the real driver and wire protocol.
+// driver (go.mongodb.org/mongo-driver/v2): the scale-out engine, for several
+// Convene instances sharing one database.
 //
-// FerretDB has no multi-document transactions, so every write here is one
-// single-document atomic operation; optimistic concurrency uses a version
-// field in the filter of each replace.
+// Every change is single-document atomic: a discussion is one document, and
+// a DiscussionPatch is one update of it whose filter carries the patch's
+// guards (the version, each written element's key and revision, the absence
+// of each appended key), so a stale change matches nothing and is refused.
+// There are no multi-document transactions and no locks in the process;
+// where a change spans documents (a discussion and its timeline events, a
+// batch of holds or audit entries) the doc comment says what happens when it
+// is cut short.
+//
+// The tests run on a real MongoDB when MONGODB_URI is set, and otherwise on
+// FerretDB v1.24 over the wire (service/mongodb/mongodbtest). Everything here
+// is written in the subset of the query language both accept; where FerretDB
+// differs, the code says so.
 package mongodb
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/FerretDB/FerretDB/ferretdb"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -36,34 +39,20 @@ type Store struct {
 	client *mongo.Client
 	db     *mongo.Database
 
-	people, audit, discussions, idempotency, holds, outbox, queue, leases, inbound *mongo.Collection
+	people, audit, discussions, events, idempotency, holds, outbox, leases, inbound, health *mongo.Collection
 
-	// ferret is set when the server is FerretDB. FerretDB v1 evaluates an
-	// update's filter, then writes by _id alone, so two version-guarded
-	// replaces racing on one document can both succeed. On FerretDB we
-	// therefore serialise conditional writes per collection in this process;
-	// the embedded server is single-process by construction. MongoDB applies
-	// the filter and the write atomically and needs no lock.
+	// ferret is set when the server is FerretDB, which lacks a few things
+	// MongoDB has (see the callers).
 	ferret bool
-	locks  sync.Map // collection name → *sync.Mutex
-}
-
-// conditional serialises a filter-guarded write on coll when the server
-// cannot make it atomic itself; call the returned func when done.
-func (s *Store) conditional(coll *mongo.Collection) (unlock func()) {
-	if !s.ferret {
-		return func() {}
-	}
-	m, _ := s.locks.LoadOrStore(coll.Name(), new(sync.Mutex))
-	m.(*sync.Mutex).Lock()
-	return m.(*sync.Mutex).Unlock
 }
 
 // IsFerretDB reports whether the server is FerretDB rather than MongoDB.
+// FerretDB v1 evaluates an update's filter, then writes by _id: two guarded
+// updates racing on one document can both succeed there.
 func (s *Store) IsFerretDB() bool { return s.ferret }
 
 // Open connects to uri, checks the server answers, and creates the indexes
-// the store relies on (the unique email index among them).
+// the store relies on (the unique ones among them).
 func Open(ctx context.Context, uri, database string) (*Store, error) {
 	client, err := mongo.Connect(options.Client().ApplyURI(uri).
 		SetServerSelectionTimeout(10 * time.Second).
@@ -86,12 +75,13 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		people:      db.Collection("people"),
 		audit:       db.Collection("audit"),
 		discussions: db.Collection("discussions"),
+		events:      db.Collection("discussion_events"),
 		idempotency: db.Collection("idempotency_keys"),
 		holds:       db.Collection("holds"),
 		outbox:      db.Collection("outbox"),
-		queue:       db.Collection("outbox_queue"),
 		leases:      db.Collection("leases"),
 		inbound:     db.Collection("inbound"),
+		health:      db.Collection("health"),
 	}
 	var info bson.M
 	if err := db.RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info); err != nil {
@@ -106,128 +96,88 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 	return s, nil
 }
 
+// Database returns the name of the store's database.
+func (s *Store) Database() string { return s.db.Name() }
+
 // Close disconnects from the server.
 func (s *Store) Close(ctx context.Context) error { return s.client.Disconnect(ctx) }
 
-// Ping reports whether the server answers.
+// Ping reports whether the server answers and takes a write.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.client.Ping(ctx, nil); err != nil {
-		return &service.Error{Code: service.EUNAVAILABLE, Message: "the store is not reachable", Err: err}
+	_, err := s.health.UpdateOne(ctx, bson.D{{Key: "_id", Value: "ping"}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "at", Value: time.Now()}}}}, options.UpdateOne().SetUpsert(true))
+	if err != nil {
+		return &service.Error{Code: service.EUNAVAILABLE, Message: "the store is not reachable or not writable", Err: err}
 	}
 	return nil
 }
 
+// index names an index on the keys, "-" before a key for descending.
+func index(name string, unique bool, keys ...string) mongo.IndexModel {
+	var d bson.D
+	for _, k := range keys {
+		if field, desc := strings.CutPrefix(k, "-"); desc {
+			d = append(d, bson.E{Key: field, Value: -1})
+		} else {
+			d = append(d, bson.E{Key: k, Value: 1})
+		}
+	}
+	o := options.Index().SetName(name)
+	if unique {
+		o.SetUnique(true)
+	}
+	return mongo.IndexModel{Keys: d, Options: o}
+}
+
 func (s *Store) ensureIndexes(ctx context.Context) error {
-	for coll, models := range map[*mongo.Collection][]mongo.IndexModel{
-		s.people: {
-			{Keys: bson.D{{Key: "email", Value: 1}}, Options: options.Index().SetUnique(true).SetName("email_unique")},
-			{Keys: bson.D{{Key: "agency", Value: 1}, {Key: "_id", Value: 1}}, Options: options.Index().SetName("agency_id")},
-		},
-		s.audit: {
-			{Keys: bson.D{{Key: "resource", Value: 1}, {Key: "_id", Value: -1}}, Options: options.Index().SetName("resource_id")},
-			{Keys: bson.D{{Key: "actor.sub", Value: 1}, {Key: "_id", Value: -1}}, Options: options.Index().SetName("actor_id")},
-		},
-		s.discussions: {
-			{Keys: bson.D{{Key: "uid", Value: 1}}, Options: options.Index().SetUnique(true).SetName("uid_unique")},
-			{Keys: bson.D{{Key: "deadline", Value: 1}, {Key: "_id", Value: 1}}, Options: options.Index().SetName("deadline_id")},
-			{Keys: bson.D{{Key: "status", Value: 1}, {Key: "deadline", Value: 1}}, Options: options.Index().SetName("status_deadline")},
-			{Keys: bson.D{{Key: "x_participants", Value: 1}}, Options: options.Index().SetName("participants")},
-			{Keys: bson.D{{Key: "x_chair", Value: 1}, {Key: "deadline", Value: 1}}, Options: options.Index().SetName("chair_deadline")},
-		},
-		s.holds: {
-			{Keys: bson.D{{Key: "booking_id", Value: 1}}, Options: options.Index().SetName("booking")},
-			{Keys: bson.D{{Key: "person", Value: 1}, {Key: "start", Value: 1}}, Options: options.Index().SetName("person_start")},
-		},
-		s.queue: {
-			{Keys: bson.D{{Key: "next_attempt_at", Value: 1}}, Options: options.Index().SetName("due")},
-		},
-		s.inbound: {
-			{Keys: bson.D{{Key: "discussion_id", Value: 1}, {Key: "_id", Value: -1}}, Options: options.Index().SetName("discussion")},
-		},
+	for _, ci := range []struct {
+		coll   *mongo.Collection
+		models []mongo.IndexModel
+	}{
+		{s.people, []mongo.IndexModel{
+			index("email_unique", true, "email"),
+			index("agency_id", false, "agency", "_id"),
+		}},
+		{s.audit, []mongo.IndexModel{
+			index("resource_id", false, "resource", "-_id"),
+			index("actor_id", false, "actor.sub", "-_id"),
+		}},
+		{s.discussions, []mongo.IndexModel{
+			index("uid_unique", true, "uid"),
+			index("deadline_id", false, "deadline", "_id"),
+			index("status_deadline_id", false, "status", "deadline", "_id"),
+			index("case_deadline_id", false, "case_reference", "deadline", "_id"),
+			index("participants_deadline_id", false, "x_participants", "deadline", "_id"),
+			index("agencies_deadline_id", false, "x_agencies", "deadline", "_id"),
+			index("chair_deadline_id", false, "x_chair", "deadline", "_id"),
+			index("pending_id", false, "x_pending", "_id"),
+		}},
+		{s.events, []mongo.IndexModel{
+			index("discussion_seq_unique", true, "discussion_id", "seq"),
+		}},
+		{s.holds, []mongo.IndexModel{
+			index("booking_person", false, "booking_id", "person"),
+			index("person_start", false, "person", "start"),
+			index("start", false, "start"),
+		}},
+		{s.outbox, []mongo.IndexModel{
+			index("queue", false, "state", "next_attempt_at"),
+			index("state_created", false, "state", "created_at"),
+		}},
+		{s.inbound, []mongo.IndexModel{
+			index("discussion_id", false, "discussion_id", "-_id"),
+		}},
 	} {
 		// One index per command: FerretDB v1.24 panics when a createIndexes
 		// command lists several indexes that already exist (it deletes from
 		// its to-do list by a stale position), which is every restart.
-		for _, m := range models {
-			if _, err := coll.Indexes().CreateOne(ctx, m); err != nil {
-				return fmt.Errorf("create indexes on %s: %w", coll.Name(), err)
+		for _, m := range ci.models {
+			if _, err := ci.coll.Indexes().CreateOne(ctx, m); err != nil {
+				return fmt.Errorf("create indexes on %s: %w", ci.coll.Name(), err)
 			}
 		}
 	}
 	return nil
-}
-
-// Embedded is FerretDB running in this process, storing under a directory.
-type Embedded struct {
-	URI    string
-	cancel context.CancelFunc
-	done   chan struct{}
-}
-
-// StartEmbedded runs FerretDB in-process with its SQLite backend, data under
-// dir, listening on addr (loopback only; port 0 picks a free port).
-func StartEmbedded(ctx context.Context, dir, addr string, log *slog.Logger) (*Embedded, error) {
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	dir, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
-	}
-	if log == nil {
-		log = slog.Default()
-	}
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: addr},
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + dir + "/",
-		Logger:    quiet(log),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("start embedded FerretDB: %w", err)
-	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	e := &Embedded{URI: f.MongoDBURI(), cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(e.done)
-		if err := f.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
-			log.Error("embedded FerretDB stopped", "err", err)
-		}
-	}()
-	return e, nil
-}
-
-// Close stops the embedded server and waits for it to finish.
-func (e *Embedded) Close() {
-	e.cancel()
-	<-e.done
-}
-
-// quiet passes on FerretDB's errors only: its info and warning logs are
-// per-connection and per-failed-command noise (every duplicate key and every
-// unsupported endSessions is a warning); the store reports what matters.
-func quiet(log *slog.Logger) *slog.Logger {
-	return slog.New(levelFilter{log.Handler(), slog.LevelError})
-}
-
-type levelFilter struct {
-	slog.Handler
-	min slog.Level
-}
-
-func (h levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= h.min && h.Handler.Enabled(ctx, l)
-}
-
-func (h levelFilter) WithAttrs(a []slog.Attr) slog.Handler {
-	return levelFilter{h.Handler.WithAttrs(a), h.min}
-}
-
-func (h levelFilter) WithGroup(n string) slog.Handler {
-	return levelFilter{h.Handler.WithGroup(n), h.min}
 }
 
 // redact drops credentials from a connection string before it is logged.
@@ -257,19 +207,47 @@ func findAll[D, T any](ctx context.Context, coll *mongo.Collection, filter bson.
 	return out, nil
 }
 
-// translate turns driver errors into service errors at the boundary.
+// isDuplicate reports a unique index violation.
+func isDuplicate(err error) bool {
+	// FerretDB's SQLite backend reports a unique-index violation on
+	// update as an InternalError with SQLite's text, not E11000.
+	return err != nil && (mongo.IsDuplicateKeyError(err) || strings.Contains(err.Error(), "UNIQUE constraint failed"))
+}
+
+// translate turns driver errors into service errors at the boundary; a
+// *service.Error passes through.
 func translate(err error, what string) error {
+	var se *service.Error
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &se):
+		return err
 	case errors.Is(err, mongo.ErrNoDocuments):
 		return service.Errorf(service.ENOTFOUND, "%s not found", what)
-	case mongo.IsDuplicateKeyError(err), strings.Contains(err.Error(), "UNIQUE constraint failed"):
-		// FerretDB's SQLite backend reports a unique-index violation on
-		// update as an InternalError with SQLite's text, not E11000.
-		return service.Errorf(service.ECONFLICT, "%s already exists", what)
+	case isDuplicate(err):
+		return &service.Error{Code: service.ECONFLICT, Message: what + " already exists", Err: err}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), mongo.IsTimeout(err), mongo.IsNetworkError(err):
 		return &service.Error{Code: service.EUNAVAILABLE, Message: "the store did not answer in time", Err: err}
 	}
 	return service.Internal(err, what)
+}
+
+// exists reports whether coll has a document with the id.
+func exists(ctx context.Context, coll *mongo.Collection, id string) (bool, error) {
+	n, err := coll.CountDocuments(ctx, bson.D{{Key: "_id", Value: id}})
+	return n > 0, err
+}
+
+// missed explains a guarded write that matched nothing: ENOTFOUND when the
+// document is gone, else ECONFLICT with the message given.
+func missed(ctx context.Context, coll *mongo.Collection, id, what, conflict string) error {
+	ok, err := exists(ctx, coll, id)
+	if err != nil {
+		return translate(err, what)
+	}
+	if !ok {
+		return service.Errorf(service.ENOTFOUND, "%s %s not found", what, id)
+	}
+	return service.Errorf(service.ECONFLICT, "%s", conflict)
 }

@@ -90,9 +90,8 @@ func (d *personDoc) person() *service.Person {
 // CreatePerson inserts p; a second person with the same email is ECONFLICT.
 func (s *Store) CreatePerson(ctx context.Context, p *service.Person) error {
 	_, err := s.people.InsertOne(ctx, toPersonDoc(p))
-	if service.ErrorCode(translate(err, "")) == service.ECONFLICT {
-		return &service.Error{Code: service.ECONFLICT, Message: "a person with this email is already in the directory",
-			Fields: []service.FieldError{{Field: "email", Message: "is already in the directory"}}}
+	if isDuplicate(err) && !strings.Contains(err.Error(), "_id") {
+		return emailTaken(err)
 	}
 	return translate(err, "person")
 }
@@ -134,16 +133,24 @@ func (s *Store) People(ctx context.Context, f service.PersonFilter) ([]service.P
 		func(d *personDoc) service.Person { return *d.person() }, "people")
 }
 
-// UpdatePerson replaces p if the stored version is p.Version.
+func emailTaken(err error) error {
+	return &service.Error{Code: service.ECONFLICT, Message: "a person with this email is already in the directory",
+		Fields: []service.FieldError{{Field: "email", Message: "is already in the directory"}}, Err: err}
+}
+
+// UpdatePerson replaces p if the stored version is p.Version: one replace
+// whose filter is the id and the version.
 func (s *Store) UpdatePerson(ctx context.Context, p *service.Person) error {
 	d := toPersonDoc(p)
 	d.Version = p.Version + 1
-	err := s.replaceVersioned(ctx, s.people, p.ID, p.Version, d, "person")
-	if service.ErrorCode(err) == service.ECONFLICT && strings.Contains(service.ErrorMessage(err), "already exists") {
-		return &service.Error{Code: service.ECONFLICT, Message: "a person with this email is already in the directory",
-			Fields: []service.FieldError{{Field: "email", Message: "is already in the directory"}}}
+	res, err := s.people.ReplaceOne(ctx, bson.D{{Key: "_id", Value: p.ID}, {Key: "version", Value: p.Version}}, d)
+	if isDuplicate(err) {
+		return emailTaken(err)
 	} else if err != nil {
-		return err
+		return translate(err, "person")
+	}
+	if res.MatchedCount == 0 {
+		return missed(ctx, s.people, p.ID, "person", "the person was changed by someone else; reload it and try again")
 	}
 	p.Version = d.Version
 	return nil

@@ -1,17 +1,46 @@
 package sqlite_test
 
 import (
+	"bufio"
 	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/convene/convene/service"
 	"github.com/convene/convene/service/sqlite"
 	"github.com/convene/convene/service/storetest"
 )
 
-func open(t *testing.T, dir string) *sqlite.Store {
+// holdEnv makes the test binary a helper process that opens the store in
+// the directory named, says "ready", and holds it until its stdin closes.
+const holdEnv = "CONVENE_SQLITE_TEST_HOLD"
+
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(holdEnv); dir != "" {
+		s, err := sqlite.Open(context.Background(), dir)
+		if err != nil {
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		fmt.Println("ready")
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		_ = s.Close()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func open(t *testing.T, dir string, opts ...sqlite.Option) *sqlite.Store {
 	t.Helper()
-	s, err := sqlite.Open(context.Background(), dir)
+	s, err := sqlite.Open(context.Background(), dir, opts...)
 	if err != nil {
 		t.Fatalf("open store in %s: %v", dir, err)
 	}
@@ -33,4 +62,193 @@ func TestStore(t *testing.T) {
 			return open(t, st.Dir())
 		},
 	})
+}
+
+// TestSecondProcessRefused starts a second process of this test binary on
+// the data directory and checks that opening it here is refused, naming
+// that process, until it exits.
+func TestSecondProcessRefused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), holdEnv+"="+dir)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || line != "ready\n" {
+		t.Fatalf("helper process: %q %v", line, err)
+	}
+
+	_, err = sqlite.Open(context.Background(), dir)
+	want := fmt.Sprintf("data directory %s is in use by another Convene process (pid %d)", dir, cmd.Process.Pid)
+	if err == nil || !strings.Contains(err.Error(), want) || !errors.Is(err, sqlite.ErrLocked) {
+		t.Fatalf("open beside another process: %v, want %q", err, want)
+	}
+
+	// Once it has gone, the directory is free.
+	_ = stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("helper process: %v", err)
+	}
+	open(t, dir)
+}
+
+func TestSecondOpenInProcessRefused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := open(t, dir)
+	_, err := sqlite.Open(context.Background(), dir)
+	if want := fmt.Sprintf("is in use by another Convene process (pid %d)", os.Getpid()); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("second open: %v, want %q", err, want)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	open(t, dir)
+}
+
+func TestFilesArePrivate(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "data")
+	// A directory that exists already, readable by all, is made private.
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, dir)
+	if err := s.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		want os.FileMode
+	}{
+		{".", 0o700 | os.ModeDir},
+		{"convene.db", 0o600},
+		{"convene.db-wal", 0o600},
+		{"convene.db-shm", 0o600},
+		{"convene.lock", 0o600},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fi, err := os.Stat(filepath.Join(dir, tt.name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fi.Mode(); got != tt.want {
+				t.Errorf("mode %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// readOnly makes dir unwritable until the test ends: by its mode, or for
+// root (whom modes do not stop) by the file system's immutable flag.
+func readOnly(t *testing.T, dir string) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		immutable(t, dir)
+		return
+	}
+	if err := os.Chmod(dir, 0o500); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Chmod(dir, 0o700) })
+}
+
+func TestReadOnlyDirectory(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name   string
+		before func(t *testing.T, dir string)
+	}{
+		{"empty", func(*testing.T, string) {}},
+		{"with a database", func(t *testing.T, dir string) {
+			s := open(t, dir)
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			tt.before(t, dir)
+			readOnly(t, dir)
+			s, err := sqlite.Open(context.Background(), dir)
+			if err == nil {
+				s.Close()
+				t.Fatal("opened a read-only data directory")
+			}
+			if want := "data directory " + dir + " is read-only or not writable by this user"; !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q, want it to say %q", err, want)
+			}
+		})
+	}
+}
+
+func TestFullDirectory(t *testing.T) {
+	t.Parallel()
+	t.Run("at open", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		_, err := sqlite.Open(context.Background(), dir, sqlite.MaxSize(16<<10))
+		if want := "data directory " + dir + " is full"; err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("open: %v, want %q", err, want)
+		}
+	})
+	t.Run("when writing", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		s := open(t, dir, sqlite.MaxSize(512<<10))
+		var err error
+		for i := 0; err == nil && i < 10000; i++ {
+			err = s.AppendAudit(context.Background(), []service.AuditEntry{{ID: fmt.Sprintf("a%05d", i), Resource: "people/p1",
+				Action: strings.Repeat("x", 1000), At: time.Now()}})
+		}
+		if got, want := service.ErrorCode(err), service.EUNAVAILABLE; got != want {
+			t.Fatalf("writing past the limit: %q (%v), want %q", got, err, want)
+		}
+		if want := "data directory " + dir + " is full"; !strings.Contains(err.Error(), want) || service.ErrorMessage(err) != "the data directory is full" {
+			t.Errorf("error %q (message %q), want it to say %q", err, service.ErrorMessage(err), want)
+		}
+	})
+}
+
+func TestSchemaVersion(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := open(t, dir)
+	v, err := s.SchemaVersion(ctx)
+	if err != nil || v != 1 {
+		t.Fatalf("schema version %d %v, want 1", v, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A database from a newer Convene is left alone.
+	db, err := sql.Open("sqlite", filepath.Join(dir, "convene.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("PRAGMA user_version = 99"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	_, err = sqlite.Open(ctx, dir)
+	if want := "the database schema is version 99, newer than this Convene knows (1)"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("open a newer database: %v, want %q", err, want)
+	}
 }
