@@ -23,6 +23,7 @@ import (
 const (
 	DefaultMaxSignatures = 5
 	maxAuthReasons       = 8
+	maxAuthReasonBytes   = 160
 )
 
 // AuthConfig says whom Authenticate believes.
@@ -178,6 +179,12 @@ func Authenticate(ctx context.Context, raw []byte, cfg AuthConfig) AuthResult {
 	}
 	if len(reasons) > maxAuthReasons {
 		reasons = append(reasons[:maxAuthReasons], "…")
+	}
+	for i, r := range reasons {
+		// Library errors may quote the header they choke on.
+		if len(r) > maxAuthReasonBytes {
+			reasons[i] = strings.ToValidUTF8(r[:maxAuthReasonBytes], "") + "…"
+		}
 	}
 	res.Reason = "not authenticated: " + strings.Join(reasons, "; ")
 	return res

@@ -26,7 +26,7 @@ type dkimKey struct {
 	signer           crypto.Signer
 }
 
-func (k dkimKey) record(t *testing.T) (name, value string) {
+func (k dkimKey) record(t testing.TB) (name, value string) {
 	t.Helper()
 	switch pub := k.signer.Public().(type) {
 	case ed25519.PublicKey:
@@ -42,7 +42,7 @@ func (k dkimKey) record(t *testing.T) (name, value string) {
 	return "", ""
 }
 
-func newEd25519(t *testing.T, domain, selector string) dkimKey {
+func newEd25519(t testing.TB, domain, selector string) dkimKey {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -52,7 +52,7 @@ func newEd25519(t *testing.T, domain, selector string) dkimKey {
 }
 
 // sign signs raw as k with relaxed canonicalization, as mail systems do.
-func (k dkimKey) sign(t *testing.T, raw []byte) []byte {
+func (k dkimKey) sign(t testing.TB, raw []byte) []byte {
 	t.Helper()
 	var out bytes.Buffer
 	err := dkim.Sign(&out, bytes.NewReader(raw), &dkim.SignOptions{
@@ -68,7 +68,7 @@ func (k dkimKey) sign(t *testing.T, raw []byte) []byte {
 
 // priyaReply is Priya's acceptance as her client would send it, From her
 // address, unsigned.
-func priyaReply(t *testing.T, from string) []byte {
+func priyaReply(t testing.TB, from string) []byte {
 	t.Helper()
 	ics, err := (&Builder{Now: fixedClock(goldenNow)}).Reply(summerMeeting(t), "priya.patel@police.example.uk", PartStatAccepted, "")
 	if err != nil {

@@ -21,7 +21,7 @@ const dnsmasqBin = "/usr/sbin/dnsmasq"
 // that asks only it. The server stops when the test ends. A TXT value
 // longer than 255 octets is served as several strings of one record, as a
 // real zone would carry an RSA key; resolvers join them.
-func startDNS(t *testing.T, txt map[string]string) *net.Resolver {
+func startDNS(t testing.TB, txt map[string]string) *net.Resolver {
 	t.Helper()
 	if _, err := os.Stat(dnsmasqBin); err != nil {
 		t.Fatalf("%s not found: apt-get install dnsmasq-base", dnsmasqBin)
@@ -112,7 +112,7 @@ func startDNS(t *testing.T, txt map[string]string) *net.Resolver {
 }
 
 // freeUDPPort returns a loopback port free for both UDP and TCP now.
-func freeUDPPort(t *testing.T) int {
+func freeUDPPort(t testing.TB) int {
 	t.Helper()
 	for range 20 {
 		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
