@@ -182,3 +182,31 @@ func TestLimits(t *testing.T) {
 		})
 	}
 }
+
+// TestRulesThatNeverMatch: one line of RRULE that matches nothing kept
+// the expander the package used before (teambition/rrule-go) looping for
+// ever; now such an event simply takes no time.
+func TestRulesThatNeverMatch(t *testing.T) {
+	t.Parallel()
+	window := calendar.Interval{Start: utc("2025-03-01T00:00:00Z"), End: utc("2025-11-30T00:00:00Z")}
+	for _, rule := range []string{
+		"FREQ=SECONDLY;INTERVAL=86400;BYSECOND=1",
+		"FREQ=HOURLY;INTERVAL=24;BYHOUR=1",
+		"FREQ=MINUTELY;INTERVAL=1440;BYMINUTE=7",
+		"FREQ=DAILY;BYMONTH=2;BYMONTHDAY=31",
+	} {
+		t.Run(rule, func(t *testing.T) {
+			t.Parallel()
+			feed := "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//EN\r\nBEGIN:VEVENT\r\nUID:l\r\nDTSTAMP:20250301T000000Z\r\n" +
+				"DTSTART:20250301T000000Z\r\nDURATION:PT1S\r\nRRULE:" + rule + "\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+			res, err := calendar.BusyFromICS(strings.NewReader(feed), window, calendar.BusyOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Only DTSTART itself, which is the first instance whatever the rule.
+			if len(res.Busy) != 1 || res.Skipped != 0 {
+				t.Errorf("busy %v, skipped %d; want DTSTART alone", res.Busy, res.Skipped)
+			}
+		})
+	}
+}
