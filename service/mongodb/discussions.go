@@ -253,6 +253,9 @@ func (s *Store) Discussions(ctx context.Context, f service.DiscussionFilter) ([]
 	if !f.DueBefore.IsZero() {
 		add("deadline", bson.D{{Key: "$lt", Value: f.DueBefore}})
 	}
+	if !f.DeadlineFrom.IsZero() {
+		add("deadline", bson.D{{Key: "$gte", Value: f.DeadlineFrom}})
+	}
 	if f.ChairEmail != "" {
 		add("x_chair", f.ChairEmail)
 	}

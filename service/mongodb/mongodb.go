@@ -39,7 +39,7 @@ type Store struct {
 	client *mongo.Client
 	db     *mongo.Database
 
-	people, audit, discussions, events, idempotency, holds, outbox, leases, inbound, health *mongo.Collection
+	people, audit, discussions, events, idempotency, holds, outbox, leases, inbound, health, venues *mongo.Collection
 
 	// ferret is set when the server is FerretDB, which lacks a few things
 	// MongoDB has (see the callers).
@@ -82,6 +82,7 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		leases:      db.Collection("leases"),
 		inbound:     db.Collection("inbound"),
 		health:      db.Collection("health"),
+		venues:      db.Collection("venues"),
 	}
 	var info bson.M
 	if err := db.RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info); err != nil {

@@ -23,6 +23,8 @@ type personDoc struct {
 	Role         string          `bson:"role"`
 	Seniority    int             `bson:"seniority"`
 	Chair        bool            `bson:"chair"`
+	Expertise    []string        `bson:"expertise,omitempty"`
+	Assistants   []string        `bson:"assistants,omitempty"`
 	WorkingHours workingHoursDoc `bson:"working_hours"`
 	TimeZone     string          `bson:"time_zone"`
 	Calendar     *calendarDoc    `bson:"calendar,omitempty"`
@@ -59,17 +61,20 @@ type calendarDoc struct {
 	Type          string `bson:"type"`
 	URL           string `bson:"url"`
 	CredentialRef string `bson:"credential_ref,omitempty"`
+	// CredentialOrigin is where the credential may be sent.
+	CredentialOrigin string `bson:"credential_origin,omitempty"`
 }
 
 func toPersonDoc(p *service.Person) personDoc {
 	d := personDoc{
 		ID: p.ID, Name: p.Name, Email: p.Email, Agency: string(p.Agency), Role: p.Role,
 		Seniority: p.Seniority, Chair: p.Chair, TimeZone: p.TimeZone, Active: p.Active,
+		Expertise: p.Expertise, Assistants: p.Assistants,
 		WorkingHours: toWorkingHoursDoc(p.WorkingHours),
 		Version:      p.Version, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
 	}
 	if c := p.Calendar; c != nil {
-		d.Calendar = &calendarDoc{Type: c.Type, URL: c.URL, CredentialRef: c.CredentialRef}
+		d.Calendar = &calendarDoc{Type: c.Type, URL: c.URL, CredentialRef: c.CredentialRef, CredentialOrigin: c.CredentialOrigin}
 	}
 	return d
 }
@@ -78,11 +83,12 @@ func (d *personDoc) person() *service.Person {
 	p := &service.Person{
 		ID: d.ID, Name: d.Name, Email: d.Email, Agency: service.Agency(d.Agency), Role: d.Role,
 		Seniority: d.Seniority, Chair: d.Chair, TimeZone: d.TimeZone, Active: d.Active,
+		Expertise: d.Expertise, Assistants: d.Assistants,
 		WorkingHours: d.WorkingHours.workingHours(),
 		Version:      d.Version, CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(),
 	}
 	if c := d.Calendar; c != nil {
-		p.Calendar = &service.CalendarSource{Type: c.Type, URL: c.URL, CredentialRef: c.CredentialRef}
+		p.Calendar = &service.CalendarSource{Type: c.Type, URL: c.URL, CredentialRef: c.CredentialRef, CredentialOrigin: c.CredentialOrigin}
 	}
 	return p
 }

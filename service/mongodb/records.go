@@ -52,59 +52,84 @@ type holdDoc struct {
 	service.Hold `bson:",inline"`
 }
 
-// HoldTime inserts every hold with one ordered insertMany, or none: the
-// unique _id (the person and the quarter-hour) stops it at the first hold
-// taken, and the holds this call inserted before that one are removed again
-// by their ids. The error names the hold taken (Conflict.Hold); if it was
-// released in between, Conflict is nil and the caller may try again.
+// HoldTime inserts the holds in order. A hold already taken by the same
+// discussion is taken over (its booking id set to the new one, guarded by
+// the discussion id in the filter); one taken by another discussion undoes
+// what this call wrote and reports the taken hold in the error's Conflict.
 func (s *Store) HoldTime(ctx context.Context, holds []service.Hold) error {
-	if len(holds) == 0 {
-		return nil
-	}
-	docs := make([]any, len(holds))
-	for i, h := range holds {
-		docs[i] = holdDoc{ID: h.ID, Hold: h}
-	}
-	_, err := s.holds.InsertMany(ctx, docs, options.InsertMany().SetOrdered(true))
-	if err == nil {
-		return nil
-	}
-	var bwe mongo.BulkWriteException
-	at := -1
-	if errors.As(err, &bwe) && len(bwe.WriteErrors) > 0 && isDuplicate(bwe.WriteErrors[0]) {
-		at = bwe.WriteErrors[0].Index
-	}
-	// Undo: the holds before the one refused, or when the error names none
-	// (the connection failed midway), every hold of this call still
-	// stored as this call wrote it.
-	var undo bson.A
-	if at >= 0 {
-		for _, h := range holds[:at] {
-			undo = append(undo, bson.D{{Key: "_id", Value: h.ID}})
+	type takenOver struct{ id, booking string }
+	var inserted []string
+	var over []takenOver
+	undo := func(cause error) error {
+		bg := context.WithoutCancel(ctx)
+		var errs []error
+		if len(inserted) > 0 {
+			ids := bson.A{}
+			for _, id := range inserted {
+				ids = append(ids, id)
+			}
+			if _, err := s.holds.DeleteMany(bg, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}); err != nil {
+				errs = append(errs, err)
+			}
 		}
-	} else {
-		for _, h := range holds {
-			undo = append(undo, bson.D{{Key: "_id", Value: h.ID}, {Key: "booking_id", Value: h.BookingID}, {Key: "created_at", Value: h.CreatedAt}})
+		for _, o := range over {
+			if _, err := s.holds.UpdateOne(bg, bson.D{{Key: "_id", Value: o.id}}, bson.D{{Key: "$set", Value: bson.D{{Key: "booking_id", Value: o.booking}}}}); err != nil {
+				errs = append(errs, err)
+			}
 		}
-	}
-	if len(undo) > 0 {
-		if _, derr := s.holds.DeleteMany(context.WithoutCancel(ctx), bson.D{{Key: "$or", Value: undo}}); derr != nil {
-			return service.Internal(errors.Join(err, derr), "holds partly taken")
+		if len(errs) > 0 {
+			return service.Internal(errors.Join(append(errs, cause)...), "holds partly taken")
 		}
+		return cause
 	}
-	if at < 0 || at >= len(holds) {
-		return translate(err, "hold")
-	}
-	var taken holdDoc
-	if err := s.holds.FindOne(ctx, bson.D{{Key: "_id", Value: holds[at].ID}}).Decode(&taken); err != nil {
-		if errors.Is(err, mongo.ErrNoDocuments) {
-			return &service.Error{Code: service.ECONFLICT, Message: "time was held and has just been released; try again"}
+	for i := 0; i < len(holds); {
+		docs := make([]any, 0, len(holds)-i)
+		for _, h := range holds[i:] {
+			docs = append(docs, holdDoc{ID: h.ID, Hold: h})
 		}
-		return translate(err, "hold")
+		_, err := s.holds.InsertMany(ctx, docs, options.InsertMany().SetOrdered(true))
+		if err == nil {
+			return nil
+		}
+		var bwe mongo.BulkWriteException
+		if !errors.As(err, &bwe) || len(bwe.WriteErrors) == 0 || !isDuplicate(bwe.WriteErrors[0]) {
+			// Which were written is unknown: undo by what this call wrote.
+			for _, h := range holds[i:] {
+				inserted = append(inserted, h.ID)
+			}
+			return undo(translate(err, "hold"))
+		}
+		at := i + bwe.WriteErrors[0].Index
+		for _, h := range holds[i:at] {
+			inserted = append(inserted, h.ID)
+		}
+		var taken holdDoc
+		if err := s.holds.FindOne(ctx, bson.D{{Key: "_id", Value: holds[at].ID}}).Decode(&taken); err != nil {
+			if errors.Is(err, mongo.ErrNoDocuments) {
+				i = at // released meanwhile: try it again
+				continue
+			}
+			return undo(translate(err, "hold"))
+		}
+		if taken.Hold.DiscussionID == holds[at].DiscussionID {
+			res, err := s.holds.UpdateOne(ctx, bson.D{{Key: "_id", Value: holds[at].ID}, {Key: "discussion_id", Value: holds[at].DiscussionID}},
+				bson.D{{Key: "$set", Value: bson.D{{Key: "booking_id", Value: holds[at].BookingID}, {Key: "created_at", Value: holds[at].CreatedAt}}}})
+			if err != nil {
+				return undo(translate(err, "hold"))
+			}
+			if res.MatchedCount == 1 {
+				over = append(over, takenOver{id: holds[at].ID, booking: taken.Hold.BookingID})
+				i = at + 1
+				continue
+			}
+			i = at // changed hands meanwhile: look again
+			continue
+		}
+		h := taken.Hold
+		h.Start, h.CreatedAt = h.Start.UTC(), h.CreatedAt.UTC()
+		return undo(&service.Error{Code: service.ECONFLICT, Message: "time already held", Conflict: &service.Conflict{Hold: &h}})
 	}
-	h := taken.Hold
-	h.Start, h.CreatedAt = h.Start.UTC(), h.CreatedAt.UTC()
-	return &service.Error{Code: service.ECONFLICT, Message: "time already held", Conflict: &service.Conflict{Hold: &h}}
+	return nil
 }
 
 // ReleaseHolds removes a booking's holds, or one person's of them.

@@ -118,7 +118,9 @@ func Person(id, email string) *service.Person {
 	return &service.Person{
 		ID: id, Name: "Sam Patel", Email: email, Agency: "police", Role: "police_officer",
 		Seniority: 2, WorkingHours: calendar.DefaultWorkingHours, TimeZone: "Europe/London",
-		Calendar: &service.CalendarSource{Type: "caldav", URL: "https://cal.example.org/dav/sam/", CredentialRef: "env:CONVENE_CRED_SAM"},
+		Expertise: []string{"child sexual exploitation"}, Assistants: []string{"pa." + email},
+		Calendar: &service.CalendarSource{Type: "caldav", URL: "https://cal.example.org/dav/sam/", CredentialRef: "env:CONVENE_CRED_SAM",
+			CredentialOrigin: "https://cal.example.org"},
 		Active:   true, Version: 1, CreatedAt: T0, UpdatedAt: T0,
 	}
 }
