@@ -232,8 +232,8 @@ func TestSchemaVersion(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, dir)
 	v, err := s.SchemaVersion(ctx)
-	if err != nil || v != 1 {
-		t.Fatalf("schema version %d %v, want 1", v, err)
+	if err != nil || v != 2 {
+		t.Fatalf("schema version %d %v, want 2", v, err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -243,12 +243,31 @@ func TestSchemaVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A database from before the venues (version 1) is brought up to
+	// date on open.
+	if _, err := db.Exec("DROP TABLE venues; PRAGMA user_version = 1"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s = open(t, dir)
+	if v, err := s.SchemaVersion(ctx); err != nil || v != 2 {
+		t.Fatalf("after upgrade: schema version %d %v, want 2", v, err)
+	}
+	if _, err := s.Venues(ctx, true); err != nil {
+		t.Fatalf("the upgrade did not add venues: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if db, err = sql.Open("sqlite", filepath.Join(dir, "convene.db")); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := db.Exec("PRAGMA user_version = 99"); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
 	_, err = sqlite.Open(ctx, dir)
-	if want := "the database schema is version 99, newer than this Convene knows (1)"; err == nil || !strings.Contains(err.Error(), want) {
+	if want := "the database schema is version 99, newer than this Convene knows (2)"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("open a newer database: %v, want %q", err, want)
 	}
 }
