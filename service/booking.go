@@ -428,9 +428,10 @@ func (a *App) DeclineCounter(ctx context.Context, id, counterID, comment string)
 }
 
 // AcceptCounter moves the discussion to an attendee's proposed time: a
-// reschedule. A proposal after the deadline needs an override reason, as
-// any booking does.
-func (a *App) AcceptCounter(ctx context.Context, id, counterID, overrideReason string) (*Discussion, error) {
+// reschedule. A proposal after the deadline needs an override reason, and
+// attendees whose calendars cannot be read must be confirmed
+// (confirmUnknown), as for any booking.
+func (a *App) AcceptCounter(ctx context.Context, id, counterID, overrideReason string, confirmUnknown []string) (*Discussion, error) {
 	d, err := a.Discussion(ctx, id)
 	if err != nil {
 		return nil, err
@@ -440,7 +441,7 @@ func (a *App) AcceptCounter(ctx context.Context, id, counterID, overrideReason s
 			if c.Status != "pending" {
 				return nil, Errorf(EPRECONDITION, "this proposal was already %s", c.Status)
 			}
-			return a.Reschedule(ctx, id, BookRequest{Start: c.Start, CounterID: c.ID, OverrideReason: overrideReason})
+			return a.Reschedule(ctx, id, BookRequest{Start: c.Start, CounterID: c.ID, OverrideReason: overrideReason, ConfirmUnknown: confirmUnknown})
 		}
 	}
 	return nil, Errorf(ENOTFOUND, "no counter proposal %s", counterID)

@@ -463,6 +463,11 @@ func (d *Discussion) ApplyRefresh(email string, now time.Time) (Effects, error) 
 // HoldReply holds a reply from someone not on the invitation list (a
 // forwarded invitation) for business support to admit or reject.
 func (d *Discussion) HoldReply(h HeldReply, now time.Time) (Effects, error) {
+	// The kind first: the same sender's held reply of the same kind is
+	// replaced, not held twice.
+	if h.Kind == "" {
+		h.Kind = HeldUninvited
+	}
 	held := 0
 	for i, o := range d.HeldReplies {
 		if o.Status != "held" {
@@ -478,9 +483,6 @@ func (d *Discussion) HoldReply(h HeldReply, now time.Time) (Effects, error) {
 	}
 	if held >= maxHeldReplies {
 		return Effects{}, Errorf(EPRECONDITION, "this discussion has %d replies held already; no more are taken", held)
-	}
-	if h.Kind == "" {
-		h.Kind = HeldUninvited
 	}
 	if h.Reason == "" && h.Kind == HeldUninvited {
 		h.Reason = h.From + " is not invited"

@@ -471,6 +471,22 @@ func TestInboundBounds(t *testing.T) {
 			t.Errorf("%d held, want %d", len(d.HeldReplies), maxHeldReplies)
 		}
 	})
+	t.Run("the same sender's second answer replaces the one held", func(t *testing.T) {
+		t.Parallel()
+		d := booked()
+		for _, answer := range []policy.ReplyStatus{policy.ReplyAccepted, policy.ReplyDeclined} {
+			eff, err := d.HoldReply(HeldReply{ID: "h-" + string(answer), From: "fwd@nhs.example", Reply: answer}, t0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dup := eff.Detail["duplicate"] == true; dup != (answer == policy.ReplyDeclined) {
+				t.Errorf("%s: duplicate = %v", answer, dup)
+			}
+		}
+		if len(d.HeldReplies) != 1 || d.HeldReplies[0].Reply != policy.ReplyDeclined || d.HeldReplies[0].Kind != HeldUninvited {
+			t.Errorf("held %+v, want one uninvited reply with the newer answer", d.HeldReplies)
+		}
+	})
 	t.Run("an admitted reply joins the list with its answer; a rejected one does not", func(t *testing.T) {
 		t.Parallel()
 		d := booked()
