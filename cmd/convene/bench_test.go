@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +20,7 @@ import (
 // fan-out cannot beat.
 func BenchmarkConvene12(b *testing.B) {
 	rad := caltest.StartRadicale(b)
-	env := map[string]string{"CONVENE_DATA_DIR": b.TempDir(), "CONVENE_DEMO": "off", "CONVENE_LOG_LEVEL": "error"}
+	env := testEnv(b, "CONVENE_LOG_LEVEL", "error")
 	type who struct {
 		name, agency, role string
 		seniority          int
@@ -64,7 +65,7 @@ func BenchmarkConvene12(b *testing.B) {
 			invitees = append(invitees, map[string]any{"person_id": body["id"], "knows_child": i == 1})
 		}
 	}
-	req := map[string]any{"case_reference": "CR-BENCH-1", "rag": "amber", "concerns": []string{"other"},
+	req := map[string]any{"case_reference": "CR-2026-5001", "rag": "amber", "concerns": []string{"other"},
 		"referral_received_at": now.Format(time.RFC3339), "chair_id": chair, "invitees": invitees, "choose_invitees": false}
 	b.ResetTimer()
 	for range b.N {
@@ -78,7 +79,7 @@ func BenchmarkConvene12(b *testing.B) {
 	window := calendar.Interval{Start: now, End: now.Add(5 * 24 * time.Hour)}
 	var slowest time.Duration
 	for _, spec := range sources {
-		src, err := calendar.NewSource(spec, getenv)
+		src, err := calendar.NewSource(spec, getenv, calendar.SourceOptions{Policy: calendar.OutboundPolicy{AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -100,7 +101,7 @@ func BenchmarkConvene12(b *testing.B) {
 // time, the version-guarded save, the audit entry and queueing four
 // invitations (written to the outbox directory by the sender).
 func BenchmarkBook(b *testing.B) {
-	env := map[string]string{"CONVENE_DATA_DIR": b.TempDir(), "CONVENE_DEMO": "off", "CONVENE_LOG_LEVEL": "error"}
+	env := testEnv(b, "CONVENE_LOG_LEVEL", "error")
 	srv := start(b, env)
 	bso := mint(b, env, "business_support", "bea", "bea@council.example.org", "social_care")
 	admin := mint(b, env, "admin", "ada", "ada@council.example.org", "")
@@ -109,7 +110,7 @@ func BenchmarkBook(b *testing.B) {
 	ids := make([]string, b.N)
 	for i := range ids {
 		code, d := call(b, "POST", srv.url+"/v1/discussions", bso, map[string]any{
-			"case_reference": fmt.Sprintf("CR-BOOK-%d", i), "rag": "amber", "concerns": []string{"other"},
+			"case_reference": fmt.Sprintf("CR-2026-6%03d", i), "rag": "amber", "concerns": []string{"other"},
 			"referral_received_at": now.Format(time.RFC3339), "chair_id": chair, "choose_invitees": false,
 			"invitees": []map[string]any{{"person_id": others[0], "knows_child": true}, {"person_id": others[1]}, {"person_id": others[2]}},
 		})

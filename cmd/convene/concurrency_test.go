@@ -4,12 +4,20 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/convene/convene/calendar"
 )
+
+// everyone is the directory's addresses in these tests: their calendars
+// are unknown (none is configured), which a booking must confirm.
+var everyone = []string{"chris@council.example.org", "sam@council.example.org", "dana@police.example.org", "nina@nhs.example.org",
+	"c1@council.example.org", "c2@council.example.org", "c3@council.example.org", "w1@council.example.org", "w2@council.example.org",
+	"w3@council.example.org", "o1@police.example.org", "o2@police.example.org", "n1@nhs.example.org", "n2@nhs.example.org",
+	"n3@nhs.example.org", "dsl@school.example.org"}
 
 // directory adds a chair and the three essential agencies, without
 // calendars (so no calendar server is needed), and returns their ids.
@@ -19,7 +27,7 @@ func directory(t testing.TB, url, admin string) (chair string, others []string) 
 		{"name": "Chris Chair", "email": "chris@council.example.org", "agency": "social_care", "role": "team_manager", "seniority": 3, "chair": true},
 		{"name": "Sam Social", "email": "sam@council.example.org", "agency": "social_care", "role": "social_worker", "seniority": 1},
 		{"name": "Dana Inspector", "email": "dana@police.example.org", "agency": "police", "role": "police_officer", "seniority": 3},
-		{"name": "Nina Nurse", "email": "nina@nhs.example.org", "agency": "health", "role": "safeguarding_nurse", "seniority": 2},
+		{"name": "Nina Nurse", "email": "nina@nhs.example.org", "agency": "health", "role": "safeguarding_nurse", "seniority": 3},
 	} {
 		code, body := call(t, "POST", url+"/v1/people", admin, p)
 		if code != 201 {
@@ -39,7 +47,7 @@ func directory(t testing.TB, url, admin string) (chair string, others []string) 
 // chair must end up in no two overlapping discussions, and every refusal
 // names the discussion that holds the time.
 func TestConcurrentBookingsNeverDoubleBook(t *testing.T) {
-	env := map[string]string{"CONVENE_DATA_DIR": t.TempDir(), "CONVENE_DEMO": "off"}
+	env := testEnv(t)
 	srv := start(t, env)
 	bso := mint(t, env, "business_support", "bea", "bea@council.example.org", "social_care")
 	admin := mint(t, env, "admin", "ada", "ada@council.example.org", "")
@@ -53,7 +61,7 @@ func TestConcurrentBookingsNeverDoubleBook(t *testing.T) {
 	ids := make([]string, n)
 	for i := range ids {
 		code, d := call(t, "POST", srv.url+"/v1/discussions", bso, map[string]any{
-			"case_reference": fmt.Sprintf("CR-RACE-%02d", i), "rag": "amber", "concerns": []string{"other"},
+			"case_reference": fmt.Sprintf("CR-2026-1%03d", i), "rag": "amber", "concerns": []string{"other"},
 			"referral_received_at": now.Format(time.RFC3339), "chair_id": chair, "choose_invitees": false,
 			"invitees": []map[string]any{{"person_id": others[0], "knows_child": true}, {"person_id": others[1]}, {"person_id": others[2]}},
 		})
@@ -78,7 +86,7 @@ func TestConcurrentBookingsNeverDoubleBook(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-gate
-			code, body := call(t, "POST", srv.url+"/v1/discussions/"+ids[i]+"/book", bso, map[string]any{"start": starts[i].Format(time.RFC3339)})
+			code, body := call(t, "POST", srv.url+"/v1/discussions/"+ids[i]+"/book", bso, map[string]any{"start": starts[i].Format(time.RFC3339), "confirm_unknown": everyone})
 			results[i] = result{code, body}
 		}()
 	}
@@ -92,8 +100,15 @@ func TestConcurrentBookingsNeverDoubleBook(t *testing.T) {
 		case http.StatusOK:
 			booked = append(booked, booking{starts[i], starts[i].Add(time.Hour)})
 		case http.StatusConflict:
-			if r.body["conflicting_discussion"] == nil && r.body["busy"] == nil {
-				t.Errorf("booking %d refused without naming the conflict: %v", i, r.body)
+			// The refusal says who is booked, never which other
+			// discussion (another case's id) holds them.
+			if detail, _ := r.body["detail"].(string); !strings.Contains(detail, "Chris Chair is already booked") {
+				t.Errorf("booking %d refused without saying who is booked: %v", i, r.body)
+			}
+			for _, other := range ids {
+				if other != ids[i] && strings.Contains(fmt.Sprint(r.body), other) {
+					t.Errorf("booking %d's refusal carries another discussion's id %s: %v", i, other, r.body)
+				}
 			}
 		default:
 			t.Errorf("booking %d: %d %v", i, r.code, r.body)
@@ -120,13 +135,13 @@ func TestConcurrentBookingsNeverDoubleBook(t *testing.T) {
 // Idempotency-Key, all at once, make one discussion, and every retry gets
 // it; the same key with a different request is refused.
 func TestIdempotentConvene(t *testing.T) {
-	env := map[string]string{"CONVENE_DATA_DIR": t.TempDir(), "CONVENE_DEMO": "off"}
+	env := testEnv(t)
 	srv := start(t, env)
 	bso := mint(t, env, "business_support", "bea", "bea@council.example.org", "social_care")
 	admin := mint(t, env, "admin", "ada", "ada@council.example.org", "")
 	chair, others := directory(t, srv.url, admin)
 	body := map[string]any{
-		"case_reference": "CR-RETRY-1", "rag": "red", "concerns": []string{"other"},
+		"case_reference": "CR-2026-2001", "rag": "red", "concerns": []string{"other"},
 		"referral_received_at": time.Now().Format(time.RFC3339), "chair_id": chair,
 		"invitees": []map[string]any{{"person_id": others[0]}, {"person_id": others[1]}, {"person_id": others[2]}},
 	}
@@ -167,7 +182,7 @@ func TestIdempotentConvene(t *testing.T) {
 	if code != 200 || len(list["items"].([]any)) != 1 {
 		t.Errorf("discussions stored: %d, want 1", len(list["items"].([]any)))
 	}
-	body["case_reference"] = "CR-RETRY-2"
+	body["case_reference"] = "CR-2026-2002"
 	if code, p, _ := callWith(t, "POST", srv.url+"/v1/discussions", bso, body, "Idempotency-Key", "retry-key-1"); code != http.StatusUnprocessableEntity {
 		t.Errorf("same key, different request: %d %v, want 422", code, p)
 	}
@@ -178,7 +193,7 @@ func TestIdempotentConvene(t *testing.T) {
 // with different chairs and agencies; both book. An essential attendee in
 // both (the same police officer) would make the second refuse.
 func TestAdvisoryClashDoesNotBlock(t *testing.T) {
-	env := map[string]string{"CONVENE_DATA_DIR": t.TempDir(), "CONVENE_DEMO": "off"}
+	env := testEnv(t)
 	srv := start(t, env)
 	bso := mint(t, env, "business_support", "bea", "bea@council.example.org", "social_care")
 	admin := mint(t, env, "admin", "ada", "ada@council.example.org", "")
@@ -190,12 +205,12 @@ func TestAdvisoryClashDoesNotBlock(t *testing.T) {
 		{"name": "Worker Two", "email": "w2@council.example.org", "agency": "social_care", "role": "social_worker", "seniority": 1},
 		{"name": "Officer One", "email": "o1@police.example.org", "agency": "police", "role": "police_officer", "seniority": 2},
 		{"name": "Officer Two", "email": "o2@police.example.org", "agency": "police", "role": "police_officer", "seniority": 2},
-		{"name": "Nurse One", "email": "n1@nhs.example.org", "agency": "health", "role": "safeguarding_nurse", "seniority": 2},
-		{"name": "Nurse Two", "email": "n2@nhs.example.org", "agency": "health", "role": "safeguarding_nurse", "seniority": 2},
+		{"name": "Nurse One", "email": "n1@nhs.example.org", "agency": "health", "role": "safeguarding_nurse", "seniority": 3},
+		{"name": "Nurse Two", "email": "n2@nhs.example.org", "agency": "health", "role": "safeguarding_nurse", "seniority": 3},
 		{"name": "School Lead", "email": "dsl@school.example.org", "agency": "education", "role": "designated_safeguarding_lead", "seniority": 2},
 		{"name": "Chair Three", "email": "c3@council.example.org", "agency": "social_care", "role": "team_manager", "seniority": 3, "chair": true},
 		{"name": "Worker Three", "email": "w3@council.example.org", "agency": "social_care", "role": "social_worker", "seniority": 1},
-		{"name": "Nurse Three", "email": "n3@nhs.example.org", "agency": "health", "role": "safeguarding_nurse", "seniority": 2},
+		{"name": "Nurse Three", "email": "n3@nhs.example.org", "agency": "health", "role": "safeguarding_nurse", "seniority": 3},
 	} {
 		code, body := call(t, "POST", srv.url+"/v1/people", admin, p)
 		if code != 201 {
@@ -218,12 +233,12 @@ func TestAdvisoryClashDoesNotBlock(t *testing.T) {
 		}
 		return d["id"].(string)
 	}
-	one := convene("CR-ADV-1", "c1@council.example.org", "w1@council.example.org", "o1@police.example.org", "n1@nhs.example.org", "dsl@school.example.org")
-	two := convene("CR-ADV-2", "c2@council.example.org", "w2@council.example.org", "o2@police.example.org", "n2@nhs.example.org", "dsl@school.example.org")
-	three := convene("CR-ADV-3", "c3@council.example.org", "w3@council.example.org", "o1@police.example.org", "n3@nhs.example.org")
+	one := convene("CR-2026-3001", "c1@council.example.org", "w1@council.example.org", "o1@police.example.org", "n1@nhs.example.org", "dsl@school.example.org")
+	two := convene("CR-2026-3002", "c2@council.example.org", "w2@council.example.org", "o2@police.example.org", "n2@nhs.example.org", "dsl@school.example.org")
+	three := convene("CR-2026-3003", "c3@council.example.org", "w3@council.example.org", "o1@police.example.org", "n3@nhs.example.org")
 	at := now.Truncate(time.Hour).Add(26 * time.Hour).Format(time.RFC3339)
 	book := func(id string) (int, map[string]any) {
-		return call(t, "POST", srv.url+"/v1/discussions/"+id+"/book", bso, map[string]any{"start": at, "override_reason": "test: whatever the deadline"})
+		return call(t, "POST", srv.url+"/v1/discussions/"+id+"/book", bso, map[string]any{"start": at, "override_reason": "test: whatever the deadline", "confirm_unknown": everyone})
 	}
 	if code, d := book(one); code != 200 {
 		t.Fatalf("first booking: %d %v", code, d)
@@ -231,7 +246,7 @@ func TestAdvisoryClashDoesNotBlock(t *testing.T) {
 	if code, d := book(two); code != 200 {
 		t.Errorf("the school's lead (advisory) in both at once blocked the second booking: %d %v", code, d)
 	}
-	if code, d := book(three); code != 409 || d["conflicting_discussion"] != one {
-		t.Errorf("Officer One (essential) in two discussions at once: %d %v, want 409 naming %s", code, d, one)
+	if code, d := book(three); code != 409 || !strings.Contains(fmt.Sprint(d["detail"]), "Officer One is already booked") || strings.Contains(fmt.Sprint(d), one) {
+		t.Errorf("Officer One (essential) in two discussions at once: %d %v, want 409 saying so without the other discussion's id", code, d)
 	}
 }

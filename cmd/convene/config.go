@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -18,18 +19,17 @@ import (
 // config is everything the service reads from its environment, with
 // defaults that run on a fresh machine.
 type config struct {
-	Addr         string // CONVENE_ADDR
-	DataDir      string // CONVENE_DATA_DIR
-	MongoURI     string // MONGODB_URI; empty runs the embedded store
-	MongoDB      string // CONVENE_MONGODB_DATABASE
-	EmbeddedAddr string // CONVENE_EMBEDDED_MONGO_ADDR (loopback)
-	JWTSecret    string // CONVENE_JWT_SECRET (development, HS256)
-	JWTKeys      string // CONVENE_JWT_KEYS (PEM or JWKS file)
-	JWTIssuer    string // CONVENE_JWT_ISSUER
-	JWTAudience  string // CONVENE_JWT_AUDIENCE
-	BodyLimit    int64  // CONVENE_BODY_LIMIT, bytes
-	Demo         string // CONVENE_DEMO: auto (seed an empty embedded store), on, off
-	LogLevel     string // CONVENE_LOG_LEVEL: debug, info, warn, error
+	Addr        string // CONVENE_ADDR
+	DataDir     string // CONVENE_DATA_DIR
+	MongoURI    string // MONGODB_URI; empty runs the embedded store
+	MongoDB     string // CONVENE_MONGODB_DATABASE
+	JWTSecret   string // CONVENE_JWT_SECRET (development, HS256)
+	JWTKeys     string // CONVENE_JWT_KEYS (PEM or JWKS file)
+	JWTIssuer   string // CONVENE_JWT_ISSUER
+	JWTAudience string // CONVENE_JWT_AUDIENCE
+	BodyLimit   int64  // CONVENE_BODY_LIMIT, bytes
+	Demo        string // CONVENE_DEMO: auto (seed an empty embedded store), on, off
+	LogLevel    string // CONVENE_LOG_LEVEL: debug, info, warn, error
 	// CredentialsDir is where file: calendar credential references may
 	// point (CONVENE_CREDENTIALS_DIR, default DATA_DIR/credentials).
 	CredentialsDir string
@@ -58,8 +58,37 @@ type config struct {
 	MailFrom, MailFromName                        string
 	OutboxDir                                     string
 	OutboxLease, OutboxRetryBase                  time.Duration
+	// OutboxWorkers send side by side (CONVENE_OUTBOX_WORKERS, default 4).
+	OutboxWorkers int
 	// SMTPListen, when set, runs the inbound SMTP listener for replies.
 	SMTPListen string
+	// CalendarAllowHosts and CalendarAllowNetworks let calendar fetches
+	// reach hosts and networks the outbound policy otherwise refuses
+	// (loopback, link-local, private ranges): CONVENE_CALENDAR_ALLOW_HOSTS
+	// and CONVENE_CALENDAR_ALLOW_NETWORKS, comma-separated.
+	CalendarAllowHosts    []string
+	CalendarAllowNetworks []netip.Prefix
+	// SMTPRelayNetworks are the networks the inbound listener takes mail
+	// from (CONVENE_SMTP_RELAY_NETWORKS, CIDRs, comma-separated; default
+	// loopback). SMTPListenCert and SMTPListenKey offer STARTTLS
+	// (CONVENE_SMTP_LISTEN_CERT, CONVENE_SMTP_LISTEN_KEY), and
+	// SMTPListenRequireTLS refuses mail without it
+	// (CONVENE_SMTP_LISTEN_REQUIRE_TLS=true).
+	SMTPRelayNetworks             []netip.Prefix
+	SMTPListenCert, SMTPListenKey string
+	SMTPListenRequireTLS          bool
+	// MailAuthServIDs are the authserv-ids of the mail gateways whose
+	// Authentication-Results are believed (CONVENE_MAIL_AUTH_SERVIDS,
+	// comma-separated); MailAuthFields how many such fields the gateway
+	// adds to each message (CONVENE_MAIL_AUTH_FIELDS, default 1).
+	MailAuthServIDs []string
+	MailAuthFields  int
+	// OnlineMeetingHosts are the hosts join links may be on
+	// (CONVENE_ONLINE_MEETING_HOSTS, comma-separated).
+	OnlineMeetingHosts []string
+	// StartMargin is how early a chair may start without an override
+	// reason (CONVENE_START_MARGIN, default 15m).
+	StartMargin time.Duration
 	// PublicURL is where RSVP links point; RSVPSecret signs them.
 	PublicURL, RSVPSecret string
 
@@ -70,18 +99,17 @@ type config struct {
 
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
-		Addr:         or(getenv("CONVENE_ADDR"), ":8080"),
-		DataDir:      or(getenv("CONVENE_DATA_DIR"), "./data"),
-		MongoURI:     getenv("MONGODB_URI"),
-		MongoDB:      or(getenv("CONVENE_MONGODB_DATABASE"), "convene"),
-		EmbeddedAddr: or(getenv("CONVENE_EMBEDDED_MONGO_ADDR"), "127.0.0.1:0"),
-		JWTSecret:    getenv("CONVENE_JWT_SECRET"),
-		JWTKeys:      getenv("CONVENE_JWT_KEYS"),
-		JWTIssuer:    or(getenv("CONVENE_JWT_ISSUER"), "convene-dev"),
-		JWTAudience:  or(getenv("CONVENE_JWT_AUDIENCE"), "convene"),
-		BodyLimit:    1 << 20,
-		Demo:         or(getenv("CONVENE_DEMO"), "auto"),
-		LogLevel:     or(getenv("CONVENE_LOG_LEVEL"), "info"),
+		Addr:        or(getenv("CONVENE_ADDR"), ":8080"),
+		DataDir:     or(getenv("CONVENE_DATA_DIR"), "./data"),
+		MongoURI:    getenv("MONGODB_URI"),
+		MongoDB:     or(getenv("CONVENE_MONGODB_DATABASE"), "convene"),
+		JWTSecret:   getenv("CONVENE_JWT_SECRET"),
+		JWTKeys:     getenv("CONVENE_JWT_KEYS"),
+		JWTIssuer:   or(getenv("CONVENE_JWT_ISSUER"), "convene-dev"),
+		JWTAudience: or(getenv("CONVENE_JWT_AUDIENCE"), "convene"),
+		BodyLimit:   1 << 20,
+		Demo:        or(getenv("CONVENE_DEMO"), "auto"),
+		LogLevel:    or(getenv("CONVENE_LOG_LEVEL"), "info"),
 	}
 	c.BankHolidays = getenv("CONVENE_BANK_HOLIDAYS")
 	c.ProfilesDir = getenv("CONVENE_PROFILES_DIR")
@@ -118,6 +146,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		{"CONVENE_OUTBOX_RETRY_BASE", &c.OutboxRetryBase, 30 * time.Second},
 		{"CONVENE_WATCH_INTERVAL", &c.WatchInterval, time.Minute},
 		{"CONVENE_REMINDER_AFTER", &c.ReminderAfter, 4 * time.Hour},
+		{"CONVENE_START_MARGIN", &c.StartMargin, 15 * time.Minute},
 	} {
 		*d.into = d.def
 		if v := getenv(d.name); v != "" {
@@ -126,6 +155,40 @@ func loadConfig(getenv func(string) string) (config, error) {
 				errs = append(errs, fmt.Errorf("%s: %q is not a duration such as 10s", d.name, v))
 			}
 			*d.into = dur
+		}
+	}
+	c.MailAuthServIDs = splitList(getenv("CONVENE_MAIL_AUTH_SERVIDS"))
+	for _, n := range splitList(getenv("CONVENE_SMTP_RELAY_NETWORKS")) {
+		p, err := netip.ParsePrefix(n)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("CONVENE_SMTP_RELAY_NETWORKS: %q is not a network such as 10.20.0.0/16", n))
+			continue
+		}
+		c.SMTPRelayNetworks = append(c.SMTPRelayNetworks, p)
+	}
+	c.CalendarAllowHosts = splitList(getenv("CONVENE_CALENDAR_ALLOW_HOSTS"))
+	for _, n := range splitList(getenv("CONVENE_CALENDAR_ALLOW_NETWORKS")) {
+		p, err := netip.ParsePrefix(n)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("CONVENE_CALENDAR_ALLOW_NETWORKS: %q is not a network such as 10.20.0.0/16", n))
+			continue
+		}
+		c.CalendarAllowNetworks = append(c.CalendarAllowNetworks, p)
+	}
+	c.SMTPListenCert, c.SMTPListenKey = getenv("CONVENE_SMTP_LISTEN_CERT"), getenv("CONVENE_SMTP_LISTEN_KEY")
+	c.SMTPListenRequireTLS = getenv("CONVENE_SMTP_LISTEN_REQUIRE_TLS") == "true"
+	if (c.SMTPListenCert == "") != (c.SMTPListenKey == "") || c.SMTPListenRequireTLS && c.SMTPListenCert == "" {
+		errs = append(errs, errors.New("CONVENE_SMTP_LISTEN_CERT and CONVENE_SMTP_LISTEN_KEY go together, and CONVENE_SMTP_LISTEN_REQUIRE_TLS needs them"))
+	}
+	c.OnlineMeetingHosts = splitList(or(getenv("CONVENE_ONLINE_MEETING_HOSTS"), "teams.microsoft.com,meet.google.com,zoom.us"))
+	for name, into := range map[string]*int{"CONVENE_MAIL_AUTH_FIELDS": &c.MailAuthFields, "CONVENE_OUTBOX_WORKERS": &c.OutboxWorkers} {
+		*into = map[string]int{"CONVENE_MAIL_AUTH_FIELDS": 1, "CONVENE_OUTBOX_WORKERS": 4}[name]
+		if v := getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 32 {
+				errs = append(errs, fmt.Errorf("%s: %q is not a number from 1 to 32", name, v))
+			}
+			*into = n
 		}
 	}
 	c.CalendarPerServer = 4
@@ -166,10 +229,24 @@ func loadConfig(getenv func(string) string) (config, error) {
 	default:
 		errs = append(errs, fmt.Errorf("CONVENE_DEMO: %q is not auto, on or off", c.Demo))
 	}
-	if host, _, ok := strings.Cut(c.EmbeddedAddr, ":"); !ok || (host != "127.0.0.1" && host != "localhost" && host != "[::1]") {
-		errs = append(errs, fmt.Errorf("CONVENE_EMBEDDED_MONGO_ADDR: %q must be a loopback address", c.EmbeddedAddr))
-	}
 	return c, errors.Join(errs...)
+}
+
+// demo reports whether demo mode is on: CONVENE_DEMO=on, or auto with the
+// embedded store. Only demo mode seeds the demo directory, invents a
+// development signing secret and prints tokens.
+func (c config) demo() bool {
+	return c.Demo == "on" || c.Demo == "auto" && c.MongoURI == ""
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func or(v, def string) string {
@@ -222,7 +299,8 @@ func (c config) devSecret() ([]byte, error) {
 	if c.JWTSecret != "" {
 		return []byte(c.JWTSecret), nil
 	}
-	if c.JWTKeys != "" {
+	if c.JWTKeys != "" || !c.demo() {
+		// Outside demo mode no secret is ever invented.
 		return nil, nil
 	}
 	return c.secret("", "jwt-secret")

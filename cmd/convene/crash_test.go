@@ -73,17 +73,15 @@ func spawn(t *testing.T, bin string, env map[string]string) *process {
 func TestCrashBetweenBookingAndSending(t *testing.T) {
 	bin := buildBinary(t)
 	mailPort := smtptest.FreePort(t)
-	env := map[string]string{
-		"CONVENE_DATA_DIR": t.TempDir(), "CONVENE_DEMO": "off", "CONVENE_ADDR": "127.0.0.1:0", "CONVENE_LOG_LEVEL": "warn",
-		"CONVENE_SMTP_ADDR": fmt.Sprintf("127.0.0.1:%d", mailPort), "CONVENE_SMTP_TLS": "none",
-		"CONVENE_OUTBOX_RETRY_BASE": "1s", "CONVENE_OUTBOX_LEASE": "10s",
-	}
+	env := testEnv(t, "CONVENE_ADDR", "127.0.0.1:0", "CONVENE_LOG_LEVEL", "warn",
+		"CONVENE_SMTP_ADDR", fmt.Sprintf("127.0.0.1:%d", mailPort), "CONVENE_SMTP_TLS", "none",
+		"CONVENE_OUTBOX_RETRY_BASE", "1s", "CONVENE_OUTBOX_LEASE", "10s")
 	first := spawn(t, bin, env)
 	bso := mint(t, env, "business_support", "bea", "bea@council.example.org", "social_care")
 	admin := mint(t, env, "admin", "ada", "ada@council.example.org", "")
 	chair, others := directory(t, first.url, admin)
 	code, d := call(t, "POST", first.url+"/v1/discussions", bso, map[string]any{
-		"case_reference": "CR-CRASH-1", "rag": "amber", "concerns": []string{"other"},
+		"case_reference": "CR-2026-4001", "rag": "amber", "concerns": []string{"other"},
 		"referral_received_at": time.Now().Format(time.RFC3339), "chair_id": chair, "choose_invitees": false,
 		"invitees": []map[string]any{{"person_id": others[0], "knows_child": true}, {"person_id": others[1]}, {"person_id": others[2]}},
 	})
@@ -91,7 +89,7 @@ func TestCrashBetweenBookingAndSending(t *testing.T) {
 		t.Fatalf("convene: %d %v", code, d)
 	}
 	id := d["id"].(string)
-	if code, d = call(t, "POST", first.url+"/v1/discussions/"+id+"/book", bso, map[string]any{"earliest": true}); code != 200 {
+	if code, d = call(t, "POST", first.url+"/v1/discussions/"+id+"/book", bso, map[string]any{"earliest": true, "confirm_unknown": everyone}); code != 200 {
 		t.Fatalf("book: %d %v", code, d)
 	}
 	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {

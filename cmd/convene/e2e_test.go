@@ -111,7 +111,7 @@ func outlookCounter(uid string, seq int, email, name string, start, end, origSta
 // council's MX would.
 func sendReply(t *testing.T, addr, from string, msg []byte) {
 	t.Helper()
-	if err := smtp.SendMail(addr, nil, from, []string{"convene@council.example.org"}, msg); err != nil {
+	if err := smtp.SendMail(addr, nil, from, []string{"convene@council.example.org"}, authenticated(from, msg)); err != nil {
 		t.Fatalf("delivering the reply from %s: %v", from, err)
 	}
 }
@@ -183,16 +183,13 @@ func TestConveneEndToEnd(t *testing.T) {
 	rad := caltest.StartRadicale(t)
 	mailServer := smtptest.Start(t, smtptest.Options{})
 	inbound := fmt.Sprintf("127.0.0.1:%d", smtptest.FreePort(t))
-	env := map[string]string{
-		"CONVENE_DATA_DIR": t.TempDir(), "CONVENE_DEMO": "off",
-		"CONVENE_SMTP_ADDR": mailServer.Addr, "CONVENE_SMTP_TLS": "none", "CONVENE_SMTP_LISTEN": inbound,
-		"CONVENE_MAIL_FROM": "convene@council.example.org",
-	}
+	env := testEnv(t, "CONVENE_SMTP_ADDR", mailServer.Addr, "CONVENE_SMTP_TLS", "none", "CONVENE_SMTP_LISTEN", inbound,
+		"CONVENE_MAIL_FROM", "convene@council.example.org")
 	people := []*person{
 		{name: "Chris Chair", email: "chris.chair@council.example.org", agency: "social_care", role: "team_manager", seniority: 3, chair: true, user: "chris"},
 		{name: "Sam Social", email: "sam.social@council.example.org", agency: "social_care", role: "social_worker", seniority: 1, user: "sam"},
 		{name: "Dana Inspector", email: "dana.inspector@police.example.org", agency: "police", role: "police_officer", seniority: 3, user: "dana"},
-		{name: "Nina Named-Nurse", email: "nina.named@nhs.example.org", agency: "health", role: "safeguarding_nurse", seniority: 2, user: "nina"},
+		{name: "Nina Named-Nurse", email: "nina.named@nhs.example.org", agency: "health", role: "safeguarding_nurse", seniority: 3, user: "nina"},
 		{name: "Ed Lead", email: "ed.lead@school.example.org", agency: "education", role: "designated_safeguarding_lead", seniority: 2, user: "ed"},
 	}
 	for _, p := range people {
@@ -237,7 +234,7 @@ func TestConveneEndToEnd(t *testing.T) {
 		"RRULE:FREQ=WEEKLY\r\n", "EXDATE:"+at(day2, 10, 30).AddDate(0, 0, -7).UTC().Format("20060102T150405Z")+"\r\n"))
 
 	// Business support convenes.
-	const caseRef = "CR-E2E-0042"
+	const caseRef = "CR-2026-0042"
 	code, d := call(t, "POST", srv.url+"/v1/discussions", bso, map[string]any{
 		"case_reference": caseRef, "rag": "amber", "concerns": []string{"other"}, "referral_received_at": now.Format(time.RFC3339),
 		"child":    map[string]any{"age_years": 9, "school_or_nursery": "Hillside Primary"},
@@ -271,7 +268,12 @@ func TestConveneEndToEnd(t *testing.T) {
 	}
 
 	// Book the earliest slot: the invitations go out by SMTP.
-	code, d = call(t, "POST", srv.url+"/v1/discussions/"+id+"/book", bso, map[string]any{"earliest": true, "location": "MASH meeting room 2"})
+	// Invitations take their location from the directory of venues.
+	code, venue := call(t, "POST", srv.url+"/v1/venues", admin, map[string]any{"name": "MASH meeting room 2", "address": "Civic Centre, Town Square"})
+	if code != 201 {
+		t.Fatalf("venue: %d %v", code, venue)
+	}
+	code, d = call(t, "POST", srv.url+"/v1/discussions/"+id+"/book", bso, map[string]any{"earliest": true, "venue_id": venue["id"]})
 	if code != 200 {
 		t.Fatalf("book: %d %v", code, d)
 	}
@@ -329,7 +331,12 @@ func TestConveneEndToEnd(t *testing.T) {
 	if _, q = call(t, "GET", srv.url+"/v1/discussions/"+id+"/quorum", chairTok, nil); q["met"] != true {
 		t.Fatalf("actual quorum not met with everyone present: %v", q["summary"])
 	}
-	if code, body := call(t, "POST", srv.url+"/v1/discussions/"+id+"/start", chairTok, nil); code != 200 || body["status"] != "in_progress" {
+	// It is booked for a later day: starting now, everyone being
+	// present, needs the chair's reason, which the record keeps.
+	if code, body := call(t, "POST", srv.url+"/v1/discussions/"+id+"/start", chairTok, nil); code != 409 {
+		t.Fatalf("start a day early without a reason: %d %v, want 409", code, body)
+	}
+	if code, body := call(t, "POST", srv.url+"/v1/discussions/"+id+"/start", chairTok, map[string]any{"override_reason": "everyone is available now"}); code != 200 || body["status"] != "in_progress" {
 		t.Fatalf("start: %d %v", code, body)
 	}
 	code, d = call(t, "POST", srv.url+"/v1/discussions/"+id+"/outcome", chairTok, map[string]any{
@@ -338,7 +345,8 @@ func TestConveneEndToEnd(t *testing.T) {
 		"decisions":       []map[string]any{{"decision": "Initiate a section 47 enquiry", "rationale": "Reasonable cause to suspect significant harm"}},
 		"actions": []map[string]any{{"description": "Joint visit to see the child", "owner": "Sam Social", "agency": "social_care",
 			"due": now.Add(24 * time.Hour).Format(time.RFC3339), "purpose": "See the child alone and assess safety"}},
-		"authorised_by": []map[string]any{{"person_id": chris.id}},
+		"child_seen": map[string]any{"by": "Sam Social", "at": now.Add(4 * time.Hour).Format(time.RFC3339)},
+		"review":     map[string]any{"date": now.Add(10 * 24 * time.Hour).Format(time.RFC3339), "mechanism": "Review strategy discussion"},
 	})
 	if code != 200 || d["status"] != "concluded" {
 		t.Fatalf("outcome: %d %v", code, d)
@@ -361,7 +369,7 @@ func TestConveneEndToEnd(t *testing.T) {
 	// A second discussion: Dana proposes a new time from Outlook; business
 	// support accepts it (an updated REQUEST to everyone), then cancels.
 	code, d = call(t, "POST", srv.url+"/v1/discussions", bso, map[string]any{
-		"case_reference": "CR-E2E-0043", "rag": "amber", "concerns": []string{"other"}, "referral_received_at": now.Format(time.RFC3339),
+		"case_reference": "CR-2026-0043", "rag": "amber", "concerns": []string{"other"}, "referral_received_at": now.Format(time.RFC3339),
 		"chair_id": chris.id, "invitees": []map[string]any{{"person_id": sam.id, "knows_child": true}, {"person_id": dana.id}, {"person_id": nina.id}},
 		"choose_invitees": false,
 	})
@@ -377,7 +385,7 @@ func TestConveneEndToEnd(t *testing.T) {
 	cal, _ := calendarOf(t, msgs[8].Raw)
 	uid2 := prop(cal, "UID")
 	proposed := at(day3, 14, 0)
-	sendReply(t, inbound, dana.email, outlookCounter(uid2, 0, dana.email, dana.name, proposed, proposed.Add(time.Hour), start2, start2.Add(time.Hour), "CR-E2E-0043"))
+	sendReply(t, inbound, dana.email, outlookCounter(uid2, 0, dana.email, dana.name, proposed, proposed.Add(time.Hour), start2, start2.Add(time.Hour), "CR-2026-0043"))
 	_, d = call(t, "GET", srv.url+"/v1/discussions/"+id2, bso, nil)
 	counters := d["counters"].([]any)
 	if len(counters) != 1 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,7 +10,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,7 +28,9 @@ import (
 	"github.com/convene/convene/service"
 	"github.com/convene/convene/service/httpapi"
 	"github.com/convene/convene/service/mongodb"
+	"github.com/convene/convene/service/outbox"
 	"github.com/convene/convene/service/policy"
+	"github.com/convene/convene/service/sqlite"
 )
 
 // run is the whole program: main only adds the process's context,
@@ -79,30 +84,19 @@ func newLogger(level string) *slog.Logger {
 
 func serve(ctx context.Context, cfg config, getenv func(string) string, stdout io.Writer) error {
 	log := newLogger(cfg.LogLevel)
-	uri, storeName := cfg.MongoURI, "mongodb"
-	if uri == "" {
-		e, err := mongodb.StartEmbedded(ctx, cfg.DataDir, cfg.EmbeddedAddr, log)
-		if err != nil {
-			return err
-		}
-		defer e.Close()
-		uri, storeName = e.URI, "embedded FerretDB"
-		log.Info("store: embedded FerretDB (SQLite)", "data_dir", cfg.DataDir, "uri", e.URI)
-	} else {
-		log.Info("store: MongoDB from MONGODB_URI")
-	}
-	store, err := mongodb.Open(ctx, uri, cfg.MongoDB)
+	store, storeName, closeStore, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer store.Close(context.Background())
-	if cfg.MongoURI != "" && store.IsFerretDB() {
-		log.Warn("MONGODB_URI points at FerretDB: conditional writes are serialised in this process only, so run a single Convene instance against it")
-	}
+	defer closeStore()
 
 	secret, err := cfg.devSecret()
 	if err != nil {
 		return fmt.Errorf("development JWT secret: %w", err)
+	}
+	if secret == nil && cfg.JWTKeys == "" {
+		return errors.New("no token signing keys: set CONVENE_JWT_KEYS (the identity provider's PEM or JWKS) or CONVENE_JWT_SECRET; " +
+			"only demo mode (CONVENE_DEMO=on, or the embedded store with CONVENE_DEMO=auto) invents a development secret")
 	}
 	auth, err := httpapi.NewAuthenticator(httpapi.AuthConfig{
 		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, Secret: secret, KeysFile: cfg.JWTKeys,
@@ -114,8 +108,12 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout i
 	if err != nil {
 		return err
 	}
+	mailSender, err := newSender(cfg, log)
+	if err != nil {
+		return err
+	}
 
-	if cfg.Demo == "on" || (cfg.Demo == "auto" && cfg.MongoURI == "") {
+	if cfg.demo() {
 		n, err := seedDemo(ctx, app)
 		if err != nil {
 			return fmt.Errorf("seed demo directory: %w", err)
@@ -158,17 +156,27 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout i
 	var work sync.WaitGroup
 	instance := instanceID()
 	work.Add(2)
-	go func() { defer work.Done(); app.RunOutbox(workCtx, instance) }()
+	sender := &outbox.Worker{App: app, Sender: mailSender, Log: log, Owner: instance, Workers: cfg.OutboxWorkers,
+		Lease: cfg.OutboxLease, RetryBase: cfg.OutboxRetryBase}
+	registerOutboxMetrics(reg, app, sender)
+	go func() { defer work.Done(); sender.Run(workCtx) }()
 	go func() {
 		defer work.Done()
 		app.RunWatch(workCtx, instance, service.Watch{Interval: cfg.WatchInterval, AtRiskFraction: cfg.AtRiskFraction, ReminderAfter: cfg.ReminderAfter})
 	}()
 	defer func() { stopWork(); work.Wait() }()
 
+	var listeners []net.Addr
 	if cfg.SMTPListen != "" {
 		inbound := invites.NewInboundServer(cfg.SMTPListen, 1<<20, func(ctx context.Context, from string, _ []string, raw []byte) error {
 			_, err := app.IngestMessage(ctx, raw, "smtp", from)
-			if err != nil && service.ErrorCode(err) != service.EINTERNAL && service.ErrorCode(err) != service.EUNAVAILABLE {
+			switch service.ErrorCode(err) {
+			case service.ECONFLICT, service.EUNAVAILABLE:
+				// Transient (a write that collided, DNS not answering
+				// for DKIM): ask the sender's server to try again.
+				return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
+			}
+			if err != nil && service.ErrorCode(err) != service.EINTERNAL {
 				// Refused for what it is (malformed, spoofed, unknown):
 				// logged and recorded already; say so, and do not ask the
 				// sender's server to try again.
@@ -176,15 +184,25 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout i
 			}
 			return err
 		})
+		inbound.RelayNetworks, inbound.RequireTLS = cfg.SMTPRelayNetworks, cfg.SMTPListenRequireTLS
+		if cfg.SMTPListenCert != "" {
+			cert, err := tls.LoadX509KeyPair(cfg.SMTPListenCert, cfg.SMTPListenKey)
+			if err != nil {
+				return fmt.Errorf("inbound SMTP certificate: %w", err)
+			}
+			inbound.SetTLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		}
 		if err := inbound.Start(); err != nil {
 			return fmt.Errorf("inbound SMTP on %s: %w", cfg.SMTPListen, err)
 		}
 		defer inbound.Close()
+		listeners = append(listeners, inbound.Addr())
 		fmt.Fprintf(stdout, "Inbound SMTP for replies on %s\n", inbound.Addr())
 	}
 
+	app.SourceOptions.Policy.DenyAddrs = ownAddrs(append(listeners, ln.Addr())...)
 	fmt.Fprintf(stdout, "Convene listening on http://%s (store: %s)\n", displayAddr(addr), storeName)
-	if secret != nil {
+	if secret != nil && cfg.demo() {
 		printDevTokens(stdout, cfg, secret)
 	}
 	errc := make(chan error, 1)
@@ -195,7 +213,9 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout i
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	// The grace period covers the longest request: a convene or booking
+	// that reads every calendar within its budget.
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.AvailabilityBudget+cfg.CalendarTimeout+15*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
@@ -231,18 +251,67 @@ func newApp(ctx context.Context, cfg config, store service.Store, getenv func(st
 	app.Calendar, app.Region, app.Zone = cal, calendar.Region(cfg.Region), london
 	app.AvailabilityOptions = calendar.AvailabilityOptions{SourceTimeout: cfg.CalendarTimeout, Budget: cfg.AvailabilityBudget,
 		PerServer: cfg.CalendarPerServer}
-	mailer, err := newMailer(cfg, log)
+	mailer, err := newMailer(cfg)
 	if err != nil {
 		return nil, err
 	}
 	app.UseMailer(mailer)
+	// Calendar fetches reach public addresses, and what the operator
+	// allows; never this service's own listeners.
+	app.SourceOptions = calendar.SourceOptions{Policy: calendar.OutboundPolicy{
+		AllowHosts: cfg.CalendarAllowHosts, AllowNetworks: cfg.CalendarAllowNetworks}}
+	app.InboundAuth = invites.AuthConfig{TrustedAuthServIDs: cfg.MailAuthServIDs, GatewayFields: cfg.MailAuthFields}
+	app.OnlineMeetingHosts = cfg.OnlineMeetingHosts
+	app.StartMargin = cfg.StartMargin
 	return app, nil
+}
+
+// ownAddrs are the addresses this service listens on, which calendar
+// fetches must never reach (a calendar URL pointing back at Convene).
+func ownAddrs(addrs ...net.Addr) []netip.AddrPort {
+	var out []netip.AddrPort
+	for _, addr := range addrs {
+		if addr == nil {
+			continue
+		}
+		host, port, err := net.SplitHostPort(addr.String())
+		if err != nil {
+			continue
+		}
+		n, _ := strconv.Atoi(port)
+		ip, err := netip.ParseAddr(host)
+		if host == "" || err != nil {
+			ip = netip.IPv4Unspecified()
+		}
+		out = append(out, netip.AddrPortFrom(ip, uint16(n)))
+	}
+	return out
+}
+
+// openStore opens the embedded SQLite store under the data directory, or
+// MongoDB when MONGODB_URI is set (a replica set or sharded cluster, for
+// several Convene instances).
+func openStore(ctx context.Context, cfg config, log *slog.Logger) (service.Store, string, func(), error) {
+	if cfg.MongoURI != "" {
+		store, err := mongodb.Open(ctx, cfg.MongoURI, cfg.MongoDB)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		log.Info("store: MongoDB from MONGODB_URI", "database", cfg.MongoDB)
+		return store, "mongodb", func() { _ = store.Close(context.Background()) }, nil
+	}
+	store, err := sqlite.Open(ctx, cfg.DataDir)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	log.Info("store: embedded SQLite", "data_dir", cfg.DataDir)
+	return store, "sqlite", func() { _ = store.Close() }, nil
 }
 
 // newMailer sends through SMTP when CONVENE_SMTP_ADDR is set, and otherwise
 // writes each message as an .eml file into the outbox directory, so the
 // embedded default works end to end with nothing else installed.
-func newMailer(cfg config, log *slog.Logger) (*service.Mailer, error) {
+func newMailer(cfg config) (*service.Mailer, error) {
 	organizer := invites.Person{Name: cfg.MailFromName, Email: cfg.MailFrom}
 	_, domain, _ := strings.Cut(cfg.MailFrom, "@")
 	rsvpKey, err := cfg.secret(cfg.RSVPSecret, "rsvp-secret")
@@ -254,25 +323,57 @@ func newMailer(cfg config, log *slog.Logger) (*service.Mailer, error) {
 		Composer: &invites.Composer{Builder: invites.Builder{ProdID: "-//Convene//Strategy discussions//EN", Now: time.Now},
 			Domain: domain, EnvelopeFrom: cfg.MailFrom},
 		RSVPKey: rsvpKey, PublicURL: cfg.PublicURL,
-		Lease: cfg.OutboxLease, RetryBase: cfg.OutboxRetryBase,
 	}
+	return m, nil
+}
+
+// newSender sends through SMTP when CONVENE_SMTP_ADDR is set, and otherwise
+// writes each message as an .eml file into the outbox directory, so the
+// embedded default works end to end with nothing else installed.
+func newSender(cfg config, log *slog.Logger) (invites.Sender, error) {
 	if cfg.SMTPAddr == "" {
 		if err := os.MkdirAll(cfg.OutboxDir, 0o700); err != nil {
 			return nil, fmt.Errorf("outbox directory: %w", err)
 		}
-		m.Sender = &invites.DirSender{Dir: cfg.OutboxDir}
 		log.Info("mail: no SMTP server configured; invitations are written to the outbox directory", "dir", cfg.OutboxDir)
-		return m, nil
+		return &invites.DirSender{Dir: cfg.OutboxDir}, nil
 	}
+	_, domain, _ := strings.Cut(cfg.MailFrom, "@")
 	mode := map[string]invites.TLSMode{"starttls": invites.StartTLSOpportunistic, "required": invites.StartTLSRequired,
 		"implicit": invites.ImplicitTLS, "none": invites.NoTLS}[cfg.SMTPTLS]
-	m.Sender = &invites.SMTPSender{Config: invites.SMTPConfig{
+	log.Info("mail: SMTP", "addr", cfg.SMTPAddr, "tls", cfg.SMTPTLS)
+	return &invites.SMTPSender{Config: invites.SMTPConfig{
 		Addr: cfg.SMTPAddr, TLS: mode, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword,
 		AllowInsecureAuth: cfg.SMTPInsecureAuth, LocalName: domain,
 		CommandTimeout: 30 * time.Second, SubmissionTimeout: 60 * time.Second,
-	}}
-	log.Info("mail: SMTP", "addr", cfg.SMTPAddr, "tls", cfg.SMTPTLS)
-	return m, nil
+	}}, nil
+}
+
+// registerOutboxMetrics exposes the outbox: messages by state, the age of
+// the oldest still queued, and sends and failures by this instance.
+func registerOutboxMetrics(reg *prometheus.Registry, app *service.App, w *outbox.Worker) {
+	stats := func() service.OutboxStats {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		s, _ := app.Store.OutboxStats(ctx)
+		return s
+	}
+	for _, st := range []service.MessageState{service.MessageQueued, service.MessageSending, service.MessageSent, service.MessageFailed, service.MessageSuperseded} {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "convene_outbox_messages", Help: "Outbox messages by state.",
+			ConstLabels: prometheus.Labels{"state": string(st)}}, func() float64 { return float64(stats().ByState[st]) }))
+	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "convene_outbox_oldest_queued_age_seconds",
+		Help: "How long the oldest message still queued has waited."}, func() float64 {
+		s := stats()
+		if s.OldestQueued.IsZero() {
+			return 0
+		}
+		return time.Since(s.OldestQueued).Seconds()
+	}))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "convene_mail_sent_total", Help: "Messages delivered by this instance."},
+		func() float64 { return float64(w.Sent.Load()) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "convene_mail_failed_total", Help: "Messages given up on by this instance (retries exhausted or refused for good)."},
+		func() float64 { return float64(w.Failed.Load()) }))
 }
 
 // loadBankHolidays reads the government's bank-holiday JSON from a file or

@@ -1,0 +1,418 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/convene/convene/service"
+	"github.com/convene/convene/service/policy"
+	"github.com/convene/convene/service/sqlite"
+)
+
+// The service at realistic data sizes: a council's decade, or a national
+// year, is about 100,000 discussions. Each size is seeded once into a data
+// directory kept under the temporary directory (seeding 100,000 takes a
+// minute or two; later runs reuse it), then the real server (run, on the
+// embedded SQLite store) is measured over HTTP with real tokens: the
+// figures include JSON, authentication, contract validation and auditing.
+//
+//	go test ./cmd/convene -run '^$' -bench Scale -benchtime 400x -timeout 60m
+//
+// Each operation reports its p99 beside the mean; the load benchmarks report
+// requests a second and errors. BENCHMARKS.md has the figures.
+
+var benchSizes = []int{1000, 10000, 100000}
+
+const benchSecret = "scale-benchmark-secret-0123456789abcdef"
+
+// benchPeople is the directory the seeded discussions invite from.
+var benchPeople = []struct {
+	name, email, agency, role string
+	seniority                 int
+	chair                     bool
+}{
+	{"Chris Chair", "chris.chair@council.example.org", "social_care", "team_manager", 3, true},
+	{"Sam Social", "sam.social@council.example.org", "social_care", "social_worker", 1, false},
+	{"Dana Police", "dana.police@police.example.org", "police", "detective", 3, false},
+	{"Nina Nurse", "nina.nurse@nhs.example.org", "health", "safeguarding_nurse", 3, false},
+	{"Priya Paed", "priya.paed@nhs.example.org", "health", "paediatrician", 4, false},
+	{"Dee Lead", "dee.lead@school.example.org", "education", "designated_safeguarding_lead", 2, false},
+	{"Lado Officer", "lado@council.example.org", "lado", "designated_officer", 1, false},
+	{"Pat Probation", "pat@probation.example.org", "probation", "probation_officer", 2, false},
+	{"Hana Housing", "hana@housing.example.org", "housing", "housing_officer", 2, false},
+	{"Mia Midwife", "mia@nhs.example.org", "midwifery", "midwife", 2, false},
+}
+
+// seeded returns a data directory holding n discussions, seeding it on
+// first use.
+func seeded(b *testing.B, n int) string {
+	b.Helper()
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("convene-scale-%d", n))
+	if _, err := os.Stat(filepath.Join(dir, "seeded")); err == nil {
+		return dir
+	}
+	_ = os.RemoveAll(dir)
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	now := time.Now().UTC()
+	var people []service.Person
+	for _, p := range benchPeople {
+		person := service.Person{ID: service.NewID(), Name: p.name, Email: p.email, Agency: service.Agency(p.agency), Role: p.role,
+			Seniority: p.seniority, Chair: p.chair, Active: true, Version: 1, CreatedAt: now, UpdatedAt: now}
+		person.Normalize()
+		if err := store.CreatePerson(ctx, &person); err != nil {
+			b.Fatal(err)
+		}
+		people = append(people, person)
+	}
+	rng := rand.New(rand.NewPCG(uint64(n), 42))
+	started := time.Now()
+	for i := range n {
+		d := benchDiscussion(rng, i, n, people, now)
+		if err := store.CreateDiscussion(ctx, d); err != nil {
+			b.Fatalf("seed %d: %v", i, err)
+		}
+	}
+	b.Logf("seeded %d discussions in %s", n, time.Since(started).Round(time.Second))
+	if err := os.WriteFile(filepath.Join(dir, "seeded"), nil, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return dir
+}
+
+// benchDiscussion is one realistic discussion: ten invitees, twenty
+// timeline events, deadlines spread over ten years to a week ahead; most
+// concluded with an outcome, a few open.
+func benchDiscussion(rng *rand.Rand, i, n int, people []service.Person, now time.Time) *service.Discussion {
+	id := service.NewID()
+	age := time.Duration(float64(10*365*24*time.Hour) * float64(n-i) / float64(n))
+	created := now.Add(-age)
+	status := service.StatusConcluded
+	switch r := rng.IntN(100); {
+	case i >= n-n/50: // the newest: still open
+		status = []service.DiscussionStatus{service.StatusProposed, service.StatusBooked, service.StatusBooked, service.StatusInProgress}[rng.IntN(4)]
+		created = now.Add(-time.Duration(rng.IntN(48)) * time.Hour)
+	case r < 2:
+		status = service.StatusCancelled
+	}
+	d := &service.Discussion{
+		ID: id, CaseReference: fmt.Sprintf("CR-%d-%05d", created.Year(), i), Status: status, UID: id + "@convene",
+		Case:      policy.Case{TimescaleRequest: policy.TimescaleRequest{RAG: policy.RAGAmber, Concerns: []policy.Concern{"other"}, ReferralReceivedAt: created}},
+		Timescale: policy.Timescale{BindingRule: policy.RuleRef{ID: "G1", Citation: "002 §6, 003 §3"}},
+		Deadline:  created.Add(72 * time.Hour), Duration: time.Hour,
+		Attendance: policy.Attendance{Requirements: []policy.Requirement{
+			{ID: "csc_chair", Name: "CSC manager as chair", Agencies: []policy.Agency{policy.AgencySocialCare}, Chair: true, Essential: true, MinSeniority: policy.Seniority{Level: 3, Label: "Team or practice manager"}},
+			{ID: "csc_social_worker", Name: "CSC social worker", Agencies: []policy.Agency{policy.AgencySocialCare}, Essential: true, MinSeniority: policy.Seniority{Level: 1}},
+			{ID: "police", Name: "police", Agencies: []policy.Agency{policy.AgencyPolice}, Essential: true, MinSeniority: policy.Seniority{Level: 2, Label: "Sergeant"}},
+			{ID: "health", Name: "health", Agencies: []policy.Agency{policy.AgencyHealth}, Essential: true, MinSeniority: policy.Seniority{Level: 3}},
+		}, KnowsChild: policy.KnowsChildRule{Required: true}},
+		Agenda:    []string{"Share information", "Agree actions, owners and timescales"},
+		CreatedBy: service.Actor{Subject: "bea", Name: "Bea Support"}, CreatedAt: created, UpdatedAt: created, Version: 1,
+	}
+	for j, p := range people {
+		inv := service.Invitee{PersonID: p.ID, Name: p.Name, Email: p.Email, Agency: p.Agency, Role: p.Role, Seniority: p.Seniority,
+			Chair: p.Chair, Essential: j < 4, Reply: policy.ReplyAccepted, AddedAt: created, KnowsChild: j == 1}
+		if status == service.StatusProposed || status == service.StatusBooked {
+			inv.Reply = policy.ReplyNeedsAction
+		}
+		d.Invitees = append(d.Invitees, inv)
+	}
+	if status != service.StatusProposed {
+		start := created.Add(24 * time.Hour)
+		if status == service.StatusBooked {
+			start = now.Add(time.Duration(24+rng.IntN(48)) * time.Hour)
+		}
+		d.Booking = &service.Booking{ID: service.NewID(), Start: start, End: start.Add(time.Hour), BookedAt: created, Location: "MASH office"}
+	}
+	if status == service.StatusConcluded || status == service.StatusInProgress {
+		d.Started = &service.Start{At: d.Booking.Start}
+	}
+	if status == service.StatusConcluded {
+		d.Outcome = &service.Outcome{Outcome: policy.OutcomeS47Enquiry, Version: 1, RecordedAt: d.Booking.End,
+			SignsOfSafety: service.SignsOfSafety{Concerns: "unexplained injury", WorkingWell: "school", NeedToKnow: "medical", NeedsToBeDone: "visit"},
+			Decisions:     []service.Decision{{Decision: "s47 enquiry", Rationale: "threshold met"}}}
+		d.FollowOns = []service.FollowOn{{FollowOn: policy.FollowOn{ID: "RECORD", Due: d.Booking.End.Add(24 * time.Hour)}, Done: true}}
+	}
+	for k := range 20 {
+		d.Timeline = append(d.Timeline, service.Event{At: created.Add(time.Duration(k) * time.Minute), Actor: d.CreatedBy, Kind: "note", Detail: "event " + strconv.Itoa(k)})
+	}
+	return d
+}
+
+// benchServer runs the real service on a seeded data directory.
+type benchServer struct {
+	*instance
+	bso, chair, gateway string
+	booked              []map[string]any // open booked discussions: id, uid, sequence
+}
+
+func startBench(b *testing.B, n int) *benchServer {
+	b.Helper()
+	dir := seeded(b, n)
+	env := map[string]string{"CONVENE_DATA_DIR": dir, "CONVENE_DEMO": "off", "CONVENE_JWT_SECRET": benchSecret,
+		"CONVENE_MAIL_AUTH_SERVIDS": "mx.bench.example", "CONVENE_WATCH_INTERVAL": "1h"}
+	s := &benchServer{instance: start(b, env)}
+	s.bso = mint(b, env, "business_support", "bea", "bea@council.example.org", "social_care")
+	s.chair = mint(b, env, "chair", "chris", benchPeople[0].email, "social_care")
+	s.gateway = mint(b, env, "mail_gateway", "mx", "", "")
+	code, page := call(b, "GET", s.url+"/v1/discussions?status=booked&limit=200", s.bso, nil)
+	if code != 200 {
+		b.Fatalf("list booked: %d %v", code, page)
+	}
+	for _, it := range page["items"].([]any) {
+		s.booked = append(s.booked, it.(map[string]any))
+	}
+	if len(s.booked) == 0 {
+		b.Fatal("no booked discussions seeded")
+	}
+	return s
+}
+
+// timed runs op b.N times and reports the 99th percentile beside the
+// mean.
+func timed(b *testing.B, op func(i int) error) {
+	b.Helper()
+	durs := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		t := time.Now()
+		if err := op(i); err != nil {
+			b.Fatal(err)
+		}
+		durs = append(durs, time.Since(t))
+	}
+	b.StopTimer()
+	b.ReportMetric(p99(durs), "p99-ms")
+}
+
+func p99(durs []time.Duration) float64 {
+	if len(durs) == 0 {
+		return 0
+	}
+	slices.Sort(durs)
+	return float64(durs[(len(durs)*99)/100-boolToInt(len(durs)%100 == 0)].Microseconds()) / 1000
+}
+
+func boolToInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// do sends one request and checks the status.
+func do(client *http.Client, method, url, tok, ctype string, body []byte, want int) error {
+	req, _ := http.NewRequest(method, url, bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	if body != nil {
+		req.Header.Set("Content-Type", ctype)
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != want {
+		return fmt.Errorf("%s %s: %d %s", method, url, res.StatusCode, b)
+	}
+	return nil
+}
+
+// authenticatedReply is an Outlook reply as the council's gateway passes it
+// on: with its DMARC verdict in Authentication-Results.
+func authenticatedReply(uid, email, name, partstat, caseRef string, start time.Time) []byte {
+	msg := outlookReply(uid, 0, email, name, partstat, start, start.Add(time.Hour), caseRef)
+	domain := email[bytes.IndexByte([]byte(email), '@')+1:]
+	return append([]byte("Authentication-Results: mx.bench.example; dmarc=pass header.from="+domain+"\r\n"), msg...)
+}
+
+func BenchmarkScale(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			s := startBench(b, n)
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+			anyID := s.booked[0]["id"].(string)
+			b.Run("list50-filtered", func(b *testing.B) {
+				timed(b, func(int) error {
+					return do(client, "GET", s.url+"/v1/discussions?status=booked,proposed,concluded&limit=50", s.bso, "", nil, 200)
+				})
+			})
+			b.Run("get", func(b *testing.B) {
+				timed(b, func(int) error { return do(client, "GET", s.url+"/v1/discussions/"+anyID, s.bso, "", nil, 200) })
+			})
+			b.Run("quorum", func(b *testing.B) {
+				timed(b, func(int) error {
+					return do(client, "GET", s.url+"/v1/discussions/"+anyID+"/quorum", s.chair, "", nil, 200)
+				})
+			})
+			var proposed []string
+			b.Run("convene", func(b *testing.B) {
+				timed(b, func(i int) error {
+					body, _ := json.Marshal(map[string]any{"case_reference": fmt.Sprintf("CR-9%d-%06d", n, i+len(proposed)), "rag": "amber",
+						"concerns": []string{"other"}, "referral_received_at": time.Now().UTC().Format(time.RFC3339), "confirm_duplicate": true})
+					req, _ := http.NewRequest("POST", s.url+"/v1/discussions", bytes.NewReader(body))
+					req.Header.Set("Authorization", "Bearer "+s.bso)
+					req.Header.Set("Content-Type", "application/json")
+					res, err := client.Do(req)
+					if err != nil {
+						return err
+					}
+					defer res.Body.Close()
+					var d map[string]any
+					_ = json.NewDecoder(res.Body).Decode(&d)
+					if res.StatusCode != 201 {
+						return fmt.Errorf("convene: %d %v", res.StatusCode, d)
+					}
+					proposed = append(proposed, d["id"].(string))
+					return nil
+				})
+			})
+			b.Run("book", func(b *testing.B) {
+				var emails []string
+				for _, p := range benchPeople {
+					emails = append(emails, p.email)
+				}
+				if len(proposed) < b.N {
+					b.Fatalf("%d proposed discussions for %d bookings: run with -benchtime Nx", len(proposed), b.N)
+				}
+				base := time.Now().Add(2 * time.Hour).Truncate(time.Hour)
+				timed(b, func(i int) error {
+					// Each booking at its own hour, so none collides.
+					body, _ := json.Marshal(map[string]any{"start": base.Add(time.Duration(i) * time.Hour).Format(time.RFC3339),
+						"confirm_unknown": emails, "override_reason": "benchmark: beyond the deadline"})
+					return do(client, "POST", s.url+"/v1/discussions/"+proposed[i]+"/book", s.bso, "application/json", body, 200)
+				})
+			})
+			b.Run("reply", func(b *testing.B) {
+				stats := []string{"ACCEPTED", "TENTATIVE", "DECLINED"}
+				timed(b, func(i int) error {
+					d := s.booked[i%len(s.booked)]
+					p := benchPeople[1+i%(len(benchPeople)-1)]
+					msg := authenticatedReply(d["id"].(string)+"@convene", p.email, p.name, stats[i%3], d["case_reference"].(string), time.Now())
+					return do(client, "POST", s.url+"/v1/imip", s.gateway, "message/rfc822", msg, 200)
+				})
+			})
+			b.Run("quorum-500rps", func(b *testing.B) {
+				openLoop(b, client, 500, func() error {
+					return do(client, "GET", s.url+"/v1/discussions/"+anyID+"/quorum", s.chair, "", nil, 200)
+				})
+			})
+			b.Run("mixed-20-clients", func(b *testing.B) {
+				mixed(b, s, client)
+			})
+		})
+	}
+}
+
+// openLoop sends b.N requests at rate a second, each on its own schedule
+// (so a slow answer does not slow the sender), and reports the p99 and the
+// rate achieved.
+func openLoop(b *testing.B, client *http.Client, rate int, op func() error) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	durs := make([]time.Duration, 0, b.N)
+	var errs atomic.Int64
+	interval := time.Second / time.Duration(rate)
+	b.ResetTimer()
+	begin := time.Now()
+	for i := range b.N {
+		if wait := time.Until(begin.Add(time.Duration(i) * interval)); wait > 0 {
+			time.Sleep(wait) // pacing the load, not synchronising
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.Now()
+			if err := op(); err != nil {
+				errs.Add(1)
+			}
+			mu.Lock()
+			durs = append(durs, time.Since(t))
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(begin)
+	b.StopTimer()
+	b.ReportMetric(p99(durs), "p99-ms")
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
+	b.ReportMetric(float64(errs.Load()), "errors")
+}
+
+// mixed is twenty clients at once, each sending a mix like a morning's
+// use: lists and reads, quorum checks, replies coming in, and convenes.
+func mixed(b *testing.B, s *benchServer, client *http.Client) {
+	const clients = 20
+	var next atomic.Int64
+	var errs atomic.Int64
+	var mu sync.Mutex
+	durs := make([]time.Duration, 0, b.N)
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	begin := time.Now()
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= b.N {
+					return
+				}
+				d := s.booked[(i+c)%len(s.booked)]
+				id := d["id"].(string)
+				t := time.Now()
+				var err error
+				switch i % 20 {
+				case 0, 1, 2, 3, 4:
+					err = do(client, "GET", s.url+"/v1/discussions?status=booked&limit=50", s.bso, "", nil, 200)
+				case 5, 6, 7, 8, 9, 10:
+					err = do(client, "GET", s.url+"/v1/discussions/"+id, s.bso, "", nil, 200)
+				case 11, 12, 13, 14:
+					err = do(client, "GET", s.url+"/v1/discussions/"+id+"/quorum", s.chair, "", nil, 200)
+				case 15, 16, 17, 18:
+					p := benchPeople[1+i%(len(benchPeople)-1)]
+					msg := authenticatedReply(id+"@convene", p.email, p.name, []string{"ACCEPTED", "TENTATIVE"}[i%2], d["case_reference"].(string), time.Now())
+					err = do(client, "POST", s.url+"/v1/imip", s.gateway, "message/rfc822", msg, 200)
+				default:
+					body, _ := json.Marshal(map[string]any{"case_reference": fmt.Sprintf("CR-8%d-%07d", len(s.booked), i), "rag": "amber",
+						"concerns": []string{"other"}, "referral_received_at": time.Now().UTC().Format(time.RFC3339), "confirm_duplicate": true})
+					err = do(client, "POST", s.url+"/v1/discussions", s.bso, "application/json", body, 201)
+				}
+				el := time.Since(t)
+				if err != nil {
+					errs.Add(1)
+				}
+				mu.Lock()
+				durs = append(durs, el)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(begin)
+	b.StopTimer()
+	sort.Slice(durs, func(i, j int) bool { return durs[i] < durs[j] })
+	b.ReportMetric(p99(durs), "p99-ms")
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
+	b.ReportMetric(float64(errs.Load()), "errors")
+}
