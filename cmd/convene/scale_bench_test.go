@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -35,7 +36,21 @@ import (
 // Each operation reports its p99 beside the mean; the load benchmarks report
 // requests a second and errors. BENCHMARKS.md has the figures.
 
-var benchSizes = []int{1000, 10000, 100000}
+// benchSizes are the sizes measured; CONVENE_BENCH_SIZES (comma-separated)
+// picks others, e.g. 1000 for a quick look.
+func benchSizes() []int {
+	v := os.Getenv("CONVENE_BENCH_SIZES")
+	if v == "" {
+		return []int{1000, 10000, 100000}
+	}
+	var out []int
+	for _, f := range strings.Split(v, ",") {
+		if n, err := strconv.Atoi(strings.TrimSpace(f)); err == nil && n > 0 {
+			out = append(out, n)
+		}
+	}
+	return out
+}
 
 const benchSecret = "scale-benchmark-secret-0123456789abcdef"
 
@@ -246,7 +261,7 @@ func authenticatedReply(uid, email, name, partstat, caseRef string, start time.T
 }
 
 func BenchmarkScale(b *testing.B) {
-	for _, n := range benchSizes {
+	for _, n := range benchSizes() {
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
 			s := startBench(b, n)
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
@@ -286,20 +301,23 @@ func BenchmarkScale(b *testing.B) {
 					return nil
 				})
 			})
+			booked := 0 // proposed discussions used so far (b.Run calls the body more than once)
 			b.Run("book", func(b *testing.B) {
 				var emails []string
 				for _, p := range benchPeople {
 					emails = append(emails, p.email)
 				}
-				if len(proposed) < b.N {
-					b.Fatalf("%d proposed discussions for %d bookings: run with -benchtime Nx", len(proposed), b.N)
+				if len(proposed)-booked < b.N {
+					b.Fatalf("%d proposed discussions left for %d bookings: run with -benchtime Nx", len(proposed)-booked, b.N)
 				}
 				base := time.Now().Add(2 * time.Hour).Truncate(time.Hour)
-				timed(b, func(i int) error {
+				timed(b, func(int) error {
 					// Each booking at its own hour, so none collides.
-					body, _ := json.Marshal(map[string]any{"start": base.Add(time.Duration(i) * time.Hour).Format(time.RFC3339),
+					body, _ := json.Marshal(map[string]any{"start": base.Add(time.Duration(booked) * time.Hour).Format(time.RFC3339),
 						"confirm_unknown": emails, "override_reason": "benchmark: beyond the deadline"})
-					return do(client, "POST", s.url+"/v1/discussions/"+proposed[i]+"/book", s.bso, "application/json", body, 200)
+					id := proposed[booked]
+					booked++
+					return do(client, "POST", s.url+"/v1/discussions/"+id+"/book", s.bso, "application/json", body, 200)
 				})
 			})
 			b.Run("reply", func(b *testing.B) {
