@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,24 +21,47 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// realTNEF lists the TNEF files in testdata/tnef taken byte for byte from
-// github.com/Teamwork/tnef (see testdata/tnef/README.md). None is a meeting
-// message: they are mail with attachments, which is what most winmail.dat
-// files are.
-func realTNEF(t *testing.T) []string {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join("testdata", "tnef", "*.tnef"))
-	if err != nil || len(files) < 10 {
-		t.Fatalf("testdata/tnef holds %d files (%v)", len(files), err)
-	}
-	return files
+// npmTNEF is where the real TNEF files are: the npm package node-tnef
+// ships them for its own tests, and .ci/deps installs it into testdata/js
+// (npm ci, pinned by testdata/js/package-lock.json). They are read where
+// npm put them, not copied into testdata.
+var npmTNEF = filepath.Join("testdata", "js", "node_modules", "node-tnef", "testFiles")
+
+// realTNEFFiles are the real TNEF files node-tnef 1.4.0 ships. None is a
+// meeting message: attachments.dat is Outlook mail with two attachments,
+// which is what most winmail.dat files are. The other two are broken on
+// purpose: badchecksum.dat is attachments.dat with a byte of its signature
+// changed, and panic.dat has lengths pointing past its end (Debian's tnef
+// aborts on it). We must refuse those without panicking, and never find a
+// meeting in any of them.
+var realTNEFFiles = []struct {
+	name        string
+	corrupt     bool
+	attachments int         // with data, as Debian's tnef extracts them
+	refusals    []ErrorKind // what ParseMessage may say of it in mail
+}{
+	{name: "attachments.dat", attachments: 2, refusals: []ErrorKind{ErrNoCalendar}},
+	{name: "badchecksum.dat", corrupt: true, refusals: []ErrorKind{ErrMalformed}},
+	// readTNEF skips the attribute it cannot place, as it does cruft
+	// after the last one, so this may also be read around and found to
+	// hold no meeting.
+	{name: "panic.dat", corrupt: true, refusals: []ErrorKind{ErrMalformed, ErrNoCalendar}},
 }
 
-// corruptTNEF are the real files that are broken on purpose: a mangled
-// signature, and a stream whose lengths point past its end (which makes
-// Debian's tnef abort and ytnef refuse it). We must refuse or read around
-// them without panicking, and never find a meeting in them.
-var corruptTNEF = map[string]bool{"badchecksum.tnef": true, "panic.tnef": true}
+// realTNEF is the path of each real TNEF file, failing the test if npm has
+// not installed them.
+func realTNEF(t testing.TB) []string {
+	t.Helper()
+	var paths []string
+	for _, f := range realTNEFFiles {
+		path := filepath.Join(npmTNEF, f.name)
+		if _, err := os.Stat(path); err != nil {
+			t.Fatalf("real TNEF file missing: %v\nrun .ci/deps (it installs node-tnef with npm ci --prefix invites/testdata/js)", err)
+		}
+		paths = append(paths, path)
+	}
+	return paths
+}
 
 // TestReadTNEFAgainstDebianTools decodes real TNEF files and compares what
 // we find with two independent decoders: Debian's tnef (the attachments,
@@ -46,77 +70,241 @@ func TestReadTNEFAgainstDebianTools(t *testing.T) {
 	t.Parallel()
 	for _, tool := range []string{"/usr/bin/tnef", "/usr/bin/ytnefprint"} {
 		if _, err := os.Stat(tool); err != nil {
-			t.Fatalf("%s not found: apt-get install tnef ytnef-tools", tool)
+			t.Fatalf("%s not found: run .ci/deps (apt-get install tnef ytnef-tools)", tool)
 		}
 	}
 	classLine := regexp.MustCompile(`(?m)^Message Class: (.*)$`)
-	compared := 0
-	for _, file := range realTNEF(t) {
-		name := filepath.Base(file)
-		data, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		msg, err := readTNEF(data)
-		// Wrapped in mail as Exchange sends it, every file is read and
-		// refused for what it is: mail without a meeting in it.
-		if _, perr := ParseMessage(tnefMail(t, "priya.patel@police.example.uk", data)); !errors.Is(perr, ErrNoCalendar) && !errors.Is(perr, ErrMalformed) {
-			t.Errorf("%s: ParseMessage = %v, want %v or %v", name, perr, ErrNoCalendar, ErrMalformed)
-		}
-		if corruptTNEF[name] {
-			if out, terr := exec.Command("/usr/bin/tnef", "-t", "-f", file).CombinedOutput(); terr == nil {
-				t.Errorf("%s: Debian's tnef reads it (%s); it is no longer a corrupt example", name, out)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("%s: readTNEF: %v", name, err)
-			continue
-		}
-		var ours []string
-		for _, a := range msg.attachments {
-			if len(a.data) > 0 {
-				ours = append(ours, digest(a.data))
-			}
-		}
-		slices.Sort(ours)
-
-		dir := t.TempDir()
-		out, err := exec.Command("/usr/bin/tnef", "--number-backups", "-C", dir, "-f", file).CombinedOutput()
-		if err != nil {
-			t.Fatalf("%s: tnef: %v\n%s", name, err, out)
-		}
-		var theirs []string
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range entries {
-			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+	paths := realTNEF(t)
+	for i, f := range realTNEFFiles {
+		file := paths[i]
+		t.Run(f.name, func(t *testing.T) {
+			t.Parallel()
+			data, err := os.ReadFile(file)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(b) > 0 { // tnef writes an empty file for an attachment without data
+			msg, err := readTNEF(data)
+			// Wrapped in mail as Exchange sends it, every file is read
+			// and refused for what it is: mail without a meeting in it,
+			// or a broken stream.
+			_, perr := ParseMessage(tnefMail(t, "priya.patel@police.example.uk", data))
+			if !slices.ContainsFunc(f.refusals, func(k ErrorKind) bool { return errors.Is(perr, k) }) {
+				t.Errorf("ParseMessage = %v, want one of %q", perr, f.refusals)
+			}
+			if f.corrupt {
+				if out, terr := exec.Command("/usr/bin/tnef", "-t", "-f", file).CombinedOutput(); terr == nil {
+					t.Errorf("Debian's tnef reads it (%s); it is no longer a corrupt example", out)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("readTNEF: %v", err)
+			}
+			var ours []string
+			for _, a := range msg.attachments {
+				if len(a.data) > 0 {
+					ours = append(ours, digest(a.data))
+				}
+			}
+			slices.Sort(ours)
+
+			dir := t.TempDir()
+			out, err := exec.Command("/usr/bin/tnef", "--number-backups", "-C", dir, "-f", file).CombinedOutput()
+			if err != nil {
+				t.Fatalf("tnef: %v\n%s", err, out)
+			}
+			var theirs []string
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range entries {
+				b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(b) > 0 { // tnef writes an empty file for an attachment without data
+					theirs = append(theirs, digest(b))
+				}
+			}
+			slices.Sort(theirs)
+			if got, want := len(theirs), f.attachments; got != want {
+				t.Errorf("Debian's tnef extracts %d attachments, want %d: the file no longer tests what it did", got, want)
+			}
+			if diff := cmp.Diff(theirs, ours); diff != "" {
+				t.Errorf("attachments differ from Debian's tnef (-tnef +ours):\n%s", diff)
+			}
+
+			cmd := exec.Command("/usr/bin/ytnefprint", file)
+			cmd.Env = append(os.Environ(), "TZ=UTC")
+			out, err = cmd.CombinedOutput()
+			m := classLine.FindSubmatch(out)
+			if m == nil {
+				t.Fatalf("ytnefprint prints no message class (%v):\n%s", err, out)
+			}
+			if got, want := msg.class, strings.TrimSpace(string(m[1])); got != want {
+				t.Errorf("message class %q, ytnefprint says %q", got, want)
+			}
+		})
+	}
+}
+
+// TestReadTNEFLayouts checks the decoder, against Debian's tnef, on
+// layouts that Outlook and Exchange write and the real files do not show:
+// an attachment's data before its title, data only in the attachment's
+// MAPI properties, properties named by string, multi-valued properties,
+// and bytes after the last attribute. tnefWriter writes the streams; the
+// attachments Debian's tnef extracts from them, and the message class
+// ytnefprint reads, show the writer and our reader are not just agreeing.
+func TestReadTNEFLayouts(t *testing.T) {
+	t.Parallel()
+	minutes := []byte("Minutes of the strategy discussion, case CR-2026-0042.\r\n")
+	photo := bytes.Repeat([]byte{0xFF, 0xD8, 0xFF, 0xE0, 0x42}, 701) // odd length: padding
+	note := func(props ...mapiOut) *tnefWriter {
+		w := newTNEFWriter()
+		w.attr(1, 0x00078008, []byte("IPM.Note\x00"))
+		w.attr(1, 0x00069003, mapiBlock(append(props, unicodeProp(prSubject, "Minutes"))))
+		return w
+	}
+	rendData := []byte{1, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0}
+	tests := []struct {
+		name  string
+		tnef  []byte
+		files [][]byte                           // the attachments' data, in order
+		check func(t *testing.T, m *tnefMessage) // more to check, if any
+	}{
+		{"title before data", func() []byte {
+			w := note()
+			w.attr(2, 0x00069002, rendData)
+			w.attr(2, 0x00018010, []byte("minutes.txt\x00"))
+			w.attr(2, 0x0006800F, minutes)
+			return w.bytes()
+		}(), [][]byte{minutes}, nil},
+		{"data before title, two attachments", func() []byte {
+			w := note()
+			w.attr(2, 0x00069002, rendData)
+			w.attr(2, 0x0006800F, minutes)
+			w.attr(2, 0x00018010, []byte("minutes.txt\x00"))
+			w.attr(2, 0x00069002, rendData)
+			w.attr(2, 0x0006800F, photo)
+			w.attr(2, 0x00018010, []byte("photo.jpg\x00"))
+			w.attr(2, 0x00069005, mapiBlock([]mapiOut{unicodeProp(prAttachLongFilename, "photo of the scene.jpg")}))
+			return w.bytes()
+		}(), [][]byte{minutes, photo}, nil},
+		{"data only in the MAPI properties", func() []byte {
+			w := note()
+			w.attr(2, 0x00069002, rendData)
+			w.attr(2, 0x00069005, mapiBlock([]mapiOut{
+				unicodeProp(prAttachLongFilename, "photo.jpg"),
+				{typ: ptBinary, id: prAttachDataBin, value: photo},
+			}))
+			return w.bytes()
+		}(), [][]byte{photo}, nil},
+		{"string-named and multi-valued properties", func() []byte {
+			w := note(
+				mapiOut{typ: ptString8, id: 0x8000, named: true, guid: psetidMeeting, name: "x-convene-case\x00", value: []byte("CR-2026-0042\x00")},
+				mapiOut{typ: ptLong | mvFlag, id: 0x6601, values: [][]byte{le32(7), le32(9), le32(11)}},
+				mapiOut{typ: ptUnicode | mvFlag, id: 0x6602, values: [][]byte{utf16le("a\x00"), utf16le("bcd\x00")}},
+				mapiOut{typ: ptBinary | mvFlag, id: 0x6603, values: [][]byte{{1, 2, 3}, {4}}},
+			)
+			w.attr(2, 0x00069002, rendData)
+			w.attr(2, 0x00018010, []byte("minutes.txt\x00"))
+			w.attr(2, 0x0006800F, minutes)
+			return w.bytes()
+		}(), [][]byte{minutes}, func(t *testing.T, m *tnefMessage) {
+			var names []string
+			var longs [][]byte
+			for _, p := range m.props {
+				if p.named {
+					names = append(names, p.name)
+				}
+				if p.id == 0x6601 {
+					longs = p.values
+				}
+			}
+			if diff := cmp.Diff([]string{"x-convene-case"}, names); diff != "" {
+				t.Errorf("property names (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff([][]byte{le32(7), le32(9), le32(11)}, longs); diff != "" {
+				t.Errorf("multi-valued property (-want +got):\n%s", diff)
+			}
+		}},
+		{"bytes after the last attribute", func() []byte {
+			w := note()
+			w.attr(2, 0x00069002, rendData)
+			w.attr(2, 0x00018010, []byte("minutes.txt\x00"))
+			w.attr(2, 0x0006800F, minutes)
+			return append(w.bytes(), "\r\n\r\n"...) // as a relay that ends every part with a line may leave it
+		}(), [][]byte{minutes}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			file := filepath.Join(t.TempDir(), "winmail.dat")
+			if err := os.WriteFile(file, tt.tnef, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			msg, err := readTNEF(tt.tnef)
+			if err != nil {
+				t.Fatalf("readTNEF: %v", err)
+			}
+			var ours [][]byte
+			for _, a := range msg.attachments {
+				ours = append(ours, a.data)
+			}
+			if diff := cmp.Diff(tt.files, ours); diff != "" {
+				t.Errorf("attachments (-written +read):\n%s", diff)
+			}
+			// The properties after the odd ones are still found.
+			if got, want := msg.props.tag(prSubject).str(), "Minutes"; got != want {
+				t.Errorf("subject %q, want %q", got, want)
+			}
+			if tt.check != nil {
+				tt.check(t, msg)
+			}
+			if _, err := ParseMessage(tnefMail(t, "priya.patel@police.example.uk", tt.tnef)); !errors.Is(err, ErrNoCalendar) {
+				t.Errorf("ParseMessage = %v, want %v", err, ErrNoCalendar)
+			}
+
+			dir := t.TempDir()
+			out, err := exec.Command("/usr/bin/tnef", "--number-backups", "-C", dir, "-f", file).CombinedOutput()
+			if err != nil {
+				t.Fatalf("tnef: %v\n%s", err, out)
+			}
+			var theirs, want []string
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range entries {
+				b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+				if err != nil {
+					t.Fatal(err)
+				}
 				theirs = append(theirs, digest(b))
 			}
-		}
-		slices.Sort(theirs)
-		compared += len(theirs)
-		if diff := cmp.Diff(theirs, ours); diff != "" {
-			t.Errorf("%s: attachments differ from Debian's tnef (-tnef +ours):\n%s", name, diff)
-		}
-
-		cmd := exec.Command("/usr/bin/ytnefprint", file)
-		cmd.Env = append(os.Environ(), "TZ=UTC")
-		out, _ = cmd.CombinedOutput()
-		if m := classLine.FindSubmatch(out); m != nil {
-			if got, want := msg.class, strings.TrimSpace(string(m[1])); got != want {
-				t.Errorf("%s: message class %q, ytnefprint says %q", name, got, want)
+			for _, b := range ours {
+				want = append(want, digest(b))
 			}
-		}
-	}
-	if compared < 5 {
-		t.Errorf("only %d attachments compared: the fixtures no longer test much", compared)
+			slices.Sort(theirs)
+			slices.Sort(want)
+			if diff := cmp.Diff(theirs, want); diff != "" {
+				t.Errorf("attachments differ from Debian's tnef (-tnef +ours):\n%s", diff)
+			}
+
+			cmd := exec.Command("/usr/bin/ytnefprint", file)
+			cmd.Env = append(os.Environ(), "TZ=UTC")
+			out, err = cmd.CombinedOutput()
+			if !bytes.Contains(out, []byte("Message Class: IPM.Note\n")) {
+				t.Errorf("ytnefprint does not read the message class (%v):\n%s", err, out)
+			}
+			// ytnefprint counts the message's MAPI properties first.
+			if m := regexp.MustCompile(`MAPI Properties: (\d+)`).FindSubmatch(out); m == nil {
+				t.Errorf("ytnefprint lists no MAPI properties:\n%s", out)
+			} else if got, want := strconv.Itoa(len(msg.props)), string(m[1]); got != want {
+				t.Errorf("%s message properties read, ytnefprint reads %s:\n%s", got, want, out)
+			}
+		})
 	}
 }
 
@@ -145,10 +333,10 @@ func tnefMail(t testing.TB, from string, tnef []byte) []byte {
 	return b.Bytes()
 }
 
-// The synthetic fixtures. No real TNEF meeting reply could be found under
-// a licence that lets us keep it, so these are written by tnefWriter
-// below, following [MS-OXTNEF] and the properties [MS-OXOCAL] gives a
-// meeting response, and checked with ytnefprint, an independent decoder.
+// The synthetic fixtures. No real TNEF meeting reply could be had from a
+// package registry, so these are written by tnefWriter below, following
+// [MS-OXTNEF] and the properties [MS-OXOCAL] gives a meeting response, and
+// checked with ytnefprint, an independent decoder.
 // They are kept in testdata/tnef/synthetic (go test -update rewrites them)
 // so that a change to the writer shows up as a change to the files.
 
@@ -412,23 +600,30 @@ func (w *tnefWriter) attr(level byte, id uint32, data []byte) {
 
 func (w *tnefWriter) bytes() []byte { return w.b.Bytes() }
 
-// mapiOut is one property to write.
+// mapiOut is one property to write: one value, or for a multi-valued
+// type (mvFlag set) several.
 type mapiOut struct {
-	typ   uint16
-	id    uint16
-	named bool
-	guid  [16]byte
-	lid   uint32
-	value []byte
+	typ    uint16
+	id     uint16
+	named  bool
+	guid   [16]byte
+	lid    uint32
+	name   string // a named property named by string (MNID_STRING), not lid
+	value  []byte
+	values [][]byte
 }
 
 func unicodeProp(id uint16, s string) mapiOut {
-	u := utf16.Encode([]rune(s + "\x00"))
+	return mapiOut{typ: ptUnicode, id: id, value: utf16le(s + "\x00")}
+}
+
+func utf16le(s string) []byte {
+	u := utf16.Encode([]rune(s))
 	b := make([]byte, 2*len(u))
 	for i, c := range u {
 		binary.LittleEndian.PutUint16(b[2*i:], c)
 	}
-	return mapiOut{typ: ptUnicode, id: id, value: b}
+	return b
 }
 
 func string8Prop(id uint16, s string) mapiOut {
@@ -448,21 +643,39 @@ func mapiBlock(props []mapiOut) []byte {
 			id = 0x8000 + uint16(i) // named IDs are assigned per stream
 		}
 		b.Write([]byte{byte(p.typ), byte(p.typ >> 8), byte(id), byte(id >> 8)})
-		if p.named {
+		if p.named && p.name != "" {
+			name := utf16le(p.name)
+			b.Write(p.guid[:])
+			b.Write(le32(1)) // MNID_STRING
+			b.Write(le32(uint32(len(name))))
+			writePadded(&b, name)
+		} else if p.named {
 			b.Write(p.guid[:])
 			b.Write(le32(0)) // MNID_ID
 			b.Write(le32(p.lid))
 		}
-		if isVariable(p.typ) {
+		values := [][]byte{p.value}
+		if p.typ&mvFlag != 0 {
+			values = p.values
+			b.Write(le32(uint32(len(values))))
+		} else if isVariable(p.typ) {
 			b.Write(le32(1))
-			b.Write(le32(uint32(len(p.value))))
 		}
-		b.Write(p.value)
-		for n := len(p.value); n%4 != 0; n++ {
-			b.WriteByte(0)
+		for _, v := range values {
+			if isVariable(p.typ &^ mvFlag) {
+				b.Write(le32(uint32(len(v))))
+			}
+			writePadded(&b, v)
 		}
 	}
 	return b.Bytes()
+}
+
+func writePadded(b *bytes.Buffer, v []byte) {
+	b.Write(v)
+	for n := len(v); n%4 != 0; n++ {
+		b.WriteByte(0)
+	}
 }
 
 // globalObjectID is PidLidGlobalObjectId for a meeting that came from
