@@ -2,6 +2,7 @@ package calendar
 
 import (
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/emersion/go-webdav/caldav"
 )
 
 // CalDAV is a calendar on a CalDAV server (RFC 4791). URL is either a
@@ -25,9 +28,9 @@ import (
 // free-busy-query or expand, which servers support unevenly (Radicale 3.1
 // has neither).
 //
-// Every request goes through Policy (see OutboundPolicy), the credential
-// only to its origin, and redirects are followed with the same method;
-// Limits bounds each query.
+// Every request, go-webdav's included, goes through Policy (see
+// OutboundPolicy), the credential only to its origin, and redirects are
+// followed with the same method; Limits bounds each query.
 type CalDAV struct {
 	URL        string
 	Credential Credential
@@ -145,38 +148,14 @@ func bindCredential(cred Credential, rawURL string) (Credential, error) {
 
 var errCredentialOrigin = errors.New("the credential is bound to another origin than the calendar URL")
 
-// calendars finds the calendar collections to query.
+// calendars finds the calendar collections to query: the URL itself when
+// it leads to one, else those discovery finds from it.
 func (c *CalDAV) calendars(ctx context.Context, f *fetcher) ([]davCalendar, error) {
-	start, err := url.Parse(c.URL)
+	base, self, err := c.locate(ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	if start.Path == "" {
-		// A service domain (RFC 6764 §5): ask its well-known URL first.
-		wk := *start
-		wk.Path = "/.well-known/caldav"
-		cals, err := c.discover(ctx, f, &wk)
-		var se *statusError
-		if err == nil || !errors.As(err, &se) || se.status != http.StatusNotFound {
-			return cals, err
-		}
-		start.Path = "/"
-	}
-	return c.discover(ctx, f, start)
-}
-
-func (c *CalDAV) discover(ctx context.Context, f *fetcher, start *url.URL) ([]davCalendar, error) {
-	var self davResponse
-	base, err := f.davRequest(ctx, "PROPFIND", start.String(), "0", propfindDiscovery, func(_ *url.URL, r davResponse) error {
-		if self.Href == "" {
-			self = r
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if cal, ok := asCalendar(base, base.String(), self.Prop); ok {
+	if cal, ok := asCalendar(base.String(), self.Prop); ok {
 		return []davCalendar{cal}, nil
 	}
 	if self.Prop.CurrentUserPrincipal == nil || len(self.Prop.CurrentUserPrincipal.Hrefs) == 0 {
@@ -184,54 +163,120 @@ func (c *CalDAV) discover(ctx context.Context, f *fetcher, start *url.URL) ([]da
 	}
 	principal, err := resolve(base, self.Prop.CurrentUserPrincipal.Hrefs[0])
 	if err != nil {
-		return nil, err
+		return nil, &decodeError{err}
 	}
-	var homes []string
-	pbase, err := f.davRequest(ctx, "PROPFIND", principal.String(), "0", propfindHomeSet, func(_ *url.URL, r davResponse) error {
-		if r.Prop.CalendarHomeSet != nil && homes == nil {
-			homes = r.Prop.CalendarHomeSet.Hrefs
+	return discover(ctx, f, principal)
+}
+
+// locate asks the source URL, with one PROPFIND (Depth 0) that follows
+// redirects, where it leads, whether it is a calendar collection and whose
+// principal is asking (RFC 5397). A URL with no path is a service domain:
+// its /.well-known/caldav URL (RFC 6764 §5) is asked first, and the
+// server's root when the domain has none. It returns the URL that
+// answered, against which the answer's hrefs are resolved.
+//
+// This is ours rather than go-webdav's: go-webdav resolves hrefs against
+// the URL it was given, not the one that answered after a redirect (the
+// whole point of the well-known URL), cannot ask a collection for its
+// resource type at Depth 0, and (v0.6) asks for the current user's
+// principal at its URL without the trailing slash (path.Join), which
+// Xandikos answers with 404.
+func (c *CalDAV) locate(ctx context.Context, f *fetcher) (*url.URL, davResponse, error) {
+	start, err := url.Parse(c.URL)
+	if err != nil {
+		return nil, davResponse{}, err
+	}
+	ask := func(u *url.URL) (*url.URL, davResponse, error) {
+		var self davResponse
+		seen := false
+		base, err := f.davRequest(ctx, "PROPFIND", u.String(), "0", propfindLocate, func(_ *url.URL, r davResponse) error {
+			if !seen {
+				self, seen = r, true
+			}
+			return nil
+		})
+		return base, self, err
+	}
+	if start.Path == "" {
+		wk := *start
+		wk.Path = "/.well-known/caldav"
+		base, self, err := ask(&wk)
+		var se *statusError
+		if err == nil || !errors.As(err, &se) || se.status != http.StatusNotFound {
+			return base, self, err
 		}
-		return nil
-	})
+		start.Path = "/"
+	}
+	return ask(start)
+}
+
+// discover finds the user's calendar collections from their principal
+// with go-webdav's CalDAV client over the fetcher: calendar-home-set
+// (RFC 4791 §6.2.1), then the collections there that can hold events or
+// free/busy data. go-webdav keeps only the path of each href, so the home
+// is looked for on the principal's server; a credential would not be sent
+// to another anyway.
+func discover(ctx context.Context, f *fetcher, principal *url.URL) ([]davCalendar, error) {
+	client, err := caldav.NewClient(davHTTP{f}, (&url.URL{Scheme: principal.Scheme, Host: principal.Host, Path: "/"}).String())
 	if err != nil {
 		return nil, err
 	}
-	if len(homes) == 0 {
-		return nil, &SourceError{Reason: ReasonNoCalendar, Err: errors.New("the principal has no calendar-home-set")}
-	}
-	home, err := resolve(pbase, homes[0])
+	home, err := client.FindCalendarHomeSet(ctx, principal.Path)
 	if err != nil {
-		return nil, err
+		return nil, discoveryError(ctx, "the principal has no calendar-home-set", err)
+	}
+	found, err := client.FindCalendars(ctx, home)
+	if err != nil {
+		return nil, discoveryError(ctx, "listing the calendar home", err)
 	}
 	var cals []davCalendar
-	_, err = f.davRequest(ctx, "PROPFIND", home.String(), "1", propfindCalendars, func(hbase *url.URL, r davResponse) error {
-		if cal, ok := asCalendar(hbase, r.Href, r.Prop); ok {
-			u, err := resolve(hbase, cal.url)
-			if err != nil {
-				return nil
-			}
-			cal.url = u.String()
+	for _, fc := range found {
+		u := url.URL{Scheme: principal.Scheme, Host: principal.Host, Path: fc.Path}
+		if cal, ok := calendarOf(u.String(), fc.SupportedComponentSet); ok {
 			cals = append(cals, cal)
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
 	return cals, nil
 }
 
-// asCalendar reports whether a resource is a calendar collection that can
-// hold events or free/busy data.
-func asCalendar(base *url.URL, href string, p davProp) (davCalendar, bool) {
+// discoveryError classifies what go-webdav returns: the fetcher's own
+// errors and those of the context as they are, XML it could not read as
+// an unparseable answer, and anything else (a property missing or
+// refused) as no calendar found.
+func discoveryError(ctx context.Context, what string, err error) error {
+	var st *statusError
+	var te *transportError
+	var se *xml.SyntaxError
+	switch {
+	case ctx.Err() != nil || errors.As(err, &st) || errors.As(err, &te) || fatal(err) || isTimeout(err):
+		return err
+	case errors.As(err, &se):
+		return &decodeError{err}
+	}
+	return &SourceError{Reason: ReasonNoCalendar, Err: fmt.Errorf("%s: %w", what, err)}
+}
+
+// asCalendar reports whether a resource with properties p is a calendar
+// collection that can hold events or free/busy data.
+func asCalendar(href string, p davProp) (davCalendar, bool) {
 	if p.ResourceType == nil || p.ResourceType.Calendar == nil {
 		return davCalendar{}, false
 	}
-	cal := davCalendar{url: href}
+	var comps []string
 	if p.SupportedComponents != nil {
 		for _, c := range p.SupportedComponents.Comps {
-			cal.comps = append(cal.comps, strings.ToUpper(c.Name))
+			comps = append(comps, c.Name)
 		}
+	}
+	return calendarOf(href, comps)
+}
+
+// calendarOf is the calendar collection at href, if its supported
+// components (none said: any) include events or free/busy data.
+func calendarOf(href string, comps []string) (davCalendar, bool) {
+	cal := davCalendar{url: href}
+	for _, c := range comps {
+		cal.comps = append(cal.comps, strings.ToUpper(c))
 	}
 	if len(cal.comps) > 0 && !slices.Contains(cal.comps, "VEVENT") && !slices.Contains(cal.comps, "VFREEBUSY") {
 		return davCalendar{}, false

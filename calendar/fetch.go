@@ -160,6 +160,50 @@ func (f *fetcher) challenged(chs []challenge) bool {
 	return false
 }
 
+// davHTTP is the fetcher as go-webdav's HTTP client (webdav.HTTPClient),
+// so that the requests its CalDAV client makes are held to the same
+// policy, credential origin, authentication, redirects and size limit as
+// ours. An answer that is not 2xx becomes a *statusError here, before
+// go-webdav reads its body, so that a refusal (401, 403) or a missing
+// collection (404) is classified as ours are.
+type davHTTP struct{ f *fetcher }
+
+// maxRequestBody bounds the body of a request go-webdav hands us: its
+// PROPFIND bodies are a few hundred bytes.
+const maxRequestBody = 64 << 10
+
+func (d davHTTP) Do(req *http.Request) (*http.Response, error) {
+	var body []byte
+	if req.Body != nil {
+		b, err := io.ReadAll(io.LimitReader(req.Body, maxRequestBody+1))
+		req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		if len(b) > maxRequestBody {
+			return nil, fmt.Errorf("%s %s: request body over %d bytes", req.Method, req.URL.Redacted(), maxRequestBody)
+		}
+		body = b
+	}
+	resp, err := d.f.do(req.Context(), req.Method, req.URL.String(), req.Header, body)
+	if err != nil {
+		return nil, &transportError{err}
+	}
+	if resp.StatusCode/100 != 2 {
+		drain(resp)
+		return nil, &statusError{req.Method, resp.Request.URL.Redacted(), resp.StatusCode}
+	}
+	return resp, nil
+}
+
+// transportError marks an error of the fetcher itself (a refused or failed
+// connection, too many redirects) as it passes through go-webdav, so that
+// it is not mistaken for an answer go-webdav could not read.
+type transportError struct{ err error }
+
+func (e *transportError) Error() string { return e.err.Error() }
+func (e *transportError) Unwrap() error { return e.err }
+
 // drain reads a little of an unwanted body so the connection can be
 // reused, and closes it.
 func drain(resp *http.Response) {

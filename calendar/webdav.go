@@ -11,11 +11,13 @@ import (
 	"strings"
 )
 
-// The little of WebDAV (RFC 4918) and CalDAV (RFC 4791) that reading busy
-// time needs, written here rather than taken from a general client so that
-// every request goes through the fetcher (policy, credential origin,
-// redirects with the same method), every answer is read as a stream within
-// the limits, and one unreadable object costs only itself.
+// The WebDAV (RFC 4918) and CalDAV (RFC 4791) requests go-webdav cannot
+// make as reading busy time needs them (see the package documentation):
+// the PROPFIND that finds where a URL leads, whether it is a calendar and
+// whose principal it answers, and the calendar-query and calendar-multiget REPORTs, whose multistatus
+// is read here as a stream, one response at a time, so that one unreadable
+// object costs only itself. Discovery beyond that is go-webdav's, through
+// davHTTP.
 
 const (
 	nsDAV    = "DAV:"
@@ -27,7 +29,6 @@ type davProp struct {
 	ETag                 string   `xml:"DAV: getetag"`
 	CalendarData         *string  `xml:"urn:ietf:params:xml:ns:caldav calendar-data"`
 	CurrentUserPrincipal *davHref `xml:"DAV: current-user-principal"`
-	CalendarHomeSet      *davHref `xml:"urn:ietf:params:xml:ns:caldav calendar-home-set"`
 	ResourceType         *struct {
 		Calendar *struct{} `xml:"urn:ietf:params:xml:ns:caldav calendar"`
 	} `xml:"DAV: resourcetype"`
@@ -158,9 +159,6 @@ func mergeProp(dst *davProp, src davProp) {
 	if src.CurrentUserPrincipal != nil {
 		dst.CurrentUserPrincipal = src.CurrentUserPrincipal
 	}
-	if src.CalendarHomeSet != nil {
-		dst.CalendarHomeSet = src.CalendarHomeSet
-	}
 	if src.ResourceType != nil {
 		dst.ResourceType = src.ResourceType
 	}
@@ -180,12 +178,6 @@ func resolve(base *url.URL, href string) (*url.URL, error) {
 	return u, nil
 }
 
-// sameResource reports whether two URLs name the same collection, ignoring
-// a trailing slash and percent-encoding differences.
-func sameResource(a, b *url.URL) bool {
-	return strings.EqualFold(a.Host, b.Host) && strings.TrimSuffix(a.Path, "/") == strings.TrimSuffix(b.Path, "/")
-}
-
 // xmlEscape escapes text for an XML body.
 func xmlEscape(s string) string {
 	var b strings.Builder
@@ -194,23 +186,16 @@ func xmlEscape(s string) string {
 }
 
 // The request bodies. The calendar-query asks for the whole object with an
-// empty calendar-data (RFC 4791 §9.6): a comp/allprop/allcomp request is
-// read differently by servers, one of which answers with components that
-// have no properties.
-const (
-	propfindDiscovery = `<?xml version="1.0" encoding="utf-8"?>
+// empty calendar-data (RFC 4791 §9.6): a comp/allprop/allcomp request, the
+// only kind go-webdav can send, is read differently by servers, one of
+// which answers with components that have no properties.
+
+// propfindLocate asks a URL what it is: a calendar collection, and which
+// components it holds, and whose principal is asking.
+const propfindLocate = `<?xml version="1.0" encoding="utf-8"?>
 <D:propfind xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop>
 <D:current-user-principal/><D:resourcetype/><C:supported-calendar-component-set/>
 </D:prop></D:propfind>`
-	propfindHomeSet = `<?xml version="1.0" encoding="utf-8"?>
-<D:propfind xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop>
-<C:calendar-home-set/>
-</D:prop></D:propfind>`
-	propfindCalendars = `<?xml version="1.0" encoding="utf-8"?>
-<D:propfind xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop>
-<D:resourcetype/><C:supported-calendar-component-set/>
-</D:prop></D:propfind>`
-)
 
 // calendarQuery is a calendar-query REPORT (RFC 4791 §7.8) for the
 // components of one type overlapping the window: whole objects, or with
