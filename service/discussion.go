@@ -355,7 +355,8 @@ type PendingMessage struct {
 	Sequence int    `json:"sequence"`
 	Uninvite bool   `json:"uninvite,omitempty"`
 	Comment  string `json:"comment,omitempty"`
-	// CounterID names the counter proposal a DECLINECOUNTER answers.
+	// CounterID names the counter proposal a DECLINECOUNTER, or the
+	// REQUEST sent with it, answers.
 	CounterID string `json:"counter_id,omitempty"`
 	// Reminder marks a REQUEST re-sent to chase a reply.
 	Reminder bool `json:"reminder,omitempty"`

@@ -181,13 +181,19 @@ func (a *App) render(ctx context.Context, d *Discussion, pm PendingMessage) ([]*
 		}
 		inv.RSVP = links
 	}
-	if pm.Method == "DECLINECOUNTER" {
+	if pm.CounterID != "" {
+		// A counter decision: the DECLINECOUNTER or the unchanged meeting
+		// as a REQUEST, each saying the proposed time was not accepted
+		// (as invites.Composer.DeclineCounter writes them; each is a
+		// pending message of its own, see Discussion.DeclineCounter).
 		for _, c := range d.Counters {
 			if c.ID == pm.CounterID {
 				inv.DeclinedProposal = &invites.Proposal{Start: c.Start, End: c.End}
 			}
 		}
-		return a.Mail.Composer.DeclineCounter(inv)
+		if pm.Method == "DECLINECOUNTER" {
+			inv.RSVP = invites.RSVPLinks{}
+		}
 	}
 	msg, err := a.Mail.Composer.Compose(inv)
 	if err != nil {

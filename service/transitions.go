@@ -247,7 +247,13 @@ func (d *Discussion) DeclineCounter(counterID, comment string, by Actor, now tim
 		}
 		c.Status, c.DecidedBy, c.DecidedAt, c.Decision = "declined", &by, &now, truncate(comment, maxCommentBytes)
 		if d.invitee(c.From) != nil && d.Booking != nil {
-			d.queue("DECLINECOUNTER", c.From, i, func(m *PendingMessage) { m.CounterID = c.ID })
+			// The DECLINECOUNTER, and since Outlook ignores that, the
+			// unchanged meeting as a REQUEST saying the proposal was not
+			// accepted: two messages, so two pending messages (numbered
+			// apart from the invitations of the same sequence).
+			answers := func(m *PendingMessage) { m.CounterID = c.ID }
+			d.queue("DECLINECOUNTER", c.From, i, answers)
+			d.queue("REQUEST", c.From, 2000+i, answers)
 		}
 		d.record(now, by, "counter_declined", c.From)
 		return Effects{Detail: map[string]any{"counter_id": c.ID}}, nil

@@ -524,6 +524,12 @@ func TestInboundBounds(t *testing.T) {
 		if i := slices.IndexFunc(d.Pending, func(m PendingMessage) bool { return m.Method == "DECLINECOUNTER" }); i < 0 || d.Pending[i].Comment != "" {
 			t.Errorf("pending %+v", d.Pending)
 		}
+		// Outlook ignores DECLINECOUNTER: the unchanged meeting goes too,
+		// as a message of its own, not one of the invitations' ids.
+		if i := slices.IndexFunc(d.Pending, func(m PendingMessage) bool { return m.Method == "REQUEST" && m.CounterID == "k1" }); i < 0 ||
+			d.Pending[i].To != dana || d.Pending[i].ID == d.ID+":REQUEST:"+itoa(d.Sequence)+":"+dana+":0" {
+			t.Errorf("pending %+v, want a REQUEST for the declined counter with an id of its own", d.Pending)
+		}
 		if _, err := d.DeclineCounter("k1", "", bso, t0); code(err) != EPRECONDITION {
 			t.Errorf("declining twice: %v", err)
 		}
