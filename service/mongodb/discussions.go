@@ -623,7 +623,14 @@ func (pl *patchPlan) buildPending(cur *current, filter *bson.D, nor *bson.A, set
 		ids, raws = append(ids, r.ID), append(raws, raw)
 	}
 	if len(p.AddPending) == 0 {
-		*filter = append(*filter, bson.E{Key: "pending.id", Value: bson.D{{Key: "$all", Value: ids}}})
+		// Each still pending: an $and of equalities, since FerretDB v1
+		// matches $all on a path into an array of documents only for a
+		// single value.
+		var all bson.A
+		for _, id := range ids {
+			all = append(all, bson.D{{Key: "pending.id", Value: id}})
+		}
+		*filter = append(*filter, bson.E{Key: "$and", Value: all})
 		*pullAll = append(*pullAll, bson.E{Key: "pending", Value: raws})
 		return nil
 	}

@@ -591,19 +591,29 @@ func testMovedPending(t *testing.T, s service.Store) {
 		t.Errorf("outbox after moving m2 (-want +got):\n%s", diff)
 	}
 	wantCode(t, "moving m2 again", s.PatchDiscussion(ctx, &service.DiscussionPatch{ID: "d1", Version: 1, MovedPending: []service.MessageRef{ref("m2")}, At: T0}), service.ECONFLICT)
+	// Several moved at once, as a booking's invitations are.
+	mustPatch(t, s, &service.DiscussionPatch{ID: "d1", Version: 1, AddPending: []service.PendingMessage{pm("m5"), pm("m6")}, At: T0})
+	mustPatch(t, s, &service.DiscussionPatch{ID: "d1", Version: 1, MovedPending: []service.MessageRef{ref("m5"), ref("m6")}, At: T0})
+	got = mustLoad(t, s, "d1")
+	if diff := cmp.Diff([]service.PendingMessage{pm("m1"), pm("m3")}, got.Pending, equal); diff != "" {
+		t.Errorf("pending after moving m5 and m6 (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]service.MessageRef{ref("m2"), ref("m5"), ref("m6")}, got.Outbox, equal); diff != "" {
+		t.Errorf("outbox after moving m5 and m6 (-want +got):\n%s", diff)
+	}
 	// Adding and moving in one patch.
 	mustPatch(t, s, &service.DiscussionPatch{ID: "d1", Version: 1, AddPending: []service.PendingMessage{pm("m4")}, MovedPending: []service.MessageRef{ref("m3"), ref("m1")}, At: T0})
 	got = mustLoad(t, s, "d1")
 	if diff := cmp.Diff([]service.PendingMessage{pm("m4")}, got.Pending, equal); diff != "" {
 		t.Errorf("pending after add and move (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]service.MessageRef{ref("m2"), ref("m3"), ref("m1")}, got.Outbox, equal); diff != "" {
+	if diff := cmp.Diff([]service.MessageRef{ref("m2"), ref("m5"), ref("m6"), ref("m3"), ref("m1")}, got.Outbox, equal); diff != "" {
 		t.Errorf("outbox after add and move (-want +got):\n%s", diff)
 	}
 	pending("d1")
 	mustPatch(t, s, &service.DiscussionPatch{ID: "d1", Version: 1, MovedPending: []service.MessageRef{ref("m4")}, At: T0})
 	pending()
-	if got = mustLoad(t, s, "d1"); got.Version != 1 || len(got.Pending) != 0 || len(got.Outbox) != 4 {
+	if got = mustLoad(t, s, "d1"); got.Version != 1 || len(got.Pending) != 0 || len(got.Outbox) != 6 {
 		t.Errorf("at the end: version %d, %d pending, %d in the outbox", got.Version, len(got.Pending), len(got.Outbox))
 	}
 }

@@ -121,7 +121,7 @@ func Person(id, email string) *service.Person {
 		Expertise: []string{"child sexual exploitation"}, Assistants: []string{"pa." + email},
 		Calendar: &service.CalendarSource{Type: "caldav", URL: "https://cal.example.org/dav/sam/", CredentialRef: "env:CONVENE_CRED_SAM",
 			CredentialOrigin: "https://cal.example.org"},
-		Active:   true, Version: 1, CreatedAt: T0, UpdatedAt: T0,
+		Active: true, Version: 1, CreatedAt: T0, UpdatedAt: T0,
 	}
 }
 
