@@ -462,6 +462,9 @@ type DiscussionFilter struct {
 	Agency     policy.Agency
 	// CaseReference selects the discussions of one case reference.
 	CaseReference string
+	// Summary leaves each discussion's timeline out: a list shows
+	// summaries, and the events are the bulk of a discussion.
+	Summary bool
 	VisibleTo     string
 	Breached      *bool
 	AtRisk        *bool

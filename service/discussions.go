@@ -97,6 +97,7 @@ func (a *App) Discussions(ctx context.Context, f DiscussionFilter) ([]Discussion
 		f.VisibleTo = strings.ToLower(p.Email)
 	}
 	f.Limit = PageLimit(f.Limit)
+	f.Summary = true // a list shows summaries; a discussion's read shows its timeline
 	ds, err := a.Store.Discussions(ctx, f)
 	if err != nil {
 		return nil, err

@@ -78,8 +78,8 @@ func (a *App) WatchOnce(ctx context.Context, w Watch) error {
 	// follow-ons still running: the years of concluded ones stay out of
 	// the watch's way.
 	passes := []DiscussionFilter{
-		{Status: []DiscussionStatus{StatusProposed, StatusBooked, StatusInProgress}, Limit: 200},
-		{Status: []DiscussionStatus{StatusConcluded}, DeadlineFrom: now.Add(-followOnHorizon), Limit: 200},
+		{Status: []DiscussionStatus{StatusProposed, StatusBooked, StatusInProgress}, Limit: 200, Summary: true},
+		{Status: []DiscussionStatus{StatusConcluded}, DeadlineFrom: now.Add(-followOnHorizon), Limit: 200, Summary: true},
 	}
 	for _, f := range passes {
 		if err := a.watchPass(ctx, f, w, now, &atRisk, &breached, &awaiting, &overdue); err != nil {

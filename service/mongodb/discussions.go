@@ -285,7 +285,27 @@ func (s *Store) Discussions(ctx context.Context, f service.DiscussionFilter) ([]
 		filter = bson.D{{Key: "$and", Value: and}}
 	}
 	opts := options.Find().SetSort(bson.D{{Key: "deadline", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(int64(max(f.Limit, 0)))
+	if f.Summary {
+		return s.findSummaries(ctx, filter, opts)
+	}
 	return s.findDiscussions(ctx, filter, opts)
+}
+
+// findSummaries is findDiscussions without the timelines.
+func (s *Store) findSummaries(ctx context.Context, filter bson.D, opts *options.FindOptionsBuilder) ([]service.Discussion, error) {
+	cur, err := s.discussions.Find(ctx, filter, opts)
+	if err != nil {
+		return nil, translate(err, "discussions")
+	}
+	var docs []discussionDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, translate(err, "discussions")
+	}
+	out := make([]service.Discussion, len(docs))
+	for i := range docs {
+		out[i] = docs[i].discussion()
+	}
+	return out, nil
 }
 
 func (s *Store) findDiscussions(ctx context.Context, filter bson.D, opts *options.FindOptionsBuilder) ([]service.Discussion, error) {

@@ -419,7 +419,7 @@ func (s *Store) Discussion(ctx context.Context, id string) (*service.Discussion,
 		if err != nil {
 			return err
 		}
-		out, err = assemble(ctx, tx, rows)
+		out, err = assemble(ctx, tx, rows, true)
 		return err
 	})
 	if err != nil {
@@ -441,7 +441,7 @@ func (s *Store) Discussions(ctx context.Context, f service.DiscussionFilter) ([]
 		if err != nil {
 			return err
 		}
-		out, err = assemble(ctx, tx, rows)
+		out, err = assemble(ctx, tx, rows, !f.Summary)
 		return err
 	})
 	return out, err
@@ -555,7 +555,7 @@ type headRow struct {
 // newest events, pending messages and outbox references of those
 // discussions, one query each, and puts the discussions together in row
 // order.
-func assemble(ctx context.Context, tx *sql.Tx, rows *sql.Rows) ([]service.Discussion, error) {
+func assemble(ctx context.Context, tx *sql.Tx, rows *sql.Rows, timeline bool) ([]service.Discussion, error) {
 	var heads []headRow
 	for rows.Next() {
 		var h headRow
@@ -602,6 +602,9 @@ func assemble(ctx context.Context, tx *sql.Tx, rows *sql.Rows) ([]service.Discus
 		})
 	if err != nil {
 		return nil, err
+	}
+	if !timeline {
+		windowsJSON = "[]"
 	}
 	err = each(ctx, tx, `SELECT e.discussion_id, e.seq, e.event FROM json_each(?) j
 		CROSS JOIN discussion_events e ON e.discussion_id = j.value ->> 0 AND e.seq > j.value ->> 1
@@ -776,7 +779,7 @@ func (s *Store) DiscussionsWithPending(ctx context.Context, limitN int) ([]servi
 		if err != nil {
 			return err
 		}
-		out, err = assemble(ctx, tx, rows)
+		out, err = assemble(ctx, tx, rows, true)
 		return err
 	})
 	return out, err

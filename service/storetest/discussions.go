@@ -617,3 +617,20 @@ func testMovedPending(t *testing.T, s service.Store) {
 		t.Errorf("at the end: version %d, %d pending, %d in the outbox", got.Version, len(got.Pending), len(got.Outbox))
 	}
 }
+
+// A summary list leaves the timeline out and keeps the rest.
+func testSummaryList(t *testing.T, s service.Store) {
+	d := Discussion("d1", T0.Add(72*time.Hour), Invitee("a@example.org", "police"))
+	mustCreate(t, s, d)
+	full, err := s.Discussions(ctx, service.DiscussionFilter{Limit: 10})
+	if err != nil || len(full) != 1 || len(full[0].Timeline) == 0 {
+		t.Fatalf("full list: %v %+v", err, full)
+	}
+	sum, err := s.Discussions(ctx, service.DiscussionFilter{Limit: 10, Summary: true})
+	if err != nil || len(sum) != 1 {
+		t.Fatalf("summary list: %v %d", err, len(sum))
+	}
+	if len(sum[0].Timeline) != 0 || len(sum[0].Invitees) != 1 || sum[0].CaseReference != d.CaseReference {
+		t.Errorf("summary: %d events, %d invitees, case %q", len(sum[0].Timeline), len(sum[0].Invitees), sum[0].CaseReference)
+	}
+}

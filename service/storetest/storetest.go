@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) service.Store, caps Caps) {
 		{"PatchFromDiff", testPatchFromDiff},
 		{"EventsAndTimelineWindow", testEventsAndTimelineWindow},
 		{"MovedPending", testMovedPending},
+		{"SummaryList", testSummaryList},
 		{"HoldsAllOrNothing", testHoldsAllOrNothing},
 		{"HoldsListReleasePrune", testHoldsListReleasePrune},
 		{"HoldsTakenOverBySameDiscussion", testHoldsTakenOverBySameDiscussion},
