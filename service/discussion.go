@@ -464,10 +464,10 @@ type DiscussionFilter struct {
 	CaseReference string
 	// Summary leaves each discussion's timeline out: a list shows
 	// summaries, and the events are the bulk of a discussion.
-	Summary bool
-	VisibleTo     string
-	Breached      *bool
-	AtRisk        *bool
+	Summary   bool
+	VisibleTo string
+	Breached  *bool
+	AtRisk    *bool
 	// After is the cursor: the deadline and id of the previous page's last
 	// discussion.
 	AfterDeadline time.Time
