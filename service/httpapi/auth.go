@@ -195,16 +195,25 @@ func Mint(secret []byte, issuer, audience string, p service.Principal, ttl time.
 
 // authenticate requires a valid bearer token and, when roles are given, one
 // of them (403 otherwise). It puts the principal in the request context.
+// A client address with too many failed authentications in the last minute
+// is refused (429) before its token is looked at, so that tokens cannot be
+// tried at speed.
 func (s *Server) authenticate(roles ...service.Role) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
+			client := clientKey(c)
+			if limited, retry := s.authFailures.limited(client); limited {
+				return tooMany(c, retry, "failed sign-ins")
+			}
 			h := c.Request().Header.Get("Authorization")
 			scheme, token, ok := strings.Cut(h, " ")
 			if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+				s.authFailures.add(client)
 				return service.Errorf(service.EUNAUTHORIZED, "send a bearer token in the Authorization header")
 			}
 			p, err := s.auth.Verify(strings.TrimSpace(token))
 			if err != nil {
+				s.authFailures.add(client)
 				return err
 			}
 			if len(roles) > 0 && !p.Has(roles...) {

@@ -49,6 +49,7 @@ func claims(mod func(jwt.MapClaims)) jwt.MapClaims {
 // and checks each gets a clear problem document and leaves the store as it
 // was.
 func TestBadInputChangesNothing(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	bso := token(t, service.RoleBusinessSupport, "social_care")
 	good, _ := json.Marshal(validPerson("good@example.org"))
@@ -132,6 +133,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 }
 
 func TestUnknownIDAndRoute(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	bso := token(t, service.RoleBusinessSupport, "social_care")
 	problemOf(t, h.do("GET", "/v1/people/0123456789abcdef0123456789abcdef", bso, nil), http.StatusNotFound)
@@ -151,6 +153,7 @@ func TestUnknownIDAndRoute(t *testing.T) {
 // ES256 from a JWKS file, and that the development HS256 path is closed
 // when only public keys are configured.
 func TestPublicKeyTokens(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -189,7 +192,7 @@ func TestPublicKeyTokens(t *testing.T) {
 		}(), []string{signed(t, jwt.SigningMethodHS256, secret, claims(nil)), signed(t, jwt.SigningMethodRS256, rsaKey, claims(nil))}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, httpapi.AuthConfig{Issuer: issuer, Audience: audience, KeysFile: tt.file})
+			h := newHarness(t, withAuth(httpapi.AuthConfig{Issuer: issuer, Audience: audience, KeysFile: tt.file}))
 			if r := h.do("GET", "/v1/audit", tt.good, nil); r.Status != http.StatusOK {
 				t.Errorf("token signed by the configured key: %d %s", r.Status, r.Body)
 			}

@@ -53,8 +53,9 @@ func decodeBytes(body []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
 	}
-	if dec.More() {
-		return service.Errorf(service.EMALFORMED, "the request body has data after the JSON value")
+	// Exactly one value: dec.More alone lets a stray "}" or "]" through.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return service.Errorf(service.EMALFORMED, "the request body has data after its JSON value; send one JSON object")
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -70,6 +71,7 @@ type conveneInput struct {
 	FormatPreference policy.Format  `json:"format_preference"`
 	Agenda           []string       `json:"agenda"`
 	Earliest         time.Time      `json:"earliest"`
+	ConfirmDuplicate bool           `json:"confirm_duplicate"`
 }
 
 type inviteeInput struct {
@@ -86,16 +88,16 @@ func (s *Server) convene(c echo.Context) error {
 	if err := decodeBytes(body, &in); err != nil {
 		return err
 	}
-	key := c.Request().Header.Get("Idempotency-Key")
-	if len(key) > 200 {
-		return service.Invalid("the request is not valid", service.FieldError{Field: "Idempotency-Key", Message: "must be at most 200 characters"})
+	key, err := idempotencyKey(c)
+	if err != nil {
+		return err
 	}
 	sum := sha256.Sum256(body)
 	req := service.ConveneRequest{
 		CaseReference: in.CaseReference, Case: in.Case, ChairID: in.ChairID,
 		ChooseInvitees: in.ChooseInvitees == nil || *in.ChooseInvitees, Duration: minutes(in.DurationMinutes),
 		FormatPreference: in.FormatPreference, Agenda: in.Agenda, Earliest: in.Earliest,
-		IdempotencyKey: key, RequestHash: hex.EncodeToString(sum[:]),
+		ConfirmDuplicate: in.ConfirmDuplicate, IdempotencyKey: key, RequestHash: hex.EncodeToString(sum[:]),
 	}
 	for _, inv := range in.Invitees {
 		req.Invitees = append(req.Invitees, service.InviteeRequest{PersonID: inv.PersonID, KnowsChild: inv.KnowsChild})
@@ -113,8 +115,92 @@ func (s *Server) convene(c echo.Context) error {
 	return c.JSON(status, s.viewDiscussion(c, d))
 }
 
+// idempotencyKey is the request's Idempotency-Key, if any.
+func idempotencyKey(c echo.Context) (string, error) {
+	key := c.Request().Header.Get("Idempotency-Key")
+	if len(key) > 200 {
+		return "", service.Invalid("the request is not valid", service.FieldError{Field: "Idempotency-Key", Message: "must be at most 200 characters"})
+	}
+	return key, nil
+}
+
+// conveneSeparate convenes a separate discussion for another child in the
+// same circumstances (002 §3, 004), linked both ways.
+func (s *Server) conveneSeparate(c echo.Context) error {
+	var in struct {
+		CaseReference string `json:"case_reference"`
+		Relation      string `json:"relation"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	key, err := idempotencyKey(c)
+	if err != nil {
+		return err
+	}
+	d, err := s.app.ConveneSeparate(c.Request().Context(), c.Param("id"), in.CaseReference, in.Relation, key)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Location", "/v1/discussions/"+d.ID)
+	return c.JSON(http.StatusCreated, s.viewDiscussion(c, d))
+}
+
+func (s *Server) setNote(c echo.Context) error {
+	var in struct {
+		Note string `json:"note"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	d, err := s.app.SetNote(c.Request().Context(), c.Param("id"), in.Note)
+	return s.respond(c, d, err)
+}
+
+// timeline pages through a discussion's timeline, newest first: the
+// discussion itself carries only the newest events.
+func (s *Server) timeline(c echo.Context) error {
+	var before int64
+	if v := c.QueryParam("before"); v != "" {
+		before, _ = strconv.ParseInt(v, 10, 64) // the contract has checked it
+	}
+	limit := queryInt(c, "limit")
+	events, err := s.app.Timeline(c.Request().Context(), c.Param("id"), before, limit)
+	if err != nil {
+		return err
+	}
+	page := struct {
+		Items []service.Event `json:"items"`
+		Next  string          `json:"next,omitempty"`
+	}{Items: orEmpty(events)}
+	if n := len(events); n > 0 && n == service.PageLimit(limit) && events[n-1].Seq > 1 {
+		page.Next = strconv.FormatInt(events[n-1].Seq, 10)
+	}
+	return c.JSON(http.StatusOK, page)
+}
+
+// requeueMessage puts a message that failed back on the send queue.
+func (s *Server) requeueMessage(c echo.Context) error {
+	m, err := s.app.RequeueMessage(c.Request().Context(), c.Param("id"), pathParam(c, "message"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, viewMessage(*m))
+}
+
+// pathParam is a path parameter, percent-decoded: echo matches the raw
+// path, so an address sent as name%40example.org arrives encoded.
+func pathParam(c echo.Context, name string) string {
+	v := c.Param(name)
+	if u, err := url.PathUnescape(v); err == nil {
+		return u
+	}
+	return v
+}
+
 func (s *Server) listDiscussions(c echo.Context) error {
-	f := service.DiscussionFilter{Agency: policy.Agency(c.QueryParam("agency")), Limit: queryInt(c, "limit")}
+	f := service.DiscussionFilter{Agency: policy.Agency(c.QueryParam("agency")), Limit: queryInt(c, "limit"),
+		CaseReference: strings.TrimSpace(c.QueryParam("case_reference"))}
 	for _, st := range strings.Split(c.QueryParam("status"), ",") {
 		if st = strings.TrimSpace(st); st != "" {
 			f.Status = append(f.Status, service.DiscussionStatus(st))
@@ -183,9 +269,10 @@ func (s *Server) getDiscussion(c echo.Context) error {
 type bookInput struct {
 	Start          time.Time `json:"start"`
 	Earliest       bool      `json:"earliest"`
-	Location       string    `json:"location"`
+	VenueID        string    `json:"venue_id"`
 	OnlineURL      string    `json:"online_url"`
 	OverrideReason string    `json:"override_reason"`
+	ConfirmUnknown []string  `json:"confirm_unknown"`
 }
 
 func (s *Server) book(c echo.Context) error { return s.booking(c, false) }
@@ -197,7 +284,8 @@ func (s *Server) booking(c echo.Context, reschedule bool) error {
 	if err := decode(c, &in); err != nil {
 		return err
 	}
-	req := service.BookRequest{Start: in.Start, Earliest: in.Earliest, Location: in.Location, OnlineURL: in.OnlineURL, OverrideReason: in.OverrideReason}
+	req := service.BookRequest{Start: in.Start, Earliest: in.Earliest, VenueID: in.VenueID, OnlineURL: in.OnlineURL,
+		OverrideReason: in.OverrideReason, ConfirmUnknown: in.ConfirmUnknown}
 	var d *service.Discussion
 	var err error
 	if reschedule {
@@ -232,18 +320,19 @@ func (s *Server) addAttendee(c echo.Context) error {
 }
 
 func (s *Server) removeAttendee(c echo.Context) error {
-	d, err := s.app.RemoveAttendee(c.Request().Context(), c.Param("id"), c.Param("email"))
+	d, err := s.app.RemoveAttendee(c.Request().Context(), c.Param("id"), pathParam(c, "email"))
 	return s.respond(c, d, err)
 }
 
 func (s *Server) acceptCounter(c echo.Context) error {
 	var in struct {
-		OverrideReason string `json:"override_reason"`
+		OverrideReason string   `json:"override_reason"`
+		ConfirmUnknown []string `json:"confirm_unknown"`
 	}
 	if err := decodeOptional(c, &in); err != nil {
 		return err
 	}
-	d, err := s.app.AcceptCounter(c.Request().Context(), c.Param("id"), c.Param("counter"), in.OverrideReason)
+	d, err := s.app.AcceptCounter(c.Request().Context(), c.Param("id"), c.Param("counter"), in.OverrideReason, in.ConfirmUnknown)
 	return s.respond(c, d, err)
 }
 
@@ -315,14 +404,44 @@ func (s *Server) start(c echo.Context) error {
 	return s.respond(c, d, err)
 }
 
+// outcomeInput is an outcome as the chair records it: what was decided
+// and why. Who authorised it is not taken from the request: each
+// authorisation is given by its person (POST .../authorisations), and the
+// chair's own by recording it.
 type outcomeInput struct {
 	Outcome           policy.Outcome        `json:"outcome"`
 	SignsOfSafety     service.SignsOfSafety `json:"signs_of_safety"`
 	Decisions         []service.Decision    `json:"decisions"`
 	Actions           []service.Action      `json:"actions"`
-	AuthorisedBy      []service.Authoriser  `json:"authorised_by"`
 	HarmSubstantiated bool                  `json:"harm_substantiated"`
 	Deferral          *service.Deferral     `json:"deferral"`
+	ChildSeen         *service.ChildSeen    `json:"child_seen"`
+	Review            *service.Review       `json:"review"`
+	OtherChildren     []service.OtherChild  `json:"other_children"`
+	EPO               *epoInput             `json:"epo"`
+	SupportConsidered string                `json:"support_considered"`
+	Dissent           []service.Dissent     `json:"dissent"`
+	SafetyPlan        *service.SafetyPlan   `json:"safety_plan"`
+}
+
+// epoInput is an Emergency Protection Order decision as recorded; the
+// approving manager comes from their own authorisation, never the request.
+type epoInput struct {
+	Decision     string `json:"decision"`
+	LegalAdvice  string `json:"legal_advice"`
+	LegalAdviser string `json:"legal_adviser"`
+}
+
+func (in outcomeInput) outcome() service.Outcome {
+	o := service.Outcome{
+		Outcome: in.Outcome, SignsOfSafety: in.SignsOfSafety, Decisions: in.Decisions, Actions: in.Actions,
+		HarmSubstantiated: in.HarmSubstantiated, Deferral: in.Deferral, ChildSeen: in.ChildSeen, Review: in.Review,
+		OtherChildren: in.OtherChildren, SupportConsidered: in.SupportConsidered, Dissent: in.Dissent, SafetyPlan: in.SafetyPlan,
+	}
+	if e := in.EPO; e != nil {
+		o.EPO = &service.EPODecision{Decision: e.Decision, LegalAdvice: e.LegalAdvice, LegalAdviser: e.LegalAdviser}
+	}
+	return o
 }
 
 func (s *Server) outcome(c echo.Context) error {
@@ -330,10 +449,34 @@ func (s *Server) outcome(c echo.Context) error {
 	if err := decode(c, &in); err != nil {
 		return err
 	}
-	d, err := s.app.RecordOutcome(c.Request().Context(), c.Param("id"), service.OutcomeRequest{
-		Outcome: in.Outcome, SignsOfSafety: in.SignsOfSafety, Decisions: in.Decisions, Actions: in.Actions,
-		AuthorisedBy: in.AuthorisedBy, HarmSubstantiated: in.HarmSubstantiated, Deferral: in.Deferral,
-	})
+	d, err := s.app.RecordOutcome(c.Request().Context(), c.Param("id"), in.outcome())
+	return s.respond(c, d, err)
+}
+
+// amendOutcome corrects a recorded outcome; the version it replaces stays
+// readable in outcome_history.
+func (s *Server) amendOutcome(c echo.Context) error {
+	var in struct {
+		Outcome outcomeInput `json:"outcome"`
+		Reason  string       `json:"reason"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	d, err := s.app.AmendOutcome(c.Request().Context(), c.Param("id"), in.Outcome.outcome(), in.Reason)
+	return s.respond(c, d, err)
+}
+
+// authorise records the caller's own authorisation of an outcome (000 §6):
+// whoever is signed in authorises for themselves, never for anyone else.
+func (s *Server) authorise(c echo.Context) error {
+	var in struct {
+		Outcome policy.Outcome `json:"outcome"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	d, err := s.app.AuthoriseOutcome(c.Request().Context(), c.Param("id"), in.Outcome)
 	return s.respond(c, d, err)
 }
 
@@ -406,11 +549,15 @@ type discussionView struct {
 	UID             string                       `json:"uid"`
 	Sequence        int                          `json:"sequence"`
 	Counters        []service.Counter            `json:"counters"`
-	HeldReplies     []service.HeldReply          `json:"held_replies,omitempty"`
+	HeldReplies     []heldReplyView              `json:"held_replies,omitempty"`
+	Note            string                       `json:"note,omitempty"`
 	CheckIns        []service.CheckIn            `json:"check_ins"`
 	Started         *service.Start               `json:"started,omitempty"`
 	Outcome         *service.Outcome             `json:"outcome,omitempty"`
+	OutcomeHistory  []service.OutcomeVersion     `json:"outcome_history"`
+	Authorisations  []service.Authorisation      `json:"authorisations"`
 	FollowOns       []service.FollowOn           `json:"follow_ons"`
+	Linked          []service.Link               `json:"linked"`
 	ParentID        string                       `json:"parent_id,omitempty"`
 	FollowUpID      string                       `json:"follow_up_id,omitempty"`
 	Outbox          []messageView                `json:"outbox,omitempty"`
@@ -419,6 +566,21 @@ type discussionView struct {
 	CreatedAt       time.Time                    `json:"created_at"`
 	UpdatedAt       time.Time                    `json:"updated_at"`
 	Version         int64                        `json:"version"`
+}
+
+// heldReplyView is a reply Convene would not apply on its own, and why.
+type heldReplyView struct {
+	ID           string             `json:"id"`
+	Kind         string             `json:"kind"`
+	Reason       string             `json:"reason,omitempty"`
+	From         string             `json:"from"`
+	Name         string             `json:"name,omitempty"`
+	Reply        policy.ReplyStatus `json:"reply"`
+	DelegatedTo  string             `json:"delegated_to,omitempty"`
+	DelegateName string             `json:"delegate_name,omitempty"`
+	ReceivedAt   time.Time          `json:"received_at"`
+	Status       string             `json:"status"`
+	DecidedBy    *service.Actor     `json:"decided_by,omitempty"`
 }
 
 type messageView struct {
@@ -443,8 +605,9 @@ func (s *Server) viewDiscussion(c echo.Context, d *service.Discussion) discussio
 		Format: d.Format, Unfilled: orEmpty(d.Unfilled), Case: d.Case, DurationMinutes: int(d.Duration.Minutes()),
 		Agenda: d.Agenda, Attendees: []service.Invitee{}, ProposedSlots: viewSlots(d.ProposedSlots), SlotReason: d.SlotReason,
 		Booking: d.Booking, Breach: d.Breach, AtRisk: d.AtRisk, UID: d.UID, Sequence: d.Sequence, Counters: orEmpty(d.Counters),
-		CheckIns: orEmpty(d.CheckIns), Started: d.Started, Outcome: d.Outcome,
-		FollowOns: orEmpty(d.FollowOns), ParentID: d.ParentID, FollowUpID: d.FollowUpID, Timeline: orEmpty(d.Timeline),
+		CheckIns: orEmpty(d.CheckIns), Started: d.Started, Outcome: d.Outcome, OutcomeHistory: orEmpty(d.OutcomeHistory),
+		Authorisations: orEmpty(d.Authorisations), FollowOns: orEmpty(d.FollowOns), Linked: orEmpty(d.Linked),
+		ParentID: d.ParentID, FollowUpID: d.FollowUpID, Timeline: orEmpty(d.Timeline),
 		CreatedBy: d.CreatedBy, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, Version: d.Version,
 	}
 	for i := range v.ProposedSlots {
@@ -463,23 +626,33 @@ func (s *Server) viewDiscussion(c echo.Context, d *service.Discussion) discussio
 			v.Attendees = append(v.Attendees, inv)
 		}
 	}
+	// Held replies and the note are for those who run the discussion.
 	if s.app.Manages(c.Request().Context(), d) {
-		v.HeldReplies = d.HeldReplies
+		v.Note = d.Note
+		for _, h := range d.HeldReplies {
+			v.HeldReplies = append(v.HeldReplies, heldReplyView{ID: h.ID, Kind: h.Kind, Reason: h.Reason, From: h.From, Name: h.Name,
+				Reply: h.Reply, DelegatedTo: h.DelegatedTo, DelegateName: h.DelegateName, ReceivedAt: h.ReceivedAt, Status: h.Status,
+				DecidedBy: h.DecidedBy})
+		}
 	}
 	msgs, err := s.app.DiscussionMessages(c.Request().Context(), d)
 	if err != nil {
 		s.log.WarnContext(c.Request().Context(), "outbox not read for the discussion view", "discussion", d.ID, "err", err)
 	}
 	for _, m := range msgs {
-		mv := messageView{ID: m.ID, Method: m.Method, To: m.To, Sequence: m.Sequence, State: m.State, Attempts: m.Attempts,
-			LastError: m.LastError, SentAt: m.SentAt, CreatedAt: m.CreatedAt}
-		if m.State == service.MessageQueued {
-			t := m.NextAttempt
-			mv.NextAttempt = &t
-		}
-		v.Outbox = append(v.Outbox, mv)
+		v.Outbox = append(v.Outbox, viewMessage(m))
 	}
 	return v
+}
+
+func viewMessage(m service.OutboxMessage) messageView {
+	mv := messageView{ID: m.ID, Method: m.Method, To: m.To, Sequence: m.Sequence, State: m.State, Attempts: m.Attempts,
+		LastError: m.LastError, SentAt: m.SentAt, CreatedAt: m.CreatedAt}
+	if m.State == service.MessageQueued {
+		t := m.NextAttempt
+		mv.NextAttempt = &t
+	}
+	return mv
 }
 
 func orEmpty[T any](s []T) []T {

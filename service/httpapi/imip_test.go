@@ -18,7 +18,12 @@ import (
 	"github.com/convene/convene/service"
 )
 
+// samDeputyNamed is Ola's colleague as the directory has her: a named
+// professional, senior enough to stand in for Ola.
+var samDeputyNamed = map[string]any{"name": "Sam Deputy", "email": samDeputy, "agency": "health", "role": "safeguarding_nurse", "seniority": 3}
+
 func TestRepliesFromMailClientsAreRecorded(t *testing.T) {
+	t.Parallel()
 	at := func(s string) time.Time {
 		v, err := time.Parse(time.RFC3339, s)
 		if err != nil {
@@ -30,7 +35,9 @@ func TestRepliesFromMailClientsAreRecorded(t *testing.T) {
 		file     string
 		method   string
 		attendee string // who the reply speaks for
-		check    func(t *testing.T, h *mailHarness, id string, before, after mailDiscussion)
+		// directory is who else is in the directory (a delegate).
+		directory []map[string]any
+		check     func(t *testing.T, h *mailHarness, id string, before, after mailDiscussion)
 	}{
 		{file: "outlook-desktop-accepted.eml", method: "REPLY", attendee: priya, check: replied(priya, "accepted", "")},
 		{file: "exchange-accepted-sent-by.eml", method: "REPLY", attendee: priya, check: replied(priya, "accepted", "")},
@@ -42,7 +49,7 @@ func TestRepliesFromMailClientsAreRecorded(t *testing.T) {
 		{file: "gmail-declined-note.eml", method: "REPLY", attendee: priya,
 			check: replied(priya, "declined", "On a late shift that day, DS Khan will cover")},
 		{file: "webmail-attachment-only.eml", method: "REPLY", attendee: ola, check: replied(ola, "accepted", "")},
-		{file: "apple-delegated.eml", method: "REPLY", attendee: ola,
+		{file: "apple-delegated.eml", method: "REPLY", attendee: ola, directory: []map[string]any{samDeputyNamed},
 			check: func(t *testing.T, h *mailHarness, id string, before, after mailDiscussion) {
 				replied(ola, "delegated", "")(t, h, id, before, after)
 				if got := after.attendee(ola).DelegatedTo; got != samDeputy {
@@ -89,7 +96,11 @@ func TestRepliesFromMailClientsAreRecorded(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(strings.TrimSuffix(tc.file, ".eml"), func(t *testing.T) {
+			t.Parallel()
 			h := newMailHarness(t, nil)
+			for _, p := range tc.directory {
+				h.addPerson(t, p)
+			}
 			id, uid := h.booked(t)
 			before := h.discussion(t, id)
 			in := h.imipOK(t, replyFixture(t, tc.file, uid), service.InboundRecorded)
@@ -97,8 +108,8 @@ func TestRepliesFromMailClientsAreRecorded(t *testing.T) {
 				t.Errorf("result = %+v, want %s from %s for %s", in, tc.method, tc.attendee, id)
 			}
 			after := h.discussion(t, id)
-			if after.Version <= before.Version {
-				t.Errorf("version %d → %d: the discussion was not saved", before.Version, after.Version)
+			if len(after.Timeline) <= len(before.Timeline) {
+				t.Errorf("timeline %d → %d events: nothing was recorded", len(before.Timeline), len(after.Timeline))
 			}
 			tc.check(t, h, id, before, after)
 			recs, err := h.store.InboundRecords(context.Background(), id, 10)
@@ -174,67 +185,132 @@ func sameDiscussion(t *testing.T, before, after mailDiscussion) {
 	}
 }
 
+// healthForecast reads the health requirement of the forecast quorum: its
+// state, and who satisfies it for whom.
+func healthForecast(t *testing.T, h *mailHarness, id string) (status, by, delegateFor string) {
+	t.Helper()
+	r := h.at(t).do("GET", "/v1/discussions/"+id+"/quorum", h.support, nil)
+	if r.Status != 200 {
+		t.Fatalf("quorum: %d %s", r.Status, r.Body)
+	}
+	conforms(t, "GET", "/v1/discussions/{id}/quorum", r)
+	var q struct {
+		Forecast struct {
+			Requirements []struct {
+				ID          string `json:"id"`
+				Status      string `json:"status"`
+				SatisfiedBy *struct {
+					Name        string `json:"name"`
+					DelegateFor string `json:"delegate_for"`
+				} `json:"satisfied_by"`
+			} `json:"requirements"`
+		} `json:"forecast"`
+	}
+	decodeInto(t, r.Body, &q)
+	for _, req := range q.Forecast.Requirements {
+		if req.ID == "health" {
+			if req.SatisfiedBy != nil {
+				return req.Status, req.SatisfiedBy.Name, req.SatisfiedBy.DelegateFor
+			}
+			return req.Status, "", ""
+		}
+	}
+	t.Fatalf("no health requirement in %s", r.Body)
+	return "", "", ""
+}
+
+// TestDelegateCountsInQuorumOnlyIfSeniorEnough: Ola, the health place's
+// named professional, delegates by email to Sam Deputy. Only a delegate in
+// the directory, of the same agency and at the place's minimum, is taken
+// on the email's word; any other delegation is held for business support,
+// changes nothing until admitted, and even then does not count.
 func TestDelegateCountsInQuorumOnlyIfSeniorEnough(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		delegate map[string]any // in the directory, or nil
-		want     string         // the health requirement's state in the forecast
+		why      string         // why the delegation is held; "" if it is not
 	}{
-		{"named professional in the directory",
-			map[string]any{"name": "Sam Deputy", "email": samDeputy, "agency": "health", "role": "safeguarding_nurse", "seniority": 2}, "satisfied"},
+		{"named professional in the directory", samDeputyNamed, ""},
 		{"practitioner in the directory",
-			map[string]any{"name": "Sam Deputy", "email": samDeputy, "agency": "health", "role": "safeguarding_nurse", "seniority": 1}, "below_seniority"},
-		{"not in the directory", nil, "below_seniority"},
+			map[string]any{"name": "Sam Deputy", "email": samDeputy, "agency": "health", "role": "safeguarding_nurse", "seniority": 1},
+			"below the minimum for health"},
+		{"not in the directory", nil, "not in the directory"},
+		{"from another agency",
+			map[string]any{"name": "Sam Deputy", "email": samDeputy, "agency": "police", "role": "police_officer", "seniority": 3},
+			"is from police, not health"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			h := newMailHarness(t, nil)
 			if tc.delegate != nil {
 				h.addPerson(t, tc.delegate)
 			}
 			id, uid := h.booked(t)
-			h.imipOK(t, replyFixture(t, "apple-delegated.eml", uid), service.InboundRecorded)
-			r := h.at(t).do("GET", "/v1/discussions/"+id+"/quorum", h.support, nil)
-			if r.Status != 200 {
-				t.Fatalf("quorum: %d %s", r.Status, r.Body)
-			}
-			var q struct {
-				Forecast struct {
-					Requirements []struct {
-						ID          string `json:"id"`
-						Status      string `json:"status"`
-						SatisfiedBy *struct {
-							Name        string `json:"name"`
-							DelegateFor string `json:"delegate_for"`
-						} `json:"satisfied_by"`
-					} `json:"requirements"`
-				} `json:"forecast"`
-			}
-			decodeInto(t, r.Body, &q)
-			for _, req := range q.Forecast.Requirements {
-				if req.ID != "health" {
-					continue
+			if tc.why == "" {
+				h.imipOK(t, replyFixture(t, "apple-delegated.eml", uid), service.InboundRecorded)
+				// A delegate who has not answered is not forecast to come.
+				if status, _, _ := healthForecast(t, h, id); status == "satisfied" {
+					t.Errorf("health satisfied by a delegate who has not answered")
 				}
-				if req.Status != tc.want {
-					t.Fatalf("health requirement %s, want %s: %s", req.Status, tc.want, r.Body)
-				}
-				if tc.want == "satisfied" && (req.SatisfiedBy == nil || req.SatisfiedBy.Name != "Sam Deputy" || req.SatisfiedBy.DelegateFor == "") {
-					t.Errorf("health satisfied by %+v, want Sam Deputy standing in for Ola", req.SatisfiedBy)
+				h.imipOK(t, builtReply(t, h, uid, samDeputy, invites.PartStatAccepted), service.InboundRecorded)
+				status, by, forWhom := healthForecast(t, h, id)
+				if status != "satisfied" || by != "Sam Deputy" || forWhom == "" {
+					t.Errorf("health %s by %q for %q, want satisfied by Sam Deputy standing in for Ola", status, by, forWhom)
 				}
 				return
 			}
-			t.Fatalf("no health requirement in %s", r.Body)
+
+			before := h.discussion(t, id)
+			h.imipOK(t, replyFixture(t, "apple-delegated.eml", uid), service.InboundHeld)
+			held := h.discussion(t, id)
+			if len(held.HeldReplies) != 1 {
+				t.Fatalf("held replies = %+v, want the delegation", held.HeldReplies)
+			}
+			hr := held.HeldReplies[0]
+			if hr.Kind != "delegation" || hr.From != ola || hr.DelegatedTo != samDeputy || hr.Status != "held" || !strings.Contains(hr.Reason, tc.why) {
+				t.Errorf("held reply = %+v, want Ola's delegation to Sam Deputy held because %s", hr, tc.why)
+			}
+			unchangedReplies(t, before, held)
+			if held.attendee(samDeputy) != nil || len(held.outboxTo("REQUEST", samDeputy)) != 0 {
+				t.Errorf("a held delegation invited the delegate")
+			}
+			if status, _, _ := healthForecast(t, h, id); status == "satisfied" {
+				t.Errorf("health satisfied by a held delegation")
+			}
+
+			// Admitted: the delegation stands, and the delegate is invited,
+			// but still cannot fill a place they are not senior enough for.
+			r := h.at(t).do("POST", "/v1/discussions/"+id+"/held-replies/"+hr.ID+"/admit", h.support, nil)
+			if r.Status != 200 {
+				t.Fatalf("admit: %d %s", r.Status, r.Body)
+			}
+			admitted := h.discussion(t, id)
+			if a := admitted.attendee(ola); a == nil || a.Reply != "delegated" || a.DelegatedTo != samDeputy {
+				t.Errorf("Ola after admitting = %+v, want delegated to Sam Deputy", a)
+			}
+			if d := admitted.attendee(samDeputy); d == nil || d.DelegatedFrom != ola || len(admitted.outboxTo("REQUEST", samDeputy)) != 1 {
+				t.Errorf("delegate after admitting = %+v, want invited in Ola's place", d)
+			}
+			h.imipOK(t, builtReply(t, h, uid, samDeputy, invites.PartStatAccepted), service.InboundRecorded)
+			if status, by, _ := healthForecast(t, h, id); status == "satisfied" {
+				t.Errorf("health satisfied (by %s) by a delegate who does not meet its minimum", by)
+			}
 		})
 	}
 }
 
 func TestBadRepliesChangeNothing(t *testing.T) {
+	t.Parallel()
 	// rejected posts raw, expects a 422 with the result, and checks the
 	// discussion is as it was, and the message recorded and audited.
 	rejected := func(t *testing.T, h *mailHarness, id string, raw []byte, result string) {
 		t.Helper()
 		before := h.discussion(t, id)
-		p := problemOf(t, h.imip(t, raw), http.StatusUnprocessableEntity)
+		// Authenticated or not, as the gateway passes it on: what is wrong
+		// with it is not who sent it.
+		p := problemOf(t, h.imip(t, authenticated(t, raw)), http.StatusUnprocessableEntity)
 		if p["result"] != result {
 			t.Errorf("problem result = %v, want %s: %v", p["result"], result, p)
 		}
@@ -257,12 +333,14 @@ func TestBadRepliesChangeNothing(t *testing.T) {
 	}
 
 	t.Run("spoofed", func(t *testing.T) {
+		t.Parallel()
 		// From is another mailbox than the attendee it answers for.
 		h := newMailHarness(t, nil)
 		id, uid := h.booked(t)
 		rejected(t, h, id, replyFixture(t, "spoofed-from.eml", uid), service.InboundRejectSpoofed)
 	})
 	t.Run("spoofed, claiming to be sent by", func(t *testing.T) {
+		t.Parallel()
 		// The forger also names their own mailbox as the attendee's
 		// SENT-BY: a parameter of the very message being judged, so it
 		// vouches for nothing unless it is the attendee's own organisation.
@@ -273,17 +351,20 @@ func TestBadRepliesChangeNothing(t *testing.T) {
 		rejected(t, h, id, raw, service.InboundRejectSpoofed)
 	})
 	t.Run("one invitee answering for another", func(t *testing.T) {
+		t.Parallel()
 		h := newMailHarness(t, nil)
 		id, uid := h.booked(t)
 		raw := replyFixture(t, "outlook-desktop-accepted.eml", uid, "From: DS Priya Patel <priya.patel@police.example.uk>", "From: Dr Ola Health <"+ola+">")
 		rejected(t, h, id, raw, service.InboundRejectSpoofed)
 	})
 	t.Run("unknown UID", func(t *testing.T) {
+		t.Parallel()
 		h := newMailHarness(t, nil)
 		id, _ := h.booked(t)
 		rejected(t, h, id, replyFixture(t, "outlook-desktop-accepted.eml", "0123456789abcdef0123456789abcdef@convene"), service.InboundRejectUnknown)
 	})
 	t.Run("malformed", func(t *testing.T) {
+		t.Parallel()
 		h := newMailHarness(t, nil)
 		id, uid := h.booked(t)
 		files, err := filepath.Glob(filepath.Join("..", "..", "invites", "testdata", "malformed", "*.eml"))
@@ -305,6 +386,7 @@ func TestBadRepliesChangeNothing(t *testing.T) {
 		}
 	})
 	t.Run("a reply that answers nothing", func(t *testing.T) {
+		t.Parallel()
 		// A REPLY whose PARTSTAT is NEEDS-ACTION says nothing: refused like
 		// any unreadable reply, and recorded.
 		h := newMailHarness(t, nil)
@@ -313,6 +395,7 @@ func TestBadRepliesChangeNothing(t *testing.T) {
 		rejected(t, h, id, raw, service.InboundRejectMalformed)
 	})
 	t.Run("stale SEQUENCE", func(t *testing.T) {
+		t.Parallel()
 		// After a reschedule, a reply to the first invitation is ignored:
 		// it answers a time that no longer stands.
 		h := newMailHarness(t, nil)
@@ -331,6 +414,7 @@ func TestBadRepliesChangeNothing(t *testing.T) {
 		}
 	})
 	t.Run("cancelled discussion", func(t *testing.T) {
+		t.Parallel()
 		h := newMailHarness(t, nil)
 		id, uid := h.booked(t)
 		cancelDiscussion(t, h, id)
@@ -342,6 +426,7 @@ func TestBadRepliesChangeNothing(t *testing.T) {
 		sameDiscussion(t, before, h.discussion(t, id))
 	})
 	t.Run("not the mail gateway", func(t *testing.T) {
+		t.Parallel()
 		h := newMailHarness(t, nil)
 		id, uid := h.booked(t)
 		before := h.discussion(t, id)
@@ -372,7 +457,7 @@ func builtReply(t *testing.T, h *mailHarness, uid, from string, stat invites.Par
 
 func rescheduleDiscussion(t *testing.T, h *mailHarness, id, start string) mailDiscussion {
 	t.Helper()
-	r := h.at(t).do("POST", "/v1/discussions/"+id+"/reschedule", h.support, map[string]any{"start": start})
+	r := h.at(t).do("POST", "/v1/discussions/"+id+"/reschedule", h.support, map[string]any{"start": start, "confirm_unknown": h.everyone(t, id)})
 	if r.Status != 200 {
 		t.Fatalf("reschedule: %d %s", r.Status, r.Body)
 	}
@@ -393,6 +478,7 @@ func cancelDiscussion(t *testing.T, h *mailHarness, id string) mailDiscussion {
 }
 
 func TestRefreshAfterARescheduleSendsTheLatestInvitation(t *testing.T) {
+	t.Parallel()
 	// A REFRESH is what someone holding an out-of-date copy sends (and
 	// Thunderbird's names no SEQUENCE at all), so it is never "stale".
 	h := newMailHarness(t, nil)
@@ -412,6 +498,7 @@ func TestRefreshAfterARescheduleSendsTheLatestInvitation(t *testing.T) {
 }
 
 func TestHeldReplies(t *testing.T) {
+	t.Parallel()
 	// Someone the invitation was forwarded to answers from their own
 	// mailbox: held for business support, not counted.
 	const dana = "dana.forward@police.example.uk"
@@ -497,7 +584,9 @@ func TestHeldReplies(t *testing.T) {
 }
 
 func TestCounterProposals(t *testing.T) {
+	t.Parallel()
 	t.Run("accepted: the meeting moves and everyone is asked again", func(t *testing.T) {
+		t.Parallel()
 		h := newMailHarness(t, nil)
 		id, uid := h.booked(t)
 		h.imipOK(t, replyFixture(t, "gmail-accepted.eml", uid), service.InboundRecorded)
@@ -507,7 +596,8 @@ func TestCounterProposals(t *testing.T) {
 		if before.attendee(samChair).Reply != "accepted" || len(before.Counters) != 1 {
 			t.Fatalf("setup: chair %q, counters %+v", before.attendee(samChair).Reply, before.Counters)
 		}
-		r := h.at(t).do("POST", "/v1/discussions/"+id+"/counters/"+before.Counters[0].ID+"/accept", h.support, nil)
+		r := h.at(t).do("POST", "/v1/discussions/"+id+"/counters/"+before.Counters[0].ID+"/accept", h.support,
+			map[string]any{"confirm_unknown": h.everyone(t, id)})
 		if r.Status != 200 {
 			t.Fatalf("accept counter: %d %s", r.Status, r.Body)
 		}
@@ -550,6 +640,7 @@ func TestCounterProposals(t *testing.T) {
 	})
 
 	t.Run("declined: a DECLINECOUNTER to the sender only", func(t *testing.T) {
+		t.Parallel()
 		h := newMailHarness(t, nil)
 		id, uid := h.booked(t)
 		h.imipOK(t, replyFixture(t, "outlook-desktop-counter.eml", uid), service.InboundRecorded)
@@ -563,8 +654,11 @@ func TestCounterProposals(t *testing.T) {
 		if after.Counters[0].Status != "declined" || after.Sequence != before.Sequence || !after.Booking.Start.Equal(before.Booking.Start) {
 			t.Errorf("after declining: counter %+v, sequence %d, start %s", after.Counters[0], after.Sequence, after.Booking.Start)
 		}
-		if got, want := len(after.Outbox), len(before.Outbox)+1; got != want {
-			t.Fatalf("outbox has %d messages, want %d", got, want)
+		// The DECLINECOUNTER, and since Outlook ignores that, the unchanged
+		// meeting as a REQUEST saying the proposed time was not accepted:
+		// both to Priya only.
+		if got, want := len(after.Outbox), len(before.Outbox)+2; got != want {
+			t.Fatalf("outbox has %d messages, want %d: %+v", got, want, after.Outbox)
 		}
 		var dc []mailMessage
 		for _, m := range after.Outbox {
@@ -574,6 +668,9 @@ func TestCounterProposals(t *testing.T) {
 		}
 		if len(dc) != 1 || dc[0].To != priya || dc[0].State != "queued" {
 			t.Fatalf("DECLINECOUNTERs = %+v, want one queued to %s", dc, priya)
+		}
+		if got, want := len(after.outboxTo("REQUEST", priya)), len(before.outboxTo("REQUEST", priya))+1; got != want {
+			t.Errorf("REQUESTs to Priya: %d, want %d (the unchanged meeting, for Outlook)", got, want)
 		}
 		inv := readInvitation(t, latestMessage(t, h.messages(t, id), "DECLINECOUNTER", priya).Raw)
 		if inv.Method != "DECLINECOUNTER" || inv.MIMEMethod != "DECLINECOUNTER" || inv.UID != uid {
@@ -588,7 +685,9 @@ func TestCounterProposals(t *testing.T) {
 }
 
 func TestCancelSendsACancelToEveryone(t *testing.T) {
+	t.Parallel()
 	h := newMailHarness(t, nil)
+	h.addPerson(t, samDeputyNamed)
 	id, uid := h.booked(t)
 	h.imipOK(t, replyFixture(t, "apple-delegated.eml", uid), service.InboundRecorded) // the delegate is told too
 	d := cancelDiscussion(t, h, id)
@@ -620,6 +719,7 @@ func TestCancelSendsACancelToEveryone(t *testing.T) {
 }
 
 func TestRSVPLinks(t *testing.T) {
+	t.Parallel()
 	h := newMailHarness(t, nil)
 	id, _ := h.booked(t)
 	links := rsvpLinks(t, readInvitation(t, latestMessage(t, h.messages(t, id), "REQUEST", priya).Raw).Text)
@@ -704,10 +804,11 @@ func TestRSVPLinks(t *testing.T) {
 }
 
 func TestRemovingAnAttendee(t *testing.T) {
+	t.Parallel()
 	// The removed attendee is told they are no longer needed (a CANCEL
-	// naming only them); everyone else gets the updated invitation without
-	// them, at a new SEQUENCE, as invites.Invitation.Uninvite asks; and
-	// keeps their answer: the time has not changed.
+	// naming only them, as invites.Invitation.Uninvite writes it);
+	// everyone else gets the updated invitation without them, at the same
+	// SEQUENCE, and keeps their answer: the time has not changed.
 	h := newMailHarness(t, nil)
 	id, uid := h.booked(t)
 	h.imipOK(t, replyFixture(t, "outlook-desktop-accepted.eml", uid), service.InboundRecorded)
@@ -720,8 +821,10 @@ func TestRemovingAnAttendee(t *testing.T) {
 	if after.attendee(jordan) != nil {
 		t.Errorf("Jordan is still on the invitation list")
 	}
-	if after.Sequence <= before.Sequence {
-		t.Errorf("sequence %d → %d: the attendee list changed, so the invitation is a new revision", before.Sequence, after.Sequence)
+	// Who is invited is not a significant change (RFC 5545 §3.8.7.4):
+	// the SEQUENCE stays, and so do the answers.
+	if after.Sequence != before.Sequence {
+		t.Errorf("sequence %d → %d: removing an attendee does not move the meeting", before.Sequence, after.Sequence)
 	}
 	if got := after.attendee(priya).Reply; got != "accepted" {
 		t.Errorf("Priya's answer became %q; the time has not changed", got)
@@ -749,5 +852,94 @@ func TestRemovingAnAttendee(t *testing.T) {
 		if inv.Sequence != after.Sequence || inv.Attendees[jordan] != nil {
 			t.Errorf("%s's latest invitation: SEQUENCE %d, still naming Jordan: %v", a.Email, inv.Sequence, inv.Attendees[jordan] != nil)
 		}
+	}
+}
+
+func TestUnauthenticatedRepliesAreHeld(t *testing.T) {
+	t.Parallel()
+	// Anyone can write From: priya.patel@police.example.uk. Without the
+	// gateway's word that DMARC passed (or a DKIM signature Convene
+	// verifies), the answer is held for business support and changes
+	// nothing until admitted.
+	h := newMailHarness(t, nil)
+	id, uid := h.booked(t)
+	before := h.discussion(t, id)
+	raw := replyFixture(t, "gmail-declined-note.eml", uid)
+	for _, tc := range []struct {
+		name string
+		raw  []byte
+	}{
+		{"no Authentication-Results", raw},
+		{"an untrusted gateway's", withHeader(raw, "Authentication-Results: mx.elsewhere.example; dmarc=pass header.from=police.example.uk")},
+		{"the gateway's, failed", withHeader(raw, "Authentication-Results: "+gatewayID+"; dmarc=fail header.from=police.example.uk")},
+		// Added by the sender below the gateway's own: a forgery.
+		{"a forged one under the gateway's", withHeader(withHeader(raw, "Authentication-Results: "+gatewayID+"; dmarc=pass header.from=police.example.uk"),
+			"Authentication-Results: "+gatewayID+"; dmarc=none header.from=police.example.uk")},
+	} {
+		r := h.imip(t, tc.raw)
+		if r.Status != http.StatusOK {
+			t.Fatalf("%s: %d %s", tc.name, r.Status, r.Body)
+		}
+		conforms(t, "POST", "/v1/imip", r)
+		if got := r.JSON(t)["result"]; got != service.InboundHeld {
+			t.Errorf("%s: result %v, want held", tc.name, got)
+		}
+	}
+	held := h.discussion(t, id)
+	unchangedReplies(t, before, held)
+	if len(held.HeldReplies) != 1 {
+		t.Fatalf("held replies %+v, want one (the latest answer replaces the one held)", held.HeldReplies)
+	}
+	hr := held.HeldReplies[0]
+	if hr.Kind != "unauthenticated" || hr.From != priya || hr.Reply != "declined" || hr.Status != "held" || !strings.Contains(hr.Reason, "not authenticated") {
+		t.Errorf("held reply %+v, want Priya's decline, held as unauthenticated with the reason", hr)
+	}
+	// Agency representatives see no held replies.
+	var asRep struct {
+		HeldReplies []mailHeld `json:"held_replies"`
+	}
+	decodeInto(t, h.do("GET", "/v1/discussions/"+id, token(t, service.RoleAgencyRep, "police", func(p *service.Principal) { p.Email = priya }), nil).Body, &asRep)
+	if len(asRep.HeldReplies) != 0 {
+		t.Errorf("an agency representative sees held replies: %+v", asRep.HeldReplies)
+	}
+
+	// Business support checks with Priya and admits it: now it counts.
+	r := h.do("POST", "/v1/discussions/"+id+"/held-replies/"+hr.ID+"/admit", h.support, nil)
+	if r.Status != http.StatusOK {
+		t.Fatalf("admit: %d %s", r.Status, r.Body)
+	}
+	conforms(t, "POST", "/v1/discussions/{id}/held-replies/{held}/admit", r)
+	if got := h.discussion(t, id).attendee(priya).Reply; got != "declined" {
+		t.Errorf("Priya's reply after admitting: %q, want declined", got)
+	}
+}
+
+func TestSentByCountsOnlyForANamedAssistant(t *testing.T) {
+	t.Parallel()
+	// Alex answers for Priya (SENT-BY). That counts only while Priya's
+	// directory entry names him as her assistant.
+	h := newMailHarness(t, nil)
+	id, uid := h.booked(t)
+	priyaEntry := func(assistants []string, version int) {
+		t.Helper()
+		r := h.do("PUT", "/v1/people/"+h.people[priya], h.support, map[string]any{"name": "DS Priya Patel", "email": priya,
+			"agency": "police", "role": "detective", "seniority": 2, "assistants": assistants, "version": version})
+		if r.Status != http.StatusOK {
+			t.Fatalf("update Priya: %d %s", r.Status, r.Body)
+		}
+		conforms(t, "PUT", "/v1/people/{id}", r)
+	}
+	priyaEntry([]string{}, 1)
+	before := h.discussion(t, id)
+	p := problemOf(t, h.imip(t, authenticated(t, replyFixture(t, "exchange-accepted-sent-by.eml", uid))), http.StatusUnprocessableEntity)
+	if p["result"] != service.InboundRejectSpoofed {
+		t.Errorf("result %v, want %s", p["result"], service.InboundRejectSpoofed)
+	}
+	sameDiscussion(t, before, h.discussion(t, id))
+
+	priyaEntry([]string{alexAssistant}, 2)
+	h.imipOK(t, replyFixture(t, "exchange-accepted-sent-by.eml", uid), service.InboundRecorded)
+	if got := h.discussion(t, id).attendee(priya).Reply; got != "accepted" {
+		t.Errorf("Priya's reply = %q, want accepted", got)
 	}
 }

@@ -28,7 +28,6 @@ import (
 	"github.com/convene/convene/invites"
 	"github.com/convene/convene/invites/smtptest"
 	"github.com/convene/convene/service"
-	"github.com/convene/convene/service/policy"
 )
 
 // testClock is the app's clock: it stands on a fixed day and moves on
@@ -85,11 +84,13 @@ const (
 
 // mailCast is the directory: the people the fixtures' replies come from, with
 // the fixtures' addresses, plus a CSC social worker.
+// Priya's assistant answers invitations for her (SENT-BY), so her entry
+// names him.
 var mailCast = []map[string]any{
 	{"name": "Sam Chair", "email": samChair, "agency": "social_care", "role": "team_manager", "seniority": 3, "chair": true},
 	{"name": "Kim Social", "email": kimSocial, "agency": "social_care", "role": "social_worker", "seniority": 1},
-	{"name": "DS Priya Patel", "email": priya, "agency": "police", "role": "detective", "seniority": 2},
-	{"name": "Dr Ola Health", "email": ola, "agency": "health", "role": "paediatrician", "seniority": 2},
+	{"name": "DS Priya Patel", "email": priya, "agency": "police", "role": "detective", "seniority": 2, "assistants": []string{alexAssistant}},
+	{"name": "Dr Ola Health", "email": ola, "agency": "health", "role": "paediatrician", "seniority": 3},
 	{"name": "Ms Jordan School", "email": jordan, "agency": "education", "role": "designated_safeguarding_lead", "seniority": 2},
 	{"name": "Renée O'Brien", "email": renee, "agency": "other", "role": "practitioner", "seniority": 1},
 }
@@ -100,34 +101,28 @@ var invitedEmails = []string{samChair, kimSocial, priya, ola, jordan, renee}
 // mailHarness is the API wired for invitations.
 type mailHarness struct {
 	*harness
-	clock   *testClock
 	mailer  *service.Mailer
-	support string // business support's token
-	gateway string // the mail gateway's token
+	sender  invites.Sender // where the outbox workers send
+	support string         // business support's token
+	gateway string         // the mail gateway's token
 	admin   string
 	people  map[string]string // email → directory id
+	venue   string            // the venue bookings are made at
 }
 
 // newMailHarness is newHarness with its clock on replyDay, its mailer
-// sending through sender (into a temporary directory if nil) with RSVP
-// links to the test server, and the cast in the directory. It changes the
-// App newHarness built, not newHarness.
+// writing RSVP links to the test server, outbox workers sending through
+// sender (into a temporary directory if nil), the cast in the directory and
+// a venue to book.
 func newMailHarness(t *testing.T, sender invites.Sender) *mailHarness {
 	t.Helper()
-	h := newHarness(t)
-	clock := newTestClock(replyDay)
-	profiles, err := policy.NewRegistry(workingDays(t), "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := newHarness(t, standingAt(replyDay))
 	if sender == nil {
 		sender = &invites.DirSender{Dir: t.TempDir()}
 	}
-	h.app.Now = clock.Now
-	h.app.Profiles = profiles
-	m := newTestMailer(clock, sender, h.url)
+	m := newTestMailer(h.clock, h.url)
 	h.app.UseMailer(m)
-	mh := &mailHarness{harness: h, clock: clock, mailer: m, people: map[string]string{},
+	mh := &mailHarness{harness: h, mailer: m, sender: sender, people: map[string]string{},
 		support: token(t, service.RoleBusinessSupport, "social_care"),
 		gateway: token(t, service.RoleMailGateway, ""),
 		admin:   token(t, service.RoleAdmin, ""),
@@ -135,25 +130,21 @@ func newMailHarness(t *testing.T, sender invites.Sender) *mailHarness {
 	for _, p := range mailCast {
 		mh.addPerson(t, p)
 	}
+	r := h.do("POST", "/v1/venues", mh.admin, map[string]any{"name": "Meeting room 2", "address": "Civic Centre, Town Square"})
+	if r.Status != 201 {
+		t.Fatalf("create venue: %d %s", r.Status, r.Body)
+	}
+	mh.venue = r.JSON(t)["id"].(string)
 	return mh
 }
 
-func newTestMailer(clock *testClock, sender invites.Sender, publicURL string) *service.Mailer {
+func newTestMailer(clock *testClock, publicURL string) *service.Mailer {
 	return &service.Mailer{
 		Organizer: invites.Person{Name: "Business Support (Convene)", Email: organizerEmail},
 		Composer: &invites.Composer{Builder: invites.Builder{ProdID: "-//Convene//Strategy discussions//EN", Now: clock.Now},
 			Domain: "council.example.gov.uk", EnvelopeFrom: organizerEmail},
-		Sender:  sender,
 		RSVPKey: []byte("rsvp-test-key-0123456789abcdef-0123456789"), PublicURL: publicURL,
-		Lease: 30 * time.Second, RetryBase: 100 * time.Millisecond, RetryMax: 400 * time.Millisecond, MaxAttempts: 100,
 	}
-}
-
-// at is the harness reporting to t (a subtest).
-func (m *mailHarness) at(t *testing.T) *harness {
-	c := *m.harness
-	c.t = t
-	return &c
 }
 
 func (m *mailHarness) addPerson(t *testing.T, p map[string]any) string {
@@ -206,16 +197,29 @@ func (m *mailHarness) convene(t *testing.T, change ...func(map[string]any)) stri
 // 10:00 BST.
 const meetingStart = "2026-07-14T10:00:00+01:00"
 
-// book books the discussion at start.
+// book books the discussion at start, at the venue, confirming that
+// nobody's calendar could be read (nobody in the cast publishes one).
 func (m *mailHarness) book(t *testing.T, id, start string) mailDiscussion {
 	t.Helper()
-	r := m.at(t).do("POST", "/v1/discussions/"+id+"/book", m.support, map[string]any{"start": start, "location": "Meeting room 2, Civic Centre"})
+	r := m.at(t).do("POST", "/v1/discussions/"+id+"/book", m.support,
+		map[string]any{"start": start, "venue_id": m.venue, "confirm_unknown": m.everyone(t, id)})
 	if r.Status != 200 {
 		t.Fatalf("book %s at %s: %d %s", id, start, r.Status, r.Body)
 	}
 	var d mailDiscussion
 	decodeInto(t, r.Body, &d)
 	return d
+}
+
+// everyone lists the discussion's attendees' addresses: whom business
+// support confirm booking without knowing whether they are free.
+func (m *mailHarness) everyone(t *testing.T, id string) []string {
+	t.Helper()
+	var out []string
+	for _, a := range m.discussion(t, id).Attendees {
+		out = append(out, a.Email)
+	}
+	return out
 }
 
 // booked convenes and books the fixtures' meeting, returning its id and
@@ -255,10 +259,31 @@ func (m *mailHarness) imip(t *testing.T, raw []byte) response {
 	return m.at(t).do("POST", "/v1/imip", m.gateway, raw, "Content-Type", "message/rfc822", "X-Envelope-From", "bounces@mail.example")
 }
 
-// imipOK posts raw and expects it taken with the result.
+// authenticated is raw as the mail gateway passes on mail whose From
+// domain passed DMARC: with its Authentication-Results on top.
+func authenticated(t *testing.T, raw []byte) []byte {
+	t.Helper()
+	m := regexp.MustCompile(`(?im)^From:[^\r\n]*?@([A-Za-z0-9.-]+)`).FindSubmatch(raw)
+	if m == nil {
+		return raw // nothing the gateway could vouch for
+	}
+	return withHeader(raw, "Authentication-Results: "+gatewayID+"; dmarc=pass header.from="+strings.ToLower(string(m[1])))
+}
+
+// withHeader puts a header field on top of raw, with raw's line ending.
+func withHeader(raw []byte, field string) []byte {
+	eol := "\r\n"
+	if i := bytes.IndexByte(raw, '\n'); i > 0 && raw[i-1] != '\r' {
+		eol = "\n"
+	}
+	return append([]byte(field+eol), raw...)
+}
+
+// imipOK posts raw as the gateway delivers authenticated mail and expects
+// it taken with the result.
 func (m *mailHarness) imipOK(t *testing.T, raw []byte, result string) inboundResult {
 	t.Helper()
-	r := m.imip(t, raw)
+	r := m.imip(t, authenticated(t, raw))
 	if r.Status != 200 {
 		t.Fatalf("POST /v1/imip: %d %s", r.Status, r.Body)
 	}
@@ -332,10 +357,13 @@ type mailCounter struct {
 }
 
 type mailHeld struct {
-	ID     string `json:"id"`
-	From   string `json:"from"`
-	Reply  string `json:"reply"`
-	Status string `json:"status"`
+	ID          string `json:"id"`
+	Kind        string `json:"kind"`
+	Reason      string `json:"reason"`
+	From        string `json:"from"`
+	Reply       string `json:"reply"`
+	DelegatedTo string `json:"delegated_to"`
+	Status      string `json:"status"`
 }
 
 type mailMessage struct {

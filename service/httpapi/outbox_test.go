@@ -12,6 +12,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,24 +23,41 @@ import (
 
 	"github.com/convene/convene/invites"
 	"github.com/convene/convene/service"
+	"github.com/convene/convene/service/outbox"
 )
 
-// dispatch runs the outbox dispatcher of app as the instance owner until
-// the returned stop is called (or the test ends); stop waits for it to
-// return.
-func dispatch(t *testing.T, app *service.App, owner string) (stop func()) {
+// testLease is how long an outbox worker holds a message in these tests;
+// retries come quickly, and never run out.
+const testLease = 30 * time.Second
+
+// worker is an outbox worker for app, sending through sender as the
+// instance owner.
+func worker(app *service.App, sender invites.Sender, owner string) *outbox.Worker {
+	return &outbox.Worker{App: app, Sender: sender, Owner: owner, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Lease: testLease, RetryBase: 100 * time.Millisecond, RetryMax: 400 * time.Millisecond, MaxAttempts: 100}
+}
+
+// dispatch runs the outbox worker of the harness's own App as instance-1.
+func (m *mailHarness) dispatch(t *testing.T) (stop func()) {
+	t.Helper()
+	return dispatch(t, worker(m.app, m.sender, "instance-1"))
+}
+
+// dispatch runs w until the returned stop is called (or the test ends);
+// stop waits for it to return.
+func dispatch(t *testing.T, w *outbox.Worker) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	return dispatchUntil(t, ctx, cancel, app, owner)
+	return dispatchUntil(t, ctx, cancel, w)
 }
 
 // dispatchUntil is dispatch until ctx ends; cancel ends it.
-func dispatchUntil(t *testing.T, ctx context.Context, cancel context.CancelFunc, app *service.App, owner string) (stop func()) {
+func dispatchUntil(t *testing.T, ctx context.Context, cancel context.CancelFunc, w *outbox.Worker) (stop func()) {
 	t.Helper()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		app.RunOutbox(ctx, owner)
+		w.Run(ctx)
 	}()
 	var once sync.Once
 	stop = func() {
@@ -47,7 +66,7 @@ func dispatchUntil(t *testing.T, ctx context.Context, cancel context.CancelFunc,
 			select {
 			case <-done:
 			case <-time.After(30 * time.Second):
-				t.Errorf("the %s dispatcher did not stop within 30s", owner)
+				t.Errorf("the %s outbox worker did not stop within 30s", w.Owner)
 			}
 		})
 	}
@@ -121,10 +140,11 @@ func noDuplicates(t *testing.T, got []smtpMessage) {
 }
 
 func TestOutboxDeliversEachInvitationOnce(t *testing.T) {
+	t.Parallel()
 	srv := startSMTPD(t, 0, "")
 	h := newMailHarness(t, smtpSender(srv.addr))
 	id, uid := h.booked(t)
-	dispatch(t, h.app, "instance-1")
+	h.dispatch(t)
 	allSent(t, h, id)
 
 	got := srv.received(t)
@@ -190,10 +210,11 @@ func TestOutboxDeliversEachInvitationOnce(t *testing.T) {
 }
 
 func TestOutboxRetriesWhileTheServerIsDown(t *testing.T) {
+	t.Parallel()
 	port := freeSMTPPort(t) // nothing listens here yet
 	h := newMailHarness(t, smtpSender(net.JoinHostPort("127.0.0.1", strconv.Itoa(port))))
 	id, _ := h.booked(t)
-	dispatch(t, h.app, "instance-1")
+	h.dispatch(t)
 
 	// Every message is tried, fails, and waits for another attempt.
 	waitFor(t, 30*time.Second, "every message tried at least twice", func() bool {
@@ -230,6 +251,7 @@ func TestOutboxRetriesWhileTheServerIsDown(t *testing.T) {
 }
 
 func TestOutboxRecordsTheServersRefusal(t *testing.T) {
+	t.Parallel()
 	srv := startSMTPD(t, 0, "")
 	h := newMailHarness(t, smtpSender(srv.addr))
 	// The server refuses "reject…" mailboxes with 550 and puts off
@@ -247,7 +269,7 @@ func TestOutboxRecordsTheServersRefusal(t *testing.T) {
 		req["invitees"] = inv
 	})
 	h.book(t, id, meetingStart)
-	dispatch(t, h.app, "instance-1")
+	h.dispatch(t)
 
 	waitFor(t, 30*time.Second, "the others sent, the refused one failed, the deferred one retried", func() bool {
 		d := h.discussion(t, id)
@@ -287,6 +309,54 @@ func TestOutboxRecordsTheServersRefusal(t *testing.T) {
 	if len(to[refused])+len(to[deferred]) != 0 {
 		t.Errorf("the server accepted mail it refused: %v", to)
 	}
+
+	// The failure is on the discussion's timeline for business support.
+	failures := func() int {
+		n := 0
+		for _, e := range h.discussion(t, id).Timeline {
+			if e.Kind == "mail_failed" && strings.Contains(e.Detail, refused) {
+				n++
+			}
+		}
+		return n
+	}
+	if failures() != 1 {
+		t.Errorf("the failure is not on the timeline: %+v", h.discussion(t, id).Timeline)
+	}
+	// Once the cause is fixed, they send it again: only a failed message,
+	// and only those who run the discussion.
+	requeue := func(tok, messageID string) response {
+		return h.do("POST", "/v1/discussions/"+id+"/messages/"+url.PathEscape(messageID)+"/requeue", tok, nil)
+	}
+	sent := d.outboxTo("REQUEST", samChair)[0]
+	for _, tc := range []struct {
+		name, tok, message string
+		status             int
+	}{
+		{"by an agency representative", token(t, service.RoleAgencyRep, "police", func(p *service.Principal) { p.Email = priya }), f.ID, http.StatusForbidden},
+		{"a message that was sent", h.support, sent.ID, http.StatusConflict},
+		{"a message of another discussion", h.support, strings.Replace(f.ID, id, strings.Repeat("0", 32), 1), http.StatusNotFound},
+	} {
+		r := requeue(tc.tok, tc.message)
+		conforms(t, "POST", "/v1/discussions/{id}/messages/{message}/requeue", r)
+		problemOf(t, r, tc.status)
+	}
+	r := requeue(h.support, f.ID)
+	if r.Status != http.StatusOK {
+		t.Fatalf("requeue: %d %s", r.Status, r.Body)
+	}
+	conforms(t, "POST", "/v1/discussions/{id}/messages/{message}/requeue", r)
+	var again mailMessage
+	decodeInto(t, r.Body, &again)
+	if again.ID != f.ID || again.State != "queued" || again.Attempts != 0 {
+		t.Errorf("re-queued message %+v, want queued with its attempts reset", again)
+	}
+	// Here the mailbox still does not exist: tried once more, and failed
+	// again.
+	waitFor(t, 30*time.Second, "the re-queued message tried again", func() bool { return failures() == 2 })
+	if m := h.discussion(t, id).outboxTo("REQUEST", refused)[0]; m.State != "failed" || m.Attempts != 1 {
+		t.Errorf("after the second try: %+v, want failed at its first attempt", m)
+	}
 }
 
 // slowSender sends through next, pausing first so that instances running
@@ -311,23 +381,25 @@ func (s *slowSender) Send(ctx context.Context, m *invites.Message) (string, erro
 	return where, err
 }
 
-// instance is a second service instance on the same store: its own App,
-// clock and mailer, as another process would have.
-func (m *mailHarness) instance(t *testing.T, sender invites.Sender) *service.App {
+// instance is another service instance on the same store, sending
+// through sender: its own App, mailer and outbox worker, as another
+// process would have.
+func (m *mailHarness) instance(t *testing.T, sender invites.Sender, owner string) *outbox.Worker {
 	t.Helper()
 	app := service.NewApp(m.store, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	app.Now = m.clock.Now
 	app.Profiles, app.Calendar, app.Region, app.Zone = m.app.Profiles, m.app.Calendar, m.app.Region, m.app.Zone
-	app.UseMailer(newTestMailer(m.clock, sender, m.url))
-	return app
+	app.UseMailer(newTestMailer(m.clock, m.url))
+	return worker(app, sender, owner)
 }
 
-// bookMany books n discussions of the case an hour apart, and returns
-// their ids and how many messages they queued.
+// bookMany books n discussions of the case an hour apart (business
+// support confirming each time that they want another discussion of the
+// same case), and returns their ids and how many messages they queued.
 func bookMany(t *testing.T, h *mailHarness, n int) (ids []string, messages int) {
 	t.Helper()
 	for i := range n {
-		id := h.convene(t)
+		id := h.convene(t, func(req map[string]any) { req["confirm_duplicate"] = true })
 		h.book(t, id, fmt.Sprintf("2026-07-14T%02d:00:00+01:00", 9+i))
 		ids = append(ids, id)
 		messages += len(h.messages(t, id))
@@ -336,14 +408,15 @@ func bookMany(t *testing.T, h *mailHarness, n int) (ids []string, messages int) 
 }
 
 func TestTwoInstancesSendEachMessageOnce(t *testing.T) {
+	t.Parallel()
 	srv := startSMTPD(t, 0, "")
 	h := newMailHarness(t, smtpSender(srv.addr))
 	ids, total := bookMany(t, h, 5)
 
 	a := &slowSender{next: smtpSender(srv.addr), pause: 20 * time.Millisecond}
 	b := &slowSender{next: smtpSender(srv.addr), pause: 20 * time.Millisecond}
-	dispatch(t, h.instance(t, a), "instance-a")
-	dispatch(t, h.instance(t, b), "instance-b")
+	dispatch(t, h.instance(t, a, "instance-a"))
+	dispatch(t, h.instance(t, b, "instance-b"))
 	allSent(t, h, ids...)
 
 	got := srv.received(t)
@@ -364,7 +437,9 @@ func TestTwoInstancesSendEachMessageOnce(t *testing.T) {
 }
 
 func TestRestartInTheMiddleOfSending(t *testing.T) {
+	t.Parallel()
 	t.Run("stopped part-way, then started again", func(t *testing.T) {
+		t.Parallel()
 		srv := startSMTPD(t, 0, "")
 		h := newMailHarness(t, smtpSender(srv.addr))
 		ids, total := bookMany(t, h, 3)
@@ -378,7 +453,7 @@ func TestRestartInTheMiddleOfSending(t *testing.T) {
 				shutdown()
 			}
 		}
-		stop := dispatchUntil(t, ctx, shutdown, h.instance(t, first), "before-restart")
+		stop := dispatchUntil(t, ctx, shutdown, h.instance(t, first, "before-restart"))
 		waitFor(t, 30*time.Second, "the first instance stopped", func() bool { return ctx.Err() != nil })
 		stop()
 		s := states(t, h, ids...)
@@ -387,7 +462,7 @@ func TestRestartInTheMiddleOfSending(t *testing.T) {
 		}
 
 		second := &slowSender{next: smtpSender(srv.addr)}
-		dispatch(t, h.instance(t, second), "after-restart")
+		dispatch(t, h.instance(t, second, "after-restart"))
 		allSent(t, h, ids...)
 		got := srv.received(t)
 		noDuplicates(t, got)
@@ -397,25 +472,30 @@ func TestRestartInTheMiddleOfSending(t *testing.T) {
 	})
 
 	t.Run("crashed holding a message", func(t *testing.T) {
+		t.Parallel()
 		// An instance claims a message and dies before sending it: nobody
 		// sends it while its lease lasts, and then another instance does,
 		// once.
 		srv := startSMTPD(t, 0, "")
 		h := newMailHarness(t, smtpSender(srv.addr))
 		id, _ := h.booked(t)
-		claimed, err := h.store.ClaimMessage(context.Background(), "crashed", h.clock.Now(), h.mailer.Lease)
+		claimed, err := h.store.ClaimMessage(context.Background(), "crashed", h.clock.Now(), testLease)
 		if err != nil {
 			t.Fatal(err)
 		}
-		dispatch(t, h.instance(t, smtpSender(srv.addr)), "survivor")
+		dispatch(t, h.instance(t, smtpSender(srv.addr), "survivor"))
 		waitFor(t, 30*time.Second, "the other messages sent", func() bool {
 			return states(t, h, id)[service.MessageSent] == len(invitedEmails)-1
 		})
-		time.Sleep(500 * time.Millisecond)
+		// Nothing is left for anyone to claim while the lease holds: the
+		// survivor cannot have taken the crashed instance's message.
+		if m, err := h.store.ClaimMessage(context.Background(), "probe", h.clock.Now(), testLease); service.ErrorCode(err) != service.ENOTFOUND {
+			t.Fatalf("a message was claimable while the crashed instance's lease held: %+v, %v", m, err)
+		}
 		if n := len(byRecipient(t, srv.received(t))[claimed.To]); n != 0 {
 			t.Fatalf("the crashed instance's message was sent %d times while its lease held", n)
 		}
-		h.clock.Advance(h.mailer.Lease)
+		h.clock.Advance(testLease)
 		allSent(t, h, id)
 		got := srv.received(t)
 		noDuplicates(t, got)
@@ -426,13 +506,15 @@ func TestRestartInTheMiddleOfSending(t *testing.T) {
 }
 
 func TestInvitationsCarryNoCaseDetails(t *testing.T) {
+	t.Parallel()
 	// The convene request names the child's school, the interpreter's
 	// language and the form of abuse, so that the right people are
 	// invited. None of it may reach an email: invitations are read by
 	// assistants and on lock screens.
 	srv := startSMTPD(t, 0, "")
 	h := newMailHarness(t, smtpSender(srv.addr))
-	dispatch(t, h.app, "instance-1")
+	h.addPerson(t, samDeputyNamed)
+	h.dispatch(t)
 	id, uid := h.booked(t)
 	allSent(t, h, id)
 	h.imipOK(t, replyFixture(t, "outlook-desktop-counter.eml", uid), service.InboundRecorded)
@@ -470,7 +552,7 @@ func TestInvitationsCarryNoCaseDetails(t *testing.T) {
 			t.Errorf("subject %q does not name the case reference", e.Subject)
 		}
 		desc := inv.Event.Props.Get("DESCRIPTION")
-		if inv.Method == "REQUEST" && (desc == nil || !strings.Contains(desc.Value, service.DefaultAgenda[0])) {
+		if inv.Method == "REQUEST" && (desc == nil || !strings.Contains(desc.Value, "Share information")) {
 			t.Errorf("the %s to %v carries no agenda: %v", inv.Method, m.RcptTos, desc)
 		}
 	}
@@ -480,10 +562,13 @@ func TestInvitationsCarryNoCaseDetails(t *testing.T) {
 }
 
 func TestCaseDetailsTypedIntoAnInvitationAreRefusedUpFront(t *testing.T) {
-	// Business support may type the school's name into an agenda heading
-	// or the location. The invitation could never be sent, so the request
-	// is refused there and then, rather than every invitation failing
-	// later.
+	t.Parallel()
+	// Business support may type the school's name into an agenda heading,
+	// the location or a join link. Whatever goes into an invitation is
+	// allow-listed, so the request is refused there and then: agenda
+	// headings come from the profile's list, the location from the
+	// directory of venues (there is no free-text location at all), and a
+	// join link must not carry the case's words.
 	h := newMailHarness(t, nil)
 	r := h.at(t).do("POST", "/v1/discussions", h.support, func() map[string]any {
 		req := h.conveneRequest()
@@ -498,7 +583,7 @@ func TestCaseDetailsTypedIntoAnInvitationAreRefusedUpFront(t *testing.T) {
 	before := h.discussion(t, id)
 	for field, body := range map[string]map[string]any{
 		"location":   {"start": meetingStart, "location": "The library, " + strings.ToUpper(schoolName)},
-		"online_url": {"start": meetingStart, "online_url": "https://meet.example.org/" + interpreting + "-interpreting"},
+		"online_url": {"start": meetingStart, "venue_id": h.venue, "online_url": "https://" + meetingHost + "/" + interpreting + "-interpreting"},
 	} {
 		r := h.at(t).do("POST", "/v1/discussions/"+id+"/book", h.support, body)
 		if p := problemOf(t, r, 422); strings.Join(fieldsOf(p), ",") != field {

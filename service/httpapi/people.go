@@ -21,6 +21,8 @@ type personInput struct {
 	Role         string                  `json:"role"`
 	Seniority    int                     `json:"seniority"`
 	Chair        bool                    `json:"chair"`
+	Expertise    []string                `json:"expertise"`
+	Assistants   []string                `json:"assistants"`
 	WorkingHours json.RawMessage         `json:"working_hours"`
 	TimeZone     string                  `json:"time_zone"`
 	Calendar     *service.CalendarSource `json:"calendar"`
@@ -31,7 +33,8 @@ type personInput struct {
 func (in *personInput) person() (service.Person, error) {
 	p := service.Person{
 		Name: in.Name, Email: in.Email, Agency: in.Agency, Role: in.Role, Seniority: in.Seniority,
-		Chair: in.Chair, TimeZone: in.TimeZone, Calendar: in.Calendar, Active: true, Version: in.Version,
+		Chair: in.Chair, Expertise: in.Expertise, Assistants: in.Assistants, TimeZone: in.TimeZone, Calendar: in.Calendar,
+		Active: true, Version: in.Version,
 	}
 	if len(in.WorkingHours) > 0 {
 		wh, err := workingHours(in.WorkingHours, "working_hours")
@@ -68,6 +71,8 @@ type personView struct {
 	Seniority      int                   `json:"seniority"`
 	SeniorityLabel string                `json:"seniority_label,omitempty"`
 	Chair          bool                  `json:"chair"`
+	Expertise      []string              `json:"expertise"`
+	Assistants     []string              `json:"assistants"`
 	WorkingHours   calendar.WorkingHours `json:"working_hours"`
 	TimeZone       string                `json:"time_zone"`
 	Calendar       *calendarView         `json:"calendar,omitempty"`
@@ -87,7 +92,7 @@ func viewPerson(p *service.Person) personView {
 	v := personView{
 		ID: p.ID, Name: p.Name, Email: p.Email, Agency: p.Agency, Role: p.Role,
 		Seniority: p.Seniority, SeniorityLabel: p.SeniorityLabel, Chair: p.Chair,
-		WorkingHours: p.WorkingHours, TimeZone: p.TimeZone, Active: p.Active,
+		Expertise: orEmpty(p.Expertise), Assistants: orEmpty(p.Assistants), WorkingHours: p.WorkingHours, TimeZone: p.TimeZone, Active: p.Active,
 		Version: p.Version, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
 	}
 	if c := p.Calendar; c != nil {

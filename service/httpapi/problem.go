@@ -21,31 +21,17 @@ type problem struct {
 	Code      string         `json:"code"`
 	RequestID string         `json:"request_id,omitempty"`
 	Errors    []fieldProblem `json:"errors,omitempty"`
-	Extra     map[string]any `json:"-"`
+	// Link is the path of the resource a conflict is with (the open
+	// discussion of the same case), when the caller may see it.
+	Link string `json:"link,omitempty"`
+	// Result is what became of a refused inbound message.
+	Result string `json:"result,omitempty"`
 }
 
 type fieldProblem struct {
 	Field   string `json:"field"`
 	Pointer string `json:"pointer"`
 	Detail  string `json:"detail"`
-}
-
-// MarshalJSON flattens Extra into the document, as RFC 9457 extension
-// members.
-func (p problem) MarshalJSON() ([]byte, error) {
-	type plain problem
-	b, err := json.Marshal(plain(p))
-	if err != nil || len(p.Extra) == 0 {
-		return b, err
-	}
-	m := map[string]any{}
-	for k, v := range p.Extra {
-		m[k] = v
-	}
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, err
-	}
-	return json.Marshal(m)
 }
 
 var statusOf = map[string]int{
@@ -60,6 +46,7 @@ var statusOf = map[string]int{
 	service.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
 	service.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	service.EINTERNAL:     http.StatusInternalServerError,
+	service.ETOOMANY:      http.StatusTooManyRequests,
 }
 
 var codeOf = map[int]string{
@@ -71,6 +58,7 @@ var codeOf = map[int]string{
 	http.StatusRequestEntityTooLarge: service.ETOOLARGE,
 	http.StatusUnsupportedMediaType:  service.EUNSUPPORTED,
 	http.StatusServiceUnavailable:    service.EUNAVAILABLE,
+	http.StatusTooManyRequests:       service.ETOOMANY,
 }
 
 // handleError is echo's one error handler: every failure leaves as
@@ -94,7 +82,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		for _, f := range se.Fields {
 			p.Errors = append(p.Errors, fieldProblem{Field: f.Field, Pointer: pointer(f.Field), Detail: f.Message})
 		}
-		p.Extra = se.Detail
+		p.Link, p.Result = se.Link, se.Result
 	case errors.As(err, &he):
 		p.Status = he.Code
 		p.Code = codeOf[he.Code]

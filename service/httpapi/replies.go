@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"html/template"
 	"net/http"
 	"time"
@@ -45,9 +47,26 @@ type rsvpData struct {
 	Stale, Done                  bool
 }
 
+// rsvpLimited counts an RSVP link request against the client address and
+// against the link, and renders the refusal when either has made too many
+// this minute: nobody may try tokens at speed, nor hammer one link.
+func (s *Server) rsvpLimited(c echo.Context) (bool, error) {
+	sum := sha256.Sum256([]byte(c.Param("token")))
+	for _, key := range []string{clientKey(c), "link:" + hex.EncodeToString(sum[:16])} {
+		if ok, retry := s.rsvp.allow(key); !ok {
+			err := tooMany(c, retry, "requests for answer links")
+			return true, s.rsvpRender(c, http.StatusTooManyRequests, rsvpData{Error: service.ErrorMessage(err)})
+		}
+	}
+	return false, nil
+}
+
 // rsvpShow shows what an RSVP link would do; it changes nothing, because
 // mail security scanners open every link in a message.
 func (s *Server) rsvpShow(c echo.Context) error {
+	if limited, err := s.rsvpLimited(c); limited {
+		return err
+	}
 	info, err := s.app.RSVPLink(c.Request().Context(), c.Param("token"))
 	if err != nil {
 		return s.rsvpError(c, err)
@@ -58,6 +77,9 @@ func (s *Server) rsvpShow(c echo.Context) error {
 
 // rsvpAnswer records the link's answer when the recipient confirms it.
 func (s *Server) rsvpAnswer(c echo.Context) error {
+	if limited, err := s.rsvpLimited(c); limited {
+		return err
+	}
 	info, err := s.app.RSVPLink(c.Request().Context(), c.Param("token"))
 	if err != nil {
 		return s.rsvpError(c, err)

@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/convene/convene/service"
 )
@@ -15,6 +14,7 @@ const (
 	support   = service.RoleBusinessSupport
 	chair     = service.RoleChair
 	agencyRep = service.RoleAgencyRep
+	gateway   = service.RoleMailGateway
 )
 
 // routes is every route the service answers. Each /v1 route authenticates
@@ -24,7 +24,9 @@ func (s *Server) routes() {
 	e := s.echo
 	e.GET("/healthz", s.health)
 	e.GET("/readyz", s.ready)
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
+	if s.metricsOnMain {
+		e.GET("/metrics", s.serveMetrics)
+	}
 	e.GET("/openapi.yaml", s.openapiDocument)
 
 	api := func(method, path string, h echo.HandlerFunc, roles ...service.Role) {
@@ -35,6 +37,10 @@ func (s *Server) routes() {
 	api(http.MethodGet, "/v1/people/:id", s.getPerson)
 	api(http.MethodPut, "/v1/people/:id", s.updatePerson, admin, support)
 
+	api(http.MethodGet, "/v1/venues", s.listVenues, admin, support, chair)
+	api(http.MethodPost, "/v1/venues", s.createVenue, admin)
+	api(http.MethodPut, "/v1/venues/:id", s.updateVenue, admin)
+
 	api(http.MethodGet, "/v1/audit", s.listAudit, admin)
 
 	api(http.MethodPost, "/v1/availability", s.checkAvailability, support, chair)
@@ -43,6 +49,9 @@ func (s *Server) routes() {
 	api(http.MethodPost, "/v1/discussions", s.convene, support, chair)
 	api(http.MethodGet, "/v1/discussions", s.listDiscussions)
 	api(http.MethodGet, "/v1/discussions/:id", s.getDiscussion)
+	api(http.MethodGet, "/v1/discussions/:id/timeline", s.timeline)
+	api(http.MethodPut, "/v1/discussions/:id/note", s.setNote, support, chair)
+	api(http.MethodPost, "/v1/discussions/:id/separate", s.conveneSeparate, support, chair)
 	api(http.MethodPost, "/v1/discussions/:id/book", s.book, support, chair)
 	api(http.MethodPost, "/v1/discussions/:id/reschedule", s.reschedule, support, chair)
 	api(http.MethodPost, "/v1/discussions/:id/cancel", s.cancel, support, chair)
@@ -52,14 +61,21 @@ func (s *Server) routes() {
 	api(http.MethodPost, "/v1/discussions/:id/counters/:counter/decline", s.declineCounter, support, chair)
 	api(http.MethodPost, "/v1/discussions/:id/held-replies/:held/admit", s.admitReply, support, chair)
 	api(http.MethodPost, "/v1/discussions/:id/held-replies/:held/reject", s.rejectReply, support, chair)
+	api(http.MethodPost, "/v1/discussions/:id/messages/:message/requeue", s.requeueMessage, support, chair)
 	api(http.MethodGet, "/v1/discussions/:id/quorum", s.quorum)
 	api(http.MethodPost, "/v1/discussions/:id/attendance", s.attendance, support, chair)
 	// Not gated by role: the domain answers 404 to anyone not invited
-	// (so existence does not leak) and 403 to invitees who are not its chair.
+	// (so existence does not leak) and 403 to invitees who are not its
+	// chair. Authorisations are given by whoever takes part, each for
+	// themselves, whatever their role.
 	api(http.MethodPost, "/v1/discussions/:id/start", s.start)
 	api(http.MethodPost, "/v1/discussions/:id/outcome", s.outcome)
+	api(http.MethodPost, "/v1/discussions/:id/outcome/amendments", s.amendOutcome)
+	api(http.MethodPost, "/v1/discussions/:id/authorisations", s.authorise)
 
-	api(http.MethodPost, "/v1/imip", s.imip, service.RoleMailGateway, admin)
+	// The mail gateway's service account only: an administrator must not
+	// be able to post a reply and take someone's place.
+	api(http.MethodPost, "/v1/imip", s.imip, gateway)
 
 	// RSVP links in invitation emails: the signed token is the credential.
 	public := func(method, path string, h echo.HandlerFunc) { e.Add(method, path, h, s.validate) }

@@ -55,6 +55,7 @@ func (v timescaleView) ruleLines() []ruleLine {
 // representative cases, with the expected instants worked out by hand from
 // DOMAIN.md's table (and a 2026 calendar), not by the code.
 func TestTimescales(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	bso := token(t, service.RoleBusinessSupport, "social_care")
 
@@ -209,6 +210,7 @@ func TestTimescales(t *testing.T) {
 // go forward. A 72-hour rule moves the local time of its deadline by an
 // hour; a working-day rule still ends at 17:00 local.
 func TestTimescaleAcrossMarchClockChange(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	tok := token(t, service.RoleChair, "social_care")
 	ask := func(body map[string]any) timescaleView {
@@ -243,6 +245,7 @@ func TestTimescaleAcrossMarchClockChange(t *testing.T) {
 // TestTimescaleRefusals: what the caller got wrong is named, as a 422
 // problem with the field; anyone signed in may ask; nobody else.
 func TestTimescaleRefusals(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	bso := token(t, service.RoleBusinessSupport, "social_care")
 	at := "2026-06-16T10:00:00+01:00"

@@ -1,8 +1,11 @@
 package httpapi
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"mime"
 	"net/http"
@@ -51,6 +54,19 @@ func (s *Server) validate(next echo.HandlerFunc) echo.HandlerFunc {
 		if op.RequestBody != nil && hasBody && op.RequestBody.Value.Content.Get(ct) == nil {
 			return service.Errorf(service.EUNSUPPORTED, "send the request body as one of %v", slices.Sorted(maps.Keys(op.RequestBody.Value.Content)))
 		}
+		if ct == "application/json" && hasBody {
+			// Before the contract's check: kin-openapi reads only the
+			// first JSON value, and may write the body back re-encoded
+			// (with defaults filled), which would drop what follows it.
+			body, err := readBody(c)
+			if err != nil {
+				return err
+			}
+			if err := oneJSONValue(body); err != nil {
+				return err
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
 		params := map[string]string{}
 		for i, n := range c.ParamNames() {
 			params[n] = c.ParamValues()[i]
@@ -71,6 +87,20 @@ func (s *Server) validate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// oneJSONValue refuses a body with anything but white space after its
+// first JSON value. A body that is not JSON at all is left to the
+// contract's check, which says so.
+func oneJSONValue(body []byte) error {
+	if json.Valid(body) {
+		return nil
+	}
+	var first json.RawMessage
+	if json.NewDecoder(bytes.NewReader(body)).Decode(&first) != nil {
+		return nil
+	}
+	return service.Errorf(service.EMALFORMED, "the request body has data after its JSON value; send one JSON object")
 }
 
 // contractError turns kin-openapi's validation errors into one service

@@ -34,6 +34,7 @@ func (m *mailHarness) listed(t *testing.T, query string) []string {
 // booked is flagged at risk once half its time has gone, and breached once
 // the deadline passes; the list filters and the gauges show both.
 func TestDeadlineWatchAtRiskAndBreached(t *testing.T) {
+	t.Parallel()
 	m := newMailHarness(t, nil)
 	id := m.convene(t)
 	ctx := context.Background()
@@ -78,6 +79,7 @@ func TestDeadlineWatchAtRiskAndBreached(t *testing.T) {
 // after the invitation are sent it again, once; those who answered are
 // not.
 func TestDeadlineWatchRemindsOnce(t *testing.T) {
+	t.Parallel()
 	m := newMailHarness(t, nil)
 	id, uid := m.booked(t)
 	ctx := context.Background()
@@ -129,6 +131,7 @@ func TestDeadlineWatchRemindsOnce(t *testing.T) {
 // TestDeadlineWatchOverdueFollowOns: follow-on deadlines past due and not
 // done are counted for the gauge.
 func TestDeadlineWatchOverdueFollowOns(t *testing.T) {
+	t.Parallel()
 	m := newMailHarness(t, nil)
 	ctx := context.Background()
 	id := m.convene(t)
@@ -139,13 +142,14 @@ func TestDeadlineWatchOverdueFollowOns(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := m.clock.Now()
+	before := d.Clone()
 	d.Status = service.StatusConcluded
 	d.FollowOns = []service.FollowOn{
 		{FollowOn: policy.FollowOn{ID: "RECORD", Due: now.Add(24 * time.Hour)}},
 		{FollowOn: policy.FollowOn{ID: "ICPC", Due: now.Add(15 * 24 * time.Hour)}},
 		{FollowOn: policy.FollowOn{ID: "S47", Due: now.Add(48 * time.Hour)}, Done: true},
 	}
-	if err := m.store.UpdateDiscussion(ctx, d); err != nil {
+	if err := m.store.PatchDiscussion(ctx, service.Diff(before, d, now)); err != nil {
 		t.Fatal(err)
 	}
 	m.clock.Advance(72 * time.Hour)
