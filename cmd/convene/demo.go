@@ -50,5 +50,9 @@ func seedDemo(ctx context.Context, app *service.App) (int, error) {
 			return 0, err
 		}
 	}
+	// Invitations take their location from the venue directory.
+	if _, err := app.CreateVenue(ctx, service.Venue{Name: "MASH meeting room 2", Address: "Civic Centre, Town Square"}); err != nil {
+		return 0, err
+	}
 	return len(demoPeople), nil
 }

@@ -261,6 +261,11 @@ func newApp(ctx context.Context, cfg config, store service.Store, getenv func(st
 	app.SourceOptions = calendar.SourceOptions{Policy: calendar.OutboundPolicy{
 		AllowHosts: cfg.CalendarAllowHosts, AllowNetworks: cfg.CalendarAllowNetworks}}
 	app.InboundAuth = invites.AuthConfig{TrustedAuthServIDs: cfg.MailAuthServIDs, GatewayFields: cfg.MailAuthFields}
+	if cfg.demo() && len(cfg.MailAuthServIDs) == 0 {
+		// The demo has no mail gateway: trust the walk-through's.
+		app.InboundAuth.TrustedAuthServIDs = []string{demoGateway}
+		log.Info("demo mode: replies are authenticated by Authentication-Results from " + demoGateway)
+	}
 	app.OnlineMeetingHosts = cfg.OnlineMeetingHosts
 	app.StartMargin = cfg.StartMargin
 	return app, nil
@@ -287,6 +292,10 @@ func ownAddrs(addrs ...net.Addr) []netip.AddrPort {
 	}
 	return out
 }
+
+// demoGateway is the authserv-id demo mode trusts, as the README's replies
+// carry it.
+const demoGateway = "gateway.demo.example"
 
 // openStore opens the embedded SQLite store under the data directory, or
 // MongoDB when MONGODB_URI is set (a replica set or sharded cluster, for
