@@ -1,8 +1,6 @@
 package calendar
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +10,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-ical"
+
+	"github.com/convene/convene/calendar/ics"
 )
 
 // BusyType says how firmly a busy interval blocks time, after the FBTYPE
@@ -34,7 +34,8 @@ type Busy struct {
 // BusyOptions says how to read someone's calendar.
 type BusyOptions struct {
 	// Zone is the attendee's time zone, in which floating times and all-day
-	// events are read. Nil means UTC.
+	// events are read (the rule of package ics). With no zone they cannot
+	// be read, never read as UTC: such events are skipped and counted.
 	Zone *time.Location
 	// Email is the attendee's address; where an event lists them as an
 	// ATTENDEE, their PARTSTAT counts: DECLINED is free, NEEDS-ACTION
@@ -60,11 +61,11 @@ type BusyResult struct {
 // it does, and stops when the context ends.
 type parser struct {
 	window    Interval
-	zones     *Zones
+	zones     *ics.Zones
 	email     string
 	ignoreUID string
 	limits    Limits
-	budget    *budget
+	budget    *ics.Budget
 	busy      []Busy
 
 	objects, skipped int
@@ -72,16 +73,19 @@ type parser struct {
 
 func newParser(ctx context.Context, window Interval, opts BusyOptions, limits Limits) *parser {
 	limits = limits.withDefaults()
-	p := &parser{window: window, zones: NewZones(opts.Zone), email: strings.ToLower(opts.Email), ignoreUID: opts.IgnoreUID,
-		limits: limits, budget: newBudget(ctx, limits.MaxInstances)}
-	p.zones.budget = p.budget
+	p := &parser{email: strings.ToLower(opts.Email), ignoreUID: opts.IgnoreUID, window: window,
+		limits: limits, budget: ics.NewBudget(ctx, limits.MaxInstances)}
+	p.zones = ics.NewZones(opts.Zone, p.budget)
+	// An event in a zone no one can resolve is placed in the attendee's
+	// rather than dropped, which would show them free.
+	p.zones.GuessUnknown = true
 	return p
 }
 
 // fatal reports whether an error must end the whole query rather than
 // skip one object: a limit reached, or the context done.
 func fatal(err error) bool {
-	return errors.Is(err, ErrTooComplex) || errors.Is(err, ErrTooLarge) ||
+	return errors.Is(err, ErrTooComplex) || errors.Is(err, ErrTooLarge) || errors.Is(err, ics.ErrTooLarge) ||
 		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
@@ -116,7 +120,7 @@ func (p *parser) davObject(r davResponse) error {
 		p.skipped++
 		return nil
 	}
-	cal, err := decodeICS([]byte(*r.Prop.CalendarData))
+	cal, err := ics.Decode([]byte(*r.Prop.CalendarData), p.decoding())
 	if err != nil {
 		p.skipped++
 		return nil
@@ -144,11 +148,7 @@ func (p *parser) object(cal *ical.Component) (err error) {
 			p.busy = p.busy[:mark]
 		}
 	}()
-	for _, c := range cal.Children {
-		if c.Name == ical.CompTimezone {
-			p.zones.Define(c)
-		}
-	}
+	p.zones.DefineAll(cal)
 	type series struct {
 		master    *ical.Component
 		overrides []*ical.Component
@@ -200,15 +200,11 @@ func (p *parser) result() BusyResult {
 	return BusyResult{Busy: p.busy, Objects: p.objects, Skipped: p.skipped}
 }
 
-// decodeICS decodes one iCalendar object with go-ical, which panics on some
-// malformed content lines; the panic becomes an error.
-func decodeICS(data []byte) (cal *ical.Calendar, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			cal, err = nil, fmt.Errorf("ical: %v", r)
-		}
-	}()
-	return ical.NewDecoder(bytes.NewReader(data)).Decode()
+// decoding is how calendar data is decoded: an object or a feed component
+// with a line that cannot be read is skipped whole, rather than read in
+// part, and counted.
+func (p *parser) decoding() ics.Options {
+	return ics.Options{Strict: true, Limits: ics.Limits{MaxBytes: p.limits.MaxBytes}}
 }
 
 // BusyFromICS computes the busy time within window of an iCalendar stream
@@ -229,21 +225,27 @@ func busyFromICS(ctx context.Context, r io.Reader, window Interval, opts BusyOpt
 	if limits.MaxBytes <= 0 {
 		r = &limitedBody{r: r, n: p.limits.MaxBytes}
 	}
-	chunks, bad, err := splitICS(r, p.limits.MaxObjects)
-	if err != nil {
-		return BusyResult{}, err
-	}
 	var comps []*ical.Component
-	for _, chunk := range chunks {
+	bad := 0
+	err := ics.Walk(r, p.decoding(), func(c *ical.Component, err error) error {
 		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err != nil {
+			bad++
+		} else {
+			comps = append(comps, c)
+		}
+		if len(comps)+bad > p.limits.MaxObjects {
+			return fmt.Errorf("%w: more than %d components", ErrTooLarge, p.limits.MaxObjects)
+		}
+		return nil
+	})
+	if err != nil {
+		if fatal(err) || isTimeout(err) {
 			return BusyResult{}, err
 		}
-		cal, err := decodeICS(chunk)
-		if err != nil || len(cal.Children) != 1 {
-			bad++
-			continue
-		}
-		comps = append(comps, cal.Children[0])
+		return BusyResult{}, fmt.Errorf("calendar: reading iCalendar: %w", err)
 	}
 	for _, c := range comps {
 		if c.Name == ical.CompTimezone {
@@ -278,117 +280,8 @@ func busyFromICS(ctx context.Context, r io.Reader, window Interval, opts BusyOpt
 			p.skipped++
 		}
 	}
-	if len(chunks) == 0 && bad == 0 {
+	if len(comps) == 0 && bad == 0 {
 		return BusyResult{}, fmt.Errorf("calendar: no iCalendar data")
 	}
 	return p.result(), nil
-}
-
-// topLevel names the components that only occur directly in a VCALENDAR.
-var topLevel = map[string]bool{
-	ical.CompEvent: true, ical.CompToDo: true, ical.CompJournal: true,
-	ical.CompFreeBusy: true, ical.CompTimezone: true,
-}
-
-// splitICS cuts an iCalendar stream into its top-level components, each
-// wrapped in its own VCALENDAR, counting those cut short or unbalanced as bad.
-// It fails only when the stream has no VCALENDAR.
-func splitICS(r io.Reader, maxChunks int) (chunks [][]byte, bad int, err error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
-	var (
-		lines    []string // unfolded lines of the current component
-		stack    []string // open component names inside it
-		inCal    bool
-		sawCal   bool
-		pending  string
-		havePend bool
-		tooMany  bool
-	)
-	var flush func(line string)
-	flush = func(line string) {
-		name, value, _ := strings.Cut(line, ":")
-		name = strings.ToUpper(strings.TrimSpace(name))
-		value = strings.ToUpper(strings.TrimSpace(value))
-		switch {
-		case !inCal:
-			if name == "BEGIN" && value == ical.CompCalendar {
-				inCal, sawCal = true, true
-			}
-		case len(stack) == 0:
-			switch name {
-			case "BEGIN":
-				stack = append(stack, value)
-				lines = append(lines[:0], line)
-			case "END":
-				inCal = false
-			}
-		default:
-			if name == "BEGIN" && topLevel[value] || name == "END" && value == ical.CompCalendar {
-				// The open component was cut short: count it, and start
-				// over with this line.
-				bad++
-				stack = stack[:0]
-				flush(line)
-				return
-			}
-			lines = append(lines, line)
-			switch name {
-			case "BEGIN":
-				stack = append(stack, value)
-			case "END":
-				if stack[len(stack)-1] != value {
-					// Unbalanced: drop this component, resynchronise on
-					// the next top-level BEGIN.
-					bad++
-					stack = stack[:0]
-					return
-				}
-				stack = stack[:len(stack)-1]
-				if len(stack) == 0 {
-					var b bytes.Buffer
-					b.WriteString("BEGIN:VCALENDAR\r\n")
-					for _, l := range lines {
-						b.WriteString(l)
-						b.WriteString("\r\n")
-					}
-					b.WriteString("END:VCALENDAR\r\n")
-					chunks = append(chunks, b.Bytes())
-					if len(chunks) > maxChunks {
-						tooMany = true
-					}
-				}
-			}
-		}
-	}
-	for !tooMany && sc.Scan() {
-		line := strings.TrimRight(sc.Text(), "\r")
-		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
-			pending += line[1:] // RFC 5545 §3.1 unfolding
-			continue
-		}
-		if havePend {
-			flush(pending)
-		}
-		pending, havePend = line, true
-	}
-	if havePend {
-		flush(pending)
-	}
-	if tooMany {
-		return nil, 0, fmt.Errorf("%w: more than %d components", ErrTooLarge, maxChunks)
-	}
-	if err := sc.Err(); err != nil {
-		if fatal(err) || isTimeout(err) {
-			return nil, 0, err
-		}
-		return chunks, bad, fmt.Errorf("calendar: reading iCalendar: %w", err)
-	}
-	if len(stack) > 0 {
-		bad++ // cut short
-	}
-	if !sawCal {
-		return nil, 0, fmt.Errorf("calendar: no VCALENDAR in stream")
-	}
-	return chunks, bad, nil
 }

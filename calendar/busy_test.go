@@ -242,3 +242,43 @@ func TestBusyStatus(t *testing.T) {
 		})
 	}
 }
+
+// TestFloatingNeedsAZone: floating times and all-day events are read in
+// the attendee's zone; with none they are skipped and counted, never read
+// as UTC.
+func TestFloatingNeedsAZone(t *testing.T) {
+	t.Parallel()
+	const feed = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\n" +
+		"BEGIN:VEVENT\r\nUID:utc\r\nDTSTAMP:20250101T000000Z\r\nDTSTART:20250324T100000Z\r\nDTEND:20250324T110000Z\r\nEND:VEVENT\r\n" +
+		"BEGIN:VEVENT\r\nUID:floating\r\nDTSTAMP:20250101T000000Z\r\nDTSTART:20250331T100000\r\nDTEND:20250331T110000\r\nEND:VEVENT\r\n" +
+		"BEGIN:VEVENT\r\nUID:all-day\r\nDTSTAMP:20250101T000000Z\r\nDTSTART;VALUE=DATE:20250402\r\nEND:VEVENT\r\n" +
+		"END:VCALENDAR\r\n"
+	window := calendar.Interval{Start: utc("2025-03-24T00:00:00Z"), End: utc("2025-04-05T00:00:00Z")}
+	tests := []struct {
+		name    string
+		zone    *time.Location
+		want    []calendar.Busy
+		skipped int
+	}{
+		{"in the attendee's zone", london(t), []calendar.Busy{
+			busy("2025-03-24T10:00:00Z", "2025-03-24T11:00:00Z"),
+			busy("2025-03-31T09:00:00Z", "2025-03-31T10:00:00Z"), // 10:00 BST
+			busy("2025-04-01T23:00:00Z", "2025-04-02T23:00:00Z"),
+		}, 0},
+		{"no zone", nil, []calendar.Busy{busy("2025-03-24T10:00:00Z", "2025-03-24T11:00:00Z")}, 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := calendar.BusyFromICS(strings.NewReader(feed), window, calendar.BusyOptions{Zone: tc.zone})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, res.Busy); diff != "" {
+				t.Errorf("busy (-want +got):\n%s", diff)
+			}
+			if got, want := res.Skipped, tc.skipped; got != want {
+				t.Errorf("skipped = %d, want %d", got, want)
+			}
+		})
+	}
+}

@@ -2,8 +2,12 @@
 // being scheduled: UK working days per region (bank holidays, substitute days,
 // Europe/London clock changes), busy intervals read from CalDAV (RFC 4791)
 // collections and published iCalendar (RFC 5545) feeds, recurrence expansion,
-// time zones (IANA, Windows names as Outlook writes them, and VTIMEZONE
-// definitions), and a slot finder that ranks candidate meeting times.
+// and a slot finder that ranks candidate meeting times. iCalendar is read
+// through package calendar/ics, the layer package invites shares: decoding,
+// DATE-TIME values (floating times in the attendee's zone, BusyOptions.Zone),
+// time zones (IANA, Windows names as Outlook writes them, VTIMEZONE
+// definitions) and recurrence rules. An object or feed component with a
+// line that cannot be read is skipped whole and counted.
 //
 // Calendar URLs come from users, so reading them is held to an
 // OutboundPolicy (public addresses only unless the operator allows more,

@@ -1,10 +1,11 @@
 package calendar
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/convene/convene/calendar/ics"
 )
 
 // Limits bound what one query of one calendar may cost, so that a hostile
@@ -45,10 +46,12 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// Errors for exceeded limits; SourceErrors wrap them.
+// Errors for exceeded limits; SourceErrors wrap them. ErrTooComplex is
+// the error of the recurrence budget (ics.Budget), which also bounds the
+// rules of VTIMEZONE definitions.
 var (
 	ErrTooLarge   = errors.New("calendar: answer too large")
-	ErrTooComplex = errors.New("calendar: recurrence too costly to expand")
+	ErrTooComplex = ics.ErrTooComplex
 )
 
 // limitedBody reads at most n bytes and then fails with ErrTooLarge, where
@@ -75,35 +78,4 @@ func (l *limitedBody) Read(p []byte) (int, error) {
 	k, err := l.r.Read(p)
 	l.n -= int64(k)
 	return k, err
-}
-
-// budget counts recurrence work against Limits.MaxInstances and watches
-// the context, so that expansion stops when either is spent.
-type budget struct {
-	ctx  context.Context
-	left int
-	n    int
-}
-
-func newBudget(ctx context.Context, max int) *budget {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	return &budget{ctx: ctx, left: max}
-}
-
-// spend takes k units and fails when the budget or the context is spent.
-func (b *budget) spend(k int) error {
-	b.left -= k
-	if b.left < 0 {
-		return ErrTooComplex
-	}
-	b.n += k
-	if b.n >= 4096 {
-		b.n = 0
-		if err := b.ctx.Err(); err != nil {
-			return err
-		}
-	}
-	return nil
 }

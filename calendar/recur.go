@@ -3,11 +3,12 @@ package calendar
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/emersion/go-ical"
+
+	"github.com/convene/convene/calendar/ics"
 )
 
 // instanceCost is what one recurrence instance kept as busy time costs
@@ -15,191 +16,34 @@ import (
 // held in memory until the query ends.
 const instanceCost = 50
 
-// span is a duration as RFC 5545 §3.3.6 has it: nominal days, which follow
-// the wall clock across daylight-saving changes, plus exact time.
-type span struct {
-	days  int
-	exact time.Duration
-}
-
-func (s span) after(t time.Time) time.Time {
-	if s.days != 0 {
-		t = t.AddDate(0, 0, s.days)
-	}
-	return t.Add(s.exact)
-}
-
-func (s span) zero() bool { return s.days == 0 && s.exact == 0 }
-
-// parseDuration parses a DURATION value (RFC 5545 §3.3.6).
-func parseDuration(v string) (span, error) {
-	var s span
-	orig := v
-	neg := false
-	switch {
-	case strings.HasPrefix(v, "-"):
-		neg, v = true, v[1:]
-	case strings.HasPrefix(v, "+"):
-		v = v[1:]
-	}
-	if !strings.HasPrefix(v, "P") || len(v) < 3 {
-		return s, fmt.Errorf("bad duration %q", orig)
-	}
-	v = v[1:]
-	inTime := false
-	for v != "" {
-		if v[0] == 'T' {
-			inTime, v = true, v[1:]
-			continue
-		}
-		i := 0
-		for i < len(v) && v[i] >= '0' && v[i] <= '9' {
-			i++
-		}
-		if i == 0 || i == len(v) {
-			return s, fmt.Errorf("bad duration %q", orig)
-		}
-		n, err := strconv.Atoi(v[:i])
-		if err != nil {
-			return s, fmt.Errorf("bad duration %q", orig)
-		}
-		switch unit := v[i]; {
-		case unit == 'W' && !inTime:
-			s.days += 7 * n
-		case unit == 'D' && !inTime:
-			s.days += n
-		case unit == 'H' && inTime:
-			s.exact += time.Duration(n) * time.Hour
-		case unit == 'M' && inTime:
-			s.exact += time.Duration(n) * time.Minute
-		case unit == 'S' && inTime:
-			s.exact += time.Duration(n) * time.Second
-		default:
-			return s, fmt.Errorf("bad duration %q", orig)
-		}
-		v = v[i+1:]
-	}
-	if neg {
-		s.days, s.exact = -s.days, -s.exact
-	}
-	return s, nil
-}
-
-// dateValue is a parsed DATE or DATE-TIME value.
-type dateValue struct {
-	t      time.Time
-	isDate bool
-}
-
-// parseDateValue parses one DATE or DATE-TIME value in the zone the property
-// names (RFC 5545 §3.3.4, §3.3.5): UTC with a trailing Z, the TZID
-// parameter's zone, or else floating, which we read in the attendee's zone.
-// An unresolvable TZID is read as floating time too: a guess in the
-// attendee's zone is safer than dropping the event, which would show free.
-func (p *parser) parseDateValue(v string, params ical.Params) (dateValue, error) {
-	v = strings.TrimSpace(v)
-	vt := strings.ToUpper(params.Get(ical.ParamValue))
-	if vt == "DATE" || (vt == "" && len(v) == 8) {
-		t, err := time.ParseInLocation("20060102", v, p.zones.floating)
-		if err != nil {
-			return dateValue{}, fmt.Errorf("bad date %q", v)
-		}
-		return dateValue{t: t, isDate: true}, nil
-	}
-	if strings.HasSuffix(v, "Z") {
-		t, err := time.ParseInLocation("20060102T150405Z", v, time.UTC)
-		if err != nil {
-			return dateValue{}, fmt.Errorf("bad date-time %q", v)
-		}
-		return dateValue{t: t}, nil
-	}
-	loc := p.zones.floating
-	if tzid := params.Get(ical.ParamTimezoneID); tzid != "" {
-		if l, err := p.zones.Location(tzid); err == nil {
-			loc = l
-		}
-	}
-	t, err := time.ParseInLocation("20060102T150405", v, loc)
-	if err != nil {
-		return dateValue{}, fmt.Errorf("bad date-time %q", v)
-	}
-	return dateValue{t: t}, nil
-}
-
-func (p *parser) dateProp(c *ical.Component, name string) (dateValue, bool, error) {
+// dateProp reads the DATE or DATE-TIME property name of c, if it has one.
+func (p *parser) dateProp(c *ical.Component, name string) (ics.Time, bool, error) {
 	prop := c.Props.Get(name)
 	if prop == nil {
-		return dateValue{}, false, nil
+		return ics.Time{}, false, nil
 	}
-	d, err := p.parseDateValue(prop.Value, prop.Params)
-	if err != nil {
-		return d, true, fmt.Errorf("%s: %w", name, err)
-	}
-	return d, true, nil
+	t, err := p.zones.Time(prop)
+	return t, true, err
 }
 
-// dateList parses every value of every property called name (RDATE and
-// EXDATE may repeat and may hold comma-separated lists). PERIOD values give
-// their own spans.
-func (p *parser) dateList(c *ical.Component, name string) ([]dateValue, []*span, error) {
-	var out []dateValue
-	var spans []*span
+// dateList reads every value of every property called name (RDATE and
+// EXDATE may repeat and may hold comma-separated lists).
+func (p *parser) dateList(c *ical.Component, name string) ([]ics.Period, error) {
+	var out []ics.Period
 	for _, prop := range c.Props.Values(name) {
-		period := strings.EqualFold(prop.Params.Get(ical.ParamValue), "PERIOD")
-		for v := range strings.SplitSeq(prop.Value, ",") {
-			if strings.TrimSpace(v) == "" {
-				continue
-			}
-			var sp *span
-			if start, end, ok := strings.Cut(v, "/"); ok || period {
-				if !ok {
-					return nil, nil, fmt.Errorf("%s: bad period %q", name, v)
-				}
-				params := prop.Params
-				if period {
-					params = ical.Params{}
-					for k, vs := range prop.Params {
-						if k != ical.ParamValue {
-							params[k] = vs
-						}
-					}
-				}
-				s, err := p.parseDateValue(start, params)
-				if err != nil {
-					return nil, nil, fmt.Errorf("%s: %w", name, err)
-				}
-				if strings.HasPrefix(end, "P") || strings.HasPrefix(end, "+P") {
-					d, err := parseDuration(end)
-					if err != nil {
-						return nil, nil, fmt.Errorf("%s: %w", name, err)
-					}
-					sp = &d
-				} else {
-					e, err := p.parseDateValue(end, params)
-					if err != nil {
-						return nil, nil, fmt.Errorf("%s: %w", name, err)
-					}
-					sp = &span{exact: e.t.Sub(s.t)}
-				}
-				out = append(out, s)
-				spans = append(spans, sp)
-				continue
-			}
-			d, err := p.parseDateValue(v, prop.Params)
-			if err != nil {
-				return nil, nil, fmt.Errorf("%s: %w", name, err)
-			}
-			out = append(out, d)
-			spans = append(spans, nil)
+		l, err := p.zones.List(&prop)
+		if err != nil {
+			return nil, err
 		}
+		out = append(out, l...)
 	}
-	return out, spans, nil
+	return out, nil
 }
 
 // event is one VEVENT read far enough to place it in time.
 type event struct {
-	start     dateValue
-	length    span
+	start     ics.Time
+	length    ics.Duration
 	hasLength bool     // DTEND or DURATION given
 	busy      BusyType // "" when the event takes no time (free, cancelled)
 }
@@ -219,26 +63,26 @@ func (p *parser) readEvent(c *ical.Component) (event, error) {
 	switch end, hasEnd, err := p.dateProp(c, ical.PropDateTimeEnd); {
 	case err != nil:
 		return ev, err
-	case hasEnd && start.isDate:
+	case hasEnd && start.IsDate:
 		ev.hasLength = true
-		y1, m1, d1 := start.t.Date()
-		y2, m2, d2 := end.t.Date()
+		y1, m1, d1 := start.Date()
+		y2, m2, d2 := end.Date()
 		days := int(time.Date(y2, m2, d2, 0, 0, 0, 0, time.UTC).Sub(time.Date(y1, m1, d1, 0, 0, 0, 0, time.UTC)) / (24 * time.Hour))
-		ev.length = span{days: days}
+		ev.length = ics.Duration{Days: days}
 	case hasEnd:
 		ev.hasLength = true
-		ev.length = span{exact: end.t.Sub(start.t)}
+		ev.length = ics.Duration{Exact: end.Sub(start.Time)}
 	default:
 		if prop := c.Props.Get(ical.PropDuration); prop != nil {
 			ev.hasLength = true
-			if ev.length, err = parseDuration(strings.TrimSpace(prop.Value)); err != nil {
+			if ev.length, err = ics.ParseDuration(prop.Value); err != nil {
 				return ev, fmt.Errorf("DURATION: %w", err)
 			}
-		} else if start.isDate {
-			ev.length = span{days: 1}
+		} else if start.IsDate {
+			ev.length = ics.Duration{Days: 1}
 		}
 	}
-	if ev.length.after(start.t).Before(start.t) {
+	if ev.length.AddTo(start.Time).Before(start.Time) {
 		return ev, errors.New("VEVENT ends before it starts")
 	}
 	ev.busy = p.busyType(c)
@@ -270,8 +114,7 @@ func (p *parser) busyType(c *ical.Component) BusyType {
 	if p.email != "" {
 		// The attendee's own reply, where the calendar carries it.
 		for _, a := range c.Props.Values(ical.PropAttendee) {
-			addr := strings.TrimPrefix(strings.ToLower(a.Value), "mailto:")
-			if addr != p.email {
+			if !strings.EqualFold(ics.Email(&a), p.email) {
 				continue
 			}
 			switch strings.ToUpper(a.Params.Get(ical.ParamParticipationStatus)) {
@@ -310,10 +153,10 @@ func (p *parser) expand(master *ical.Component, overrides []*ical.Component) err
 		if !ok {
 			return errors.New("override without RECURRENCE-ID")
 		}
-		if rid.isDate {
-			replacedDates[rid.t.Format(time.DateOnly)] = true
+		if rid.IsDate {
+			replacedDates[rid.Format(time.DateOnly)] = true
 		} else {
-			replaced[rid.t.Unix()] = true
+			replaced[rid.Unix()] = true
 		}
 		oe, err := p.readEvent(o)
 		if err != nil {
@@ -322,28 +165,28 @@ func (p *parser) expand(master *ical.Component, overrides []*ical.Component) err
 		if !oe.hasLength && master != nil {
 			oe.length = ev.length // the instance keeps the series' length
 		}
-		p.add(oe.start.t, oe.length, oe.busy)
+		p.add(oe.start.Time, oe.length, oe.busy)
 	}
-	if master == nil || ev.busy == "" || ev.length.zero() {
+	if master == nil || ev.busy == "" || ev.length.IsZero() {
 		return nil // no series, or one that never blocks time
 	}
-	exdates, _, err := p.dateList(master, ical.PropExceptionDates)
+	exdates, err := p.dateList(master, ical.PropExceptionDates)
 	if err != nil {
 		return err
 	}
 	for _, x := range exdates {
-		if x.isDate {
-			replacedDates[x.t.Format(time.DateOnly)] = true
+		if x.Start.IsDate {
+			replacedDates[x.Start.Format(time.DateOnly)] = true
 		} else {
-			replaced[x.t.Unix()] = true
+			replaced[x.Start.Unix()] = true
 		}
 	}
-	loc := ev.start.t.Location()
+	loc := ev.start.Location()
 	excluded := func(t time.Time) bool {
 		return replaced[t.Unix()] || (len(replacedDates) > 0 && replacedDates[t.In(loc).Format(time.DateOnly)])
 	}
 	seen := map[int64]bool{}
-	emit := func(t time.Time, length span) {
+	emit := func(t time.Time, length ics.Duration) {
 		if seen[t.Unix()] || excluded(t) {
 			return
 		}
@@ -352,19 +195,19 @@ func (p *parser) expand(master *ical.Component, overrides []*ical.Component) err
 	}
 
 	// DTSTART is the first instance whether or not the rule matches it.
-	emit(ev.start.t, ev.length)
+	emit(ev.start.Time, ev.length)
 	// Instances starting before from cannot reach into the window.
-	from := p.window.Start.AddDate(0, 0, -ev.length.days-1).Add(-ev.length.exact)
+	from := p.window.Start.AddDate(0, 0, -ev.length.Days-1).Add(-ev.length.Exact)
 	for _, prop := range master.Props.Values(ical.PropRecurrenceRule) {
-		rule, err := parseRecurrence(strings.TrimSpace(prop.Value), loc)
+		rule, err := ics.ParseRecur(strings.TrimSpace(prop.Value), loc)
 		if err != nil {
 			return fmt.Errorf("RRULE: %w", err)
 		}
 		var spent error
-		err = rule.each(ev.start.t, from, p.window.End, p.budget, func(t time.Time) bool {
-			if ev.length.after(t).After(p.window.Start) {
+		err = rule.Each(ev.start.Time, from, p.window.End, p.budget, func(t time.Time) bool {
+			if ev.length.AddTo(t).After(p.window.Start) {
 				// An instance kept as busy time costs memory as well.
-				if spent = p.budget.spend(instanceCost); spent != nil {
+				if spent = p.budget.Spend(instanceCost); spent != nil {
 					return false
 				}
 				emit(t, ev.length)
@@ -378,20 +221,20 @@ func (p *parser) expand(master *ical.Component, overrides []*ical.Component) err
 			return err
 		}
 	}
-	rdates, spans, err := p.dateList(master, ical.PropRecurrenceDates)
+	rdates, err := p.dateList(master, ical.PropRecurrenceDates)
 	if err != nil {
 		return err
 	}
-	for i, r := range rdates {
-		t := r.t
-		if r.isDate && !ev.start.isDate {
+	for _, r := range rdates {
+		t := r.Start.Time
+		if r.Start.IsDate && !ev.start.IsDate {
 			// A DATE in a DATE-TIME series: the series' time of day.
-			h, m, s := ev.start.t.Clock()
+			h, m, s := ev.start.Clock()
 			t = time.Date(t.Year(), t.Month(), t.Day(), h, m, s, 0, loc)
 		}
 		length := ev.length
-		if spans[i] != nil {
-			length = *spans[i]
+		if r.HasLength {
+			length = r.Length
 		}
 		emit(t, length)
 	}
@@ -399,11 +242,11 @@ func (p *parser) expand(master *ical.Component, overrides []*ical.Component) err
 }
 
 // add records [start, start+length) when it takes time and meets the window.
-func (p *parser) add(start time.Time, length span, busy BusyType) {
+func (p *parser) add(start time.Time, length ics.Duration, busy BusyType) {
 	if busy == "" {
 		return
 	}
-	iv := Interval{start, length.after(start)}
+	iv := Interval{start, length.AddTo(start)}
 	if iv.Empty() || !iv.Overlaps(p.window) {
 		return
 	}
@@ -426,12 +269,12 @@ func (p *parser) freeBusy(c *ical.Component) error {
 		default:
 			busy = BusyBusy // RFC 5545: unknown types are treated as BUSY
 		}
-		dates, spans, err := p.dateList(&ical.Component{Props: ical.Props{"P": {{Name: "P", Params: ical.Params{ical.ParamValue: {"PERIOD"}}, Value: prop.Value}}}}, "P")
+		periods, err := p.zones.List(&ical.Prop{Name: prop.Name, Params: ical.Params{ical.ParamValue: {string(ical.ValuePeriod)}}, Value: prop.Value})
 		if err != nil {
-			return fmt.Errorf("FREEBUSY: %w", err)
+			return err
 		}
-		for i, d := range dates {
-			p.add(d.t, *spans[i], busy)
+		for _, pd := range periods {
+			p.add(pd.Start.Time, pd.Length, busy)
 		}
 	}
 	return nil

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+
+	"github.com/convene/convene/calendar/ics"
 )
 
 // Source is someone's calendar: it says when they are busy within a window.
@@ -93,7 +95,7 @@ func classify(ctx context.Context, err error) error {
 		return err
 	case errors.Is(err, ErrRefusedByPolicy):
 		reason = ReasonRefusedByPolicy
-	case errors.Is(err, ErrTooLarge):
+	case errors.Is(err, ErrTooLarge) || errors.Is(err, ics.ErrTooLarge):
 		reason = ReasonTooLarge
 	case errors.Is(err, ErrTooComplex):
 		reason = ReasonTooComplex

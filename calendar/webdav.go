@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/convene/convene/calendar/ics"
 )
 
 // The WebDAV (RFC 4918) and CalDAV (RFC 4791) requests go-webdav cannot
@@ -205,11 +207,10 @@ func calendarQuery(comp string, window Interval, data bool) string {
 	if data {
 		prop += "<C:calendar-data/>"
 	}
-	const f = "20060102T150405Z"
 	return `<?xml version="1.0" encoding="utf-8"?>
 <C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop>` + prop + `</D:prop>
 <C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="` + comp + `">
-<C:time-range start="` + window.Start.UTC().Format(f) + `" end="` + window.End.UTC().Format(f) + `"/>
+<C:time-range start="` + ics.FormatUTC(window.Start) + `" end="` + ics.FormatUTC(window.End) + `"/>
 </C:comp-filter></C:comp-filter></C:filter></C:calendar-query>`
 }
 

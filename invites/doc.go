@@ -49,7 +49,11 @@
 // with their PARTSTAT, delegation and SENT-BY, and for a COUNTER the proposed
 // times. It tolerates what Outlook and Exchange send (no ORGANIZER, no
 // DTSTAMP, Windows time-zone names, a missing or oddly cased MIME method)
-// and bounds what it reads. A reply Exchange wrapped in TNEF (winmail.dat)
+// and bounds what it reads. The iCalendar itself is read, and written, with
+// package calendar/ics, the layer package calendar reads calendars with:
+// a content line that cannot be read is skipped, a TZID is an IANA name, a
+// Windows name or the message's own VTIMEZONE, and a floating time is read
+// in [Parser.Zone], the area's, or refused: never read as UTC. A reply Exchange wrapped in TNEF (winmail.dat)
 // is read from its attached .ics or, when it has none, from the MAPI
 // properties that stand for one. [Inbound.Speaker] refuses a reply whose
 // sender does not speak for the attendee it answers for. [InboundServer]

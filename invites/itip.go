@@ -1,13 +1,14 @@
 package invites
 
 import (
-	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/emersion/go-ical"
+
+	"github.com/convene/convene/calendar/ics"
 )
 
 // DefaultProdID is the PRODID written when Builder.ProdID is empty.
@@ -210,11 +211,11 @@ func (b *Builder) build(method Method, m Meeting, only []string, comment string)
 	}
 
 	cal.Children = append(cal.Children, ev)
-	var buf bytes.Buffer
-	if err := ical.NewEncoder(&buf).Encode(cal); err != nil {
+	out, err := ics.Encode(cal)
+	if err != nil {
 		return nil, fmt.Errorf("invites: encoding %s for %s: %w", method, m.UID, err)
 	}
-	return Fold(buf.Bytes()), nil
+	return out, nil
 }
 
 func attendeeProp(method Method, a Attendee) *ical.Prop {

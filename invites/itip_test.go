@@ -343,45 +343,6 @@ func TestCheckContent(t *testing.T) {
 	}
 }
 
-func TestFold(t *testing.T) {
-	tests := []struct {
-		name string
-		line string
-	}{
-		{"short", "SUMMARY:short"},
-		{"exactly 75", "X:" + strings.Repeat("a", 73)},
-		{"76", "X:" + strings.Repeat("a", 74)},
-		{"long ascii", "DESCRIPTION:" + strings.Repeat("0123456789", 30)},
-		{"two-byte runes", "SUMMARY:" + strings.Repeat("é", 100)},
-		{"three-byte runes", "SUMMARY:" + strings.Repeat("—", 100)},
-		{"four-byte runes", "SUMMARY:" + strings.Repeat("𝄞", 60)},
-		{"mixed at the boundary", "SUMMARY:" + strings.Repeat("a", 66) + "—€é" + strings.Repeat("b", 80)},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			out := Fold([]byte(tt.line + "\n"))
-			if !bytes.HasSuffix(out, []byte("\r\n")) {
-				t.Errorf("no CRLF at the end")
-			}
-			lines := strings.Split(strings.TrimSuffix(string(out), "\r\n"), "\r\n")
-			for i, l := range lines {
-				if len(l) > 75 {
-					t.Errorf("line %d: %d octets", i, len(l))
-				}
-				if !utf8.ValidString(l) {
-					t.Errorf("line %d splits a rune: %q", i, l)
-				}
-				if i > 0 && !strings.HasPrefix(l, " ") {
-					t.Errorf("continuation %d does not start with a space", i)
-				}
-			}
-			if got := unfold(out); len(got) < 1 || got[0] != tt.line {
-				t.Errorf("unfold(Fold(x)) = %q, want %q", got, tt.line)
-			}
-		})
-	}
-}
-
 func TestWhen(t *testing.T) {
 	loc := london(t)
 	tests := []struct {

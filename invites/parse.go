@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -15,6 +14,8 @@ import (
 	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/mail"
 	"golang.org/x/text/encoding/htmlindex"
+
+	"github.com/convene/convene/calendar/ics"
 )
 
 // Defaults for Parser.
@@ -104,6 +105,11 @@ type Parser struct {
 	// Methods lists the methods accepted; REPLY, COUNTER and REFRESH if
 	// empty. Anything else is refused with ErrMethod.
 	Methods []Method
+	// Zone is the area's time zone, in which a floating time or a date in
+	// a message is read (the rule of package ics): a COUNTER from a client
+	// that proposes local time without a TZID. Nil refuses such a proposal
+	// as malformed rather than guess: it is never read as UTC.
+	Zone *time.Location
 }
 
 // ParseMessage reads a raw RFC 5322 message with the default Parser.
@@ -167,7 +173,7 @@ func (p *Parser) Parse(raw []byte) (*Inbound, error) {
 	} else if cal, err = decodeCalendar(found.data); err != nil {
 		return nil, err
 	}
-	if err := readCalendar(in, cal); err != nil {
+	if err := readCalendar(in, cal, p.Zone); err != nil {
 		return nil, err
 	}
 	if err := p.checkMethod(in); err != nil {
@@ -396,8 +402,9 @@ func readBody(e *message.Entity, params map[string]string) ([]byte, error) {
 	return out, nil
 }
 
-// readCalendar fills in from the calendar's METHOD and first VEVENT.
-func readCalendar(in *Inbound, cal *ical.Calendar) error {
+// readCalendar fills in from the calendar's METHOD and first VEVENT,
+// reading floating times in zone.
+func readCalendar(in *Inbound, cal *ical.Calendar, zone *time.Location) error {
 	if p := cal.Props.Get(ical.PropMethod); p != nil {
 		in.Method = Method(strings.ToUpper(strings.TrimSpace(p.Value)))
 	}
@@ -417,7 +424,12 @@ func readCalendar(in *Inbound, cal *ical.Calendar) error {
 	if ev == nil {
 		return &ParseError{Kind: ErrNoEvent}
 	}
-	zones := newZoneResolver(cal)
+	zones := ics.NewZones(zone, nil)
+	zones.DefineAll(cal.Component)
+	dateTime := func(p *ical.Prop) (time.Time, error) {
+		t, err := zones.Time(p)
+		return t.Time, err
+	}
 
 	if p := ev.Props.Get(ical.PropUID); p != nil {
 		in.UID = strings.TrimSpace(p.Value)
@@ -431,20 +443,20 @@ func readCalendar(in *Inbound, cal *ical.Calendar) error {
 		}
 	}
 	if p := ev.Props.Get(ical.PropDateTimeStamp); p != nil {
-		in.DTStamp, _ = zones.dateTime(p)
+		in.DTStamp, _ = dateTime(p)
 	}
 	if p := ev.Props.Get(ical.PropRecurrenceID); p != nil {
-		in.RecurrenceID, _ = zones.dateTime(p)
+		in.RecurrenceID, _ = dateTime(p)
 	}
 	if p := ev.Props.Get(ical.PropOrganizer); p != nil {
-		in.Organizer = calAddressEmail(p)
+		in.Organizer = ics.Email(p)
 	}
 	in.Summary = propText(ev, ical.PropSummary)
 	in.Comment = strings.TrimSpace(propText(ev, ical.PropComment))
 
 	for _, p := range ev.Props[ical.PropAttendee] {
 		a := ReplyAttendee{
-			Email:         calAddressEmail(&p),
+			Email:         ics.Email(&p),
 			Name:          strings.TrimSpace(p.Params.Get(ical.ParamCommonName)),
 			Stat:          PartStat(strings.ToUpper(strings.TrimSpace(p.Params.Get(ical.ParamParticipationStatus)))),
 			Role:          Role(strings.ToUpper(strings.TrimSpace(p.Params.Get(ical.ParamRole)))),
@@ -468,23 +480,23 @@ func readCalendar(in *Inbound, cal *ical.Calendar) error {
 	}
 
 	if p := ev.Props.Get(ical.PropDateTimeStart); p != nil {
-		start, err := zones.dateTime(p)
+		start, err := dateTime(p)
 		if err == nil {
 			prop := &Proposal{Start: start}
 			if e := ev.Props.Get(ical.PropDateTimeEnd); e != nil {
-				prop.End, err = zones.dateTime(e)
+				prop.End, err = dateTime(e)
 			} else if d := ev.Props.Get(ical.PropDuration); d != nil {
-				var dur time.Duration
-				if dur, err = d.Duration(); err == nil {
-					prop.End = start.Add(dur)
+				var dur ics.Duration
+				if dur, err = ics.ParseDuration(d.Value); err == nil {
+					prop.End = dur.AddTo(start)
 				}
 			}
 			if err == nil {
 				if o := ev.Props.Get("X-MS-OLK-ORIGINALSTART"); o != nil {
-					prop.OriginalStart, _ = zones.dateTime(o)
+					prop.OriginalStart, _ = dateTime(o)
 				}
 				if o := ev.Props.Get("X-MS-OLK-ORIGINALEND"); o != nil {
-					prop.OriginalEnd, _ = zones.dateTime(o)
+					prop.OriginalEnd, _ = dateTime(o)
 				}
 				in.Proposal = prop
 			}
@@ -508,37 +520,6 @@ func propText(c *ical.Component, name string) string {
 		return p.Value
 	}
 	return s
-}
-
-// calAddressEmail reads the email address of an ORGANIZER or ATTENDEE:
-// the mailto: URI, or the EMAIL parameter (RFC 7986) when the value is
-// something else, as iCloud's urn:uuid: values are.
-func calAddressEmail(p *ical.Prop) string {
-	if e := mailtoAddress(p.Value); e != "" {
-		return e
-	}
-	return mailtoAddress(p.Params.Get(ical.ParamEmail))
-}
-
-// mailtoAddress reads "mailto:a@b" (any case), or a bare "a@b".
-func mailtoAddress(v string) string {
-	v = strings.TrimSpace(v)
-	if len(v) >= 7 && strings.EqualFold(v[:7], "mailto:") {
-		v = strings.TrimSpace(v[7:])
-	} else if strings.Contains(v, ":") {
-		return ""
-	}
-	if u, err := url.PathUnescape(v); err == nil {
-		v = u
-	}
-	v = strings.Trim(v, "<>")
-	if i := strings.IndexByte(v, '?'); i >= 0 { // mailto:a@b?subject=...
-		v = v[:i]
-	}
-	if strings.Count(v, "@") != 1 || strings.ContainsAny(v, " \t,;<>\"") || strings.HasPrefix(v, "@") || strings.HasSuffix(v, "@") {
-		return ""
-	}
-	return v
 }
 
 func addressList(values []string) []string {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/convene/convene/calendar/ics"
 )
 
 const fixtureUID = "b1f6c0de-5e1a-4c1e-9d7a-2f4d3c2b1a00@convene.example"
@@ -354,7 +356,15 @@ END:VTIMEZONE
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := newZoneResolver(cal)
+	zones := ics.NewZones(nil, nil)
+	zones.DefineAll(cal.Component)
+	inZone := func(tzid string, local time.Time) (time.Time, error) {
+		loc, err := zones.Location(tzid)
+		if err != nil {
+			return time.Time{}, err
+		}
+		return time.Date(local.Year(), local.Month(), local.Day(), local.Hour(), local.Minute(), local.Second(), 0, loc), nil
+	}
 	tests := []struct {
 		local string
 		want  time.Time
@@ -368,7 +378,7 @@ END:VTIMEZONE
 	}
 	for _, tt := range tests {
 		local, _ := time.Parse("20060102T150405", tt.local)
-		got, err := r.inZone("Custom", local)
+		got, err := inZone("Custom", local)
 		if err != nil {
 			t.Fatalf("%s: %v", tt.local, err)
 		}
@@ -376,7 +386,7 @@ END:VTIMEZONE
 			t.Errorf("%s in Custom = %s, want %s", tt.local, got.UTC(), tt.want)
 		}
 		// The Windows name must agree with the VTIMEZONE.
-		viaMap, err := r.inZone("GMT Standard Time", local)
+		viaMap, err := inZone("GMT Standard Time", local)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -434,5 +444,24 @@ func TestParseSkipsBrokenLines(t *testing.T) {
 		if err != nil || sp.Stat != PartStatAccepted {
 			t.Errorf("%s: speaker %+v, %v; want Priya ACCEPTED", name, sp, err)
 		}
+	}
+}
+
+// TestParseFloatingCounter: a COUNTER proposing local time without a TZID
+// is read in the area's zone when the parser has one, and refused when it
+// has none: it is never read as UTC.
+func TestParseFloatingCounter(t *testing.T) {
+	raw := readFixture(t, "malformed", "counter-floating-time.eml")
+	if _, err := (&Parser{}).Parse(raw); !errors.Is(err, ErrMalformed) {
+		t.Errorf("no zone: error %v, want %v", err, ErrMalformed)
+	}
+	in, err := (&Parser{Zone: london(t)}).Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 14:00-15:00 on 14 July, BST.
+	want := &Proposal{Start: utc(2026, 7, 14, 13, 0, 0), End: utc(2026, 7, 14, 14, 0, 0)}
+	if diff := cmp.Diff(want, in.Proposal, cmp.Comparer(time.Time.Equal)); diff != "" {
+		t.Errorf("proposal (-want +got):\n%s", diff)
 	}
 }

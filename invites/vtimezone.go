@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-ical"
+
+	"github.com/convene/convene/calendar/ics"
 )
 
 // londonTZID is the one named zone invitations are written in. Other zones
@@ -62,9 +64,9 @@ func setDateTime(c *ical.Component, name string, t time.Time, loc *time.Location
 	p := ical.NewProp(name)
 	if isLondon(loc) {
 		p.Params.Set(ical.ParamTimezoneID, londonTZID)
-		p.Value = t.In(loc).Format("20060102T150405")
+		p.Value = ics.FormatLocal(t.In(loc))
 	} else {
-		p.Value = t.UTC().Format("20060102T150405Z")
+		p.Value = ics.FormatUTC(t)
 	}
 	c.Props.Set(p)
 }
@@ -72,5 +74,5 @@ func setDateTime(c *ical.Component, name string, t time.Time, loc *time.Location
 // setUTC writes a DATE-TIME property in UTC, as DTSTAMP, CREATED and
 // LAST-MODIFIED must be (RFC 5545 §3.8.7).
 func setUTC(c *ical.Component, name string, t time.Time) {
-	setRaw(c, name, t.UTC().Format("20060102T150405Z"))
+	setRaw(c, name, ics.FormatUTC(t))
 }

@@ -1,4 +1,4 @@
-package calendar
+package ics
 
 import (
 	"bytes"
@@ -18,12 +18,13 @@ import (
 
 // LoadZone resolves a time zone name as calendars write it: an IANA name
 // ("Europe/London"), a Windows name as Outlook and Exchange write it ("GMT
-// Standard Time", mapped through CLDR's windowsZones table), or an IANA name
-// behind a vendor prefix ("/mozilla.org/20050126_1/Europe/London").
+// Standard Time", mapped through CLDR's windowsZones table, or an older
+// Outlook's display name), or an IANA name behind a vendor prefix
+// ("/mozilla.org/20050126_1/Europe/London").
 func LoadZone(name string) (*time.Location, error) {
 	name = strings.Trim(strings.TrimSpace(name), `"`)
 	if name == "" || strings.EqualFold(name, "Local") {
-		return nil, fmt.Errorf("calendar: unknown time zone %q", name)
+		return nil, fmt.Errorf("%w %.60q", ErrUnknownZone, name)
 	}
 	if loc, ok := zoneCache.Load(name); ok {
 		return loc.(*time.Location), nil
@@ -60,7 +61,7 @@ func loadZone(name string) (*time.Location, error) {
 			}
 		}
 	}
-	return nil, fmt.Errorf("calendar: unknown time zone %q", name)
+	return nil, fmt.Errorf("%w %.60q", ErrUnknownZone, name)
 }
 
 // isIANAName keeps names that cannot be IANA zones away from
@@ -75,37 +76,56 @@ func isIANAName(name string) bool {
 	return strings.Contains(name, "/")
 }
 
-// Zones resolves the TZIDs of one iCalendar stream (RFC 5545 §3.2.19): known
-// names first (LoadZone), then the stream's own VTIMEZONE definitions
-// (§3.6.5), turned into a time.Location. Not safe for concurrent use.
+// Zones resolves the TZIDs of one iCalendar stream (RFC 5545 §3.2.19) and
+// reads its DATE and DATE-TIME values (Time, List) by the rule in the
+// package documentation. A TZID is a known name first (LoadZone), then the
+// stream's own VTIMEZONE of that TZID (§3.6.5): its X-LIC-LOCATION if that
+// is a known name, else a time.Location built from its observances. Not
+// safe for concurrent use.
 type Zones struct {
+	// GuessUnknown reads a DATE-TIME whose TZID resolves to nothing as a
+	// floating time, where it would be an error (ErrUnknownZone): a
+	// calendar read for busy time had rather place an event in the
+	// attendee's zone than drop it, which would show them free.
+	GuessUnknown bool
+
+	floating *time.Location
 	defs     map[string]*ical.Component
 	resolved map[string]*time.Location
-	floating *time.Location
-	// budget, when set, bounds the recurrence work of VTIMEZONE rules
-	// together with the events'; else each definition has its own.
-	budget *budget
+	budget   *Budget
 }
 
-// NewZones returns a resolver whose floating times (no TZID) are in
-// floating; nil means UTC.
-func NewZones(floating *time.Location) *Zones {
-	if floating == nil {
-		floating = time.UTC
-	}
-	return &Zones{defs: map[string]*ical.Component{}, resolved: map[string]*time.Location{}, floating: floating}
+// NewZones returns a reader whose floating DATE-TIMEs and DATEs are in the
+// zone floating, which the caller supplies: the attendee's zone when
+// reading their calendar, the area's when reading a reply. Nil means the
+// caller has none: such values are then an error (ErrFloating), never
+// UTC. VTIMEZONE rules are expanded within budget; nil gives each
+// definition a budget of its own (DefaultBudget units).
+func NewZones(floating *time.Location, budget *Budget) *Zones {
+	return &Zones{floating: floating, budget: budget,
+		defs: map[string]*ical.Component{}, resolved: map[string]*time.Location{}}
 }
 
 // Define records a VTIMEZONE of the stream.
 func (z *Zones) Define(vtz *ical.Component) {
-	if p := vtz.Props.Get(ical.PropTimezoneID); p != nil && p.Value != "" {
-		z.defs[p.Value] = vtz
+	if p := vtz.Props.Get(ical.PropTimezoneID); p != nil && strings.TrimSpace(p.Value) != "" {
+		z.defs[strings.TrimSpace(p.Value)] = vtz
+	}
+}
+
+// DefineAll records every VTIMEZONE directly in c, a VCALENDAR.
+func (z *Zones) DefineAll(c *ical.Component) {
+	for _, child := range c.Children {
+		if child.Name == ical.CompTimezone {
+			z.Define(child)
+		}
 	}
 }
 
 // Location resolves a TZID: a known name, or the stream's VTIMEZONE of
-// that TZID; an error if neither.
+// that TZID; an error matching ErrUnknownZone if neither.
 func (z *Zones) Location(tzid string) (*time.Location, error) {
+	tzid = strings.TrimSpace(tzid)
 	if loc, ok := z.resolved[tzid]; ok {
 		return loc, nil
 	}
@@ -113,18 +133,17 @@ func (z *Zones) Location(tzid string) (*time.Location, error) {
 	if err != nil {
 		def, ok := z.defs[tzid]
 		if !ok {
-			return nil, err
+			return nil, fmt.Errorf("%w %.60q and no VTIMEZONE for it", ErrUnknownZone, tzid)
 		}
 		if p := def.Props.Get("X-LIC-LOCATION"); p != nil {
-			loc, err = LoadZone(p.Value)
+			loc, _ = LoadZone(p.Value)
 		}
 		if loc == nil {
 			b := z.budget
 			if b == nil {
-				b = newBudget(context.Background(), DefaultMaxInstances)
+				b = NewBudget(context.Background(), DefaultBudget)
 			}
-			loc, err = locationFromVTimezone(tzid, def, b)
-			if err != nil {
+			if loc, err = locationFromVTimezone(tzid, def, b); err != nil {
 				return nil, err
 			}
 		}
@@ -139,7 +158,7 @@ type observance struct {
 	from, to int // UTC offsets in seconds
 	name     string
 	start    time.Time // local wall time, expressed in UTC
-	rule     *recurrence
+	rule     *Recur
 	rdates   []time.Time // local wall times, expressed in UTC
 }
 
@@ -147,7 +166,7 @@ type observance struct {
 // observances by writing the TZif data Go's time package reads: explicit
 // transitions up to 2037 plus a POSIX TZ rule for the years after, when the
 // current rules can be written as one.
-func locationFromVTimezone(tzid string, vtz *ical.Component, work *budget) (*time.Location, error) {
+func locationFromVTimezone(tzid string, vtz *ical.Component, work *Budget) (*time.Location, error) {
 	var obs []observance
 	for _, c := range vtz.Children {
 		if c.Name != ical.CompTimezoneStandard && c.Name != ical.CompTimezoneDaylight {
@@ -155,12 +174,12 @@ func locationFromVTimezone(tzid string, vtz *ical.Component, work *budget) (*tim
 		}
 		o, err := parseObservance(c)
 		if err != nil {
-			return nil, fmt.Errorf("calendar: VTIMEZONE %q: %w", tzid, err)
+			return nil, fmt.Errorf("ics: VTIMEZONE %q: %w", tzid, err)
 		}
 		obs = append(obs, o)
 	}
 	if len(obs) == 0 {
-		return nil, fmt.Errorf("calendar: VTIMEZONE %q has no STANDARD or DAYLIGHT", tzid)
+		return nil, fmt.Errorf("ics: VTIMEZONE %q has no STANDARD or DAYLIGHT", tzid)
 	}
 
 	type transition struct {
@@ -192,12 +211,12 @@ func locationFromVTimezone(tzid string, vtz *ical.Component, work *budget) (*tim
 		typ := typeOf(o)
 		onsets := []time.Time{o.start}
 		if o.rule != nil {
-			err := o.rule.each(o.start, o.start, horizon, work, func(t time.Time) bool {
+			err := o.rule.Each(o.start, o.start, horizon, work, func(t time.Time) bool {
 				onsets = append(onsets, t)
 				return len(onsets) < 1000
 			})
 			if err != nil {
-				return nil, fmt.Errorf("calendar: VTIMEZONE %q: %w", tzid, err)
+				return nil, fmt.Errorf("ics: VTIMEZONE %q: %w", tzid, err)
 			}
 		}
 		onsets = append(onsets, o.rdates...)
@@ -274,11 +293,13 @@ func parseObservance(c *ical.Component) (observance, error) {
 	if p == nil {
 		return o, errors.New("observance without DTSTART")
 	}
-	if o.start, err = time.ParseInLocation("20060102T150405", strings.TrimSuffix(p.Value, "Z"), time.UTC); err != nil {
+	// Observance times are wall times of the zone being defined (§3.6.5),
+	// held here as if in UTC; a stray Z is ignored.
+	if o.start, err = observanceTime(p.Value); err != nil {
 		return o, err
 	}
 	if p := c.Props.Get(ical.PropRecurrenceRule); p != nil {
-		if o.rule, err = parseRecurrence(p.Value, time.UTC); err != nil {
+		if o.rule, err = ParseRecur(p.Value, time.UTC); err != nil {
 			return o, err
 		}
 		if !o.rule.until.IsZero() {
@@ -287,8 +308,8 @@ func parseObservance(c *ical.Component) (observance, error) {
 		}
 	}
 	for _, p := range c.Props.Values(ical.PropRecurrenceDates) {
-		for _, v := range strings.Split(p.Value, ",") {
-			t, err := time.ParseInLocation("20060102T150405", strings.TrimSuffix(v, "Z"), time.UTC)
+		for v := range strings.SplitSeq(p.Value, ",") {
+			t, err := observanceTime(v)
 			if err != nil {
 				return o, err
 			}
@@ -296,6 +317,11 @@ func parseObservance(c *ical.Component) (observance, error) {
 		}
 	}
 	return o, nil
+}
+
+func observanceTime(v string) (time.Time, error) {
+	v = strings.TrimSpace(v)
+	return parseWall(strings.TrimSuffix(strings.TrimSuffix(v, "Z"), "z"), false, time.UTC)
 }
 
 // parseUTCOffset parses a UTC-OFFSET value (RFC 5545 §3.3.14): ±hhmm[ss].

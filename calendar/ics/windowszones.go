@@ -1,4 +1,4 @@
-package calendar
+package ics
 
 import (
 	_ "embed"
@@ -22,7 +22,7 @@ var windowsZones = sync.OnceValue(func() map[string]string {
 		} `xml:"windowsZones>mapTimezones>mapZone"`
 	}
 	if err := xml.Unmarshal(windowsZonesXML, &doc); err != nil {
-		panic("calendar: embedded windowszones.xml: " + err.Error())
+		panic("ics: embedded windowszones.xml: " + err.Error())
 	}
 	m := make(map[string]string, len(doc.Zones))
 	for _, z := range doc.Zones {

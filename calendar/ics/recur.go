@@ -1,6 +1,8 @@
-package calendar
+package ics
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -10,11 +12,50 @@ import (
 
 // The recurrence rule (RFC 5545 §3.3.10), expanded here rather than by a
 // general library so that the work is bounded: every day walked and every
-// candidate instance counts against Limits.MaxInstances, the context is
-// watched, a rule without COUNT skips straight to the window, and no rule
-// can loop without end (rules such as FREQ=SECONDLY;INTERVAL=86400;
-// BYSECOND=1, which match nothing, loop for ever in teambition/rrule-go,
-// and impossible day filters walk to the year 9999 there).
+// candidate instance is spent from a Budget, the context is watched, a
+// rule without COUNT skips straight to the window, and no rule can loop
+// without end (rules such as FREQ=SECONDLY;INTERVAL=86400;BYSECOND=1,
+// which match nothing, loop for ever in teambition/rrule-go, and
+// impossible day filters walk to the year 9999 there).
+
+// ErrTooComplex is the error of a Budget that is spent.
+var ErrTooComplex = errors.New("ics: recurrence too costly to expand")
+
+// DefaultBudget is the work a Budget of NewZones's own allows.
+const DefaultBudget = 1_000_000
+
+// Budget bounds recurrence work, shared by every rule that spends from it,
+// and watches a context, so that expansion stops when either is spent.
+type Budget struct {
+	ctx  context.Context
+	left int
+	n    int
+}
+
+// NewBudget returns a budget of units, which also ends with ctx.
+func NewBudget(ctx context.Context, units int) *Budget {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return &Budget{ctx: ctx, left: units}
+}
+
+// Spend takes units of work and fails when the budget is spent
+// (ErrTooComplex) or the context is done (its error).
+func (b *Budget) Spend(units int) error {
+	b.left -= units
+	if b.left < 0 {
+		return ErrTooComplex
+	}
+	b.n += units
+	if b.n >= 4096 {
+		b.n = 0
+		if err := b.ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 type frequency int
 
@@ -44,8 +85,8 @@ var weekdays = map[string]time.Weekday{
 	"TH": time.Thursday, "FR": time.Friday, "SA": time.Saturday,
 }
 
-// recurrence is a parsed RRULE.
-type recurrence struct {
+// Recur is a recurrence rule, the value of an RRULE (RFC 5545 §3.3.10).
+type Recur struct {
 	freq     frequency
 	interval int
 	count    int
@@ -58,10 +99,11 @@ type recurrence struct {
 	wkst                                     time.Weekday
 }
 
-// parseRecurrence parses an RRULE value for a series in loc. A DATE UNTIL
-// includes the whole of that day.
-func parseRecurrence(v string, loc *time.Location) (*recurrence, error) {
-	r := &recurrence{interval: 1, wkst: time.Monday, freq: -1}
+// ParseRecur reads an RRULE value for a series whose DTSTART is in loc.
+// UNTIL is read as DTSTART is: in UTC with a trailing Z, else as wall time
+// in loc; a DATE UNTIL includes the whole of that day.
+func ParseRecur(v string, loc *time.Location) (*Recur, error) {
+	r := &Recur{interval: 1, wkst: time.Monday, freq: -1}
 	ints := func(val string, lo, hi int, neg bool) ([]int, error) {
 		var out []int
 		for f := range strings.SplitSeq(val, ",") {
@@ -100,18 +142,18 @@ func parseRecurrence(v string, loc *time.Location) (*recurrence, error) {
 			}
 		case "UNTIL":
 			switch {
-			case len(val) == 8:
+			case len(val) == layoutDateLen:
 				var d time.Time
-				if d, err = time.ParseInLocation("20060102", val, loc); err == nil {
+				if d, err = parseWall(val, true, loc); err == nil {
 					r.until = d.AddDate(0, 0, 1).Add(-time.Second)
 				}
 			case strings.HasSuffix(val, "Z"):
-				r.until, err = time.ParseInLocation("20060102T150405Z", val, time.UTC)
+				r.until, err = parseWall(val[:len(val)-1], false, time.UTC)
 			default:
-				r.until, err = time.ParseInLocation("20060102T150405", val, loc)
+				r.until, err = parseWall(val, false, loc)
 			}
 			if err != nil {
-				return nil, fmt.Errorf("bad UNTIL %q", val)
+				return nil, fmt.Errorf("bad UNTIL %.40q", val)
 			}
 		case "BYSECOND":
 			r.bySecond, err = ints(val, 0, 60, false)
@@ -220,7 +262,7 @@ func weekNo(c civil, wkst time.Weekday) (week, weeks int) {
 
 // dayMatches reports whether day c passes the rule's day filters, with
 // BYDAY ordinals counted in the month or the year as RFC 5545 asks.
-func (r *recurrence) dayMatches(c civil, byMonthDay []int, byDay []weekdayNum) bool {
+func (r *Recur) dayMatches(c civil, byMonthDay []int, byDay []weekdayNum) bool {
 	if len(r.byMonth) > 0 && !slices.Contains(r.byMonth, int(c.m)) {
 		return false
 	}
@@ -293,13 +335,13 @@ func allUpTo(n int) []int {
 	return s
 }
 
-// each calls emit with the start of every instance of the rule for a
+// Each calls emit with the start of every instance of the rule for a
 // series starting at dtstart (itself included when the rule yields it), in
-// order, until an instance at or after end or until emit returns false.
-// Instances before from may be
-// skipped without being walked when the rule has no COUNT. It stops with
-// an error when the budget is spent.
-func (r *recurrence) each(dtstart, from, end time.Time, b *budget, emit func(time.Time) bool) error {
+// dtstart's zone and in order, until an instance at or after end or until
+// emit returns false. Instances before from may be skipped without being
+// walked when the rule has no COUNT. It stops with the budget's error when
+// the budget is spent.
+func (r *Recur) Each(dtstart, from, end time.Time, b *Budget, emit func(time.Time) bool) error {
 	loc := dtstart.Location()
 	start := civilOf(dtstart)
 	H, M, S := dtstart.Clock()
@@ -389,7 +431,7 @@ func (r *recurrence) each(dtstart, from, end time.Time, b *budget, emit func(tim
 			if first.y > 9999 {
 				return nil
 			}
-			if err := b.spend(ndays); err != nil {
+			if err := b.Spend(ndays); err != nil {
 				return err
 			}
 			set = set[:0]
@@ -398,7 +440,7 @@ func (r *recurrence) each(dtstart, from, end time.Time, b *budget, emit func(tim
 				if !r.dayMatches(c, byMonthDay, byDay) {
 					continue
 				}
-				if err := b.spend(len(times)); err != nil {
+				if err := b.Spend(len(times)); err != nil {
 					return err
 				}
 				for _, hms := range times {
@@ -457,7 +499,7 @@ func (r *recurrence) each(dtstart, from, end time.Time, b *budget, emit func(tim
 		if c.y > 9999 || time.Date(c.y, c.m, c.d, 0, 0, 0, 0, loc).AddDate(0, 0, -1).After(end) {
 			return nil
 		}
-		if err := b.spend(1); err != nil {
+		if err := b.Spend(1); err != nil {
 			return err
 		}
 		if !r.dayMatches(c, r.byMonthDay, r.byDay) {
@@ -479,7 +521,7 @@ func (r *recurrence) each(dtstart, from, end time.Time, b *budget, emit func(tim
 		}
 		for _, h := range hours {
 			for _, m := range minutes {
-				if err := b.spend(len(seconds)); err != nil {
+				if err := b.Spend(len(seconds)); err != nil {
 					return err
 				}
 				for _, s := range seconds {

@@ -1,4 +1,4 @@
-package calendar
+package ics
 
 import (
 	"context"
@@ -87,12 +87,12 @@ func TestRecurrenceAgainstRRuleGo(t *testing.T) {
 					}
 					want = append(want, v.UTC())
 				}
-				r, err := parseRecurrence(rule, start.Location())
+				r, err := ParseRecur(rule, start.Location())
 				if err != nil {
 					t.Fatal(err)
 				}
 				var got []time.Time
-				err = r.each(start, start, end, newBudget(context.Background(), DefaultMaxInstances), func(v time.Time) bool {
+				err = r.Each(start, start, end, NewBudget(context.Background(), DefaultBudget), func(v time.Time) bool {
 					got = append(got, v.UTC())
 					return len(got) < 500
 				})
@@ -117,13 +117,13 @@ func TestRecurrenceSkipsToTheWindow(t *testing.T) {
 		t.Run(rule, func(t *testing.T) {
 			start := time.Date(1961, 4, 3, 10, 0, 0, 0, london)
 			from, end := time.Date(2025, 4, 1, 0, 0, 0, 0, time.UTC), time.Date(2025, 5, 8, 0, 0, 0, 0, time.UTC)
-			r, err := parseRecurrence(rule, london)
+			r, err := ParseRecur(rule, london)
 			if err != nil {
 				t.Fatal(err)
 			}
-			collect := func(from time.Time, b *budget) []time.Time {
+			collect := func(from time.Time, b *Budget) []time.Time {
 				var out []time.Time
-				if err := r.each(start, from, end, b, func(v time.Time) bool {
+				if err := r.Each(start, from, end, b, func(v time.Time) bool {
 					if !v.Before(time.Date(2025, 4, 1, 0, 0, 0, 0, time.UTC)) {
 						out = append(out, v)
 					}
@@ -133,9 +133,9 @@ func TestRecurrenceSkipsToTheWindow(t *testing.T) {
 				}
 				return out
 			}
-			small := newBudget(context.Background(), 60_000)
+			small := NewBudget(context.Background(), 60_000)
 			got := collect(from, small)
-			want := collect(start, newBudget(context.Background(), 1<<40))
+			want := collect(start, NewBudget(context.Background(), 1<<40))
 			if diff := cmp.Diff(want, got); diff != "" || len(got) == 0 {
 				t.Errorf("skipping to the window changed the instances (-walked +skipped):\n%s", diff)
 			}
@@ -164,13 +164,13 @@ func TestRecurrenceBounded(t *testing.T) {
 	} {
 		t.Run(tc.rule, func(t *testing.T) {
 			t.Parallel()
-			r, err := parseRecurrence(tc.rule, time.UTC)
+			r, err := ParseRecur(tc.rule, time.UTC)
 			if err != nil {
 				t.Fatal(err)
 			}
 			t0 := time.Now()
 			n := 0
-			err = r.each(start, start, end, newBudget(context.Background(), 100_000), func(time.Time) bool { n++; return true })
+			err = r.Each(start, start, end, NewBudget(context.Background(), 100_000), func(time.Time) bool { n++; return true })
 			if tc.want == nil && n != 0 {
 				t.Errorf("%d instances of a rule that matches nothing", n)
 			}
@@ -186,8 +186,8 @@ func TestRecurrenceBounded(t *testing.T) {
 		t.Parallel()
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		r, _ := parseRecurrence("FREQ=SECONDLY", time.UTC)
-		err := r.each(start, start, end, newBudget(ctx, 1<<40), func(time.Time) bool { return true })
+		r, _ := ParseRecur("FREQ=SECONDLY", time.UTC)
+		err := r.Each(start, start, end, NewBudget(ctx, 1<<40), func(time.Time) bool { return true })
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("each = %v, want context.Canceled", err)
 		}

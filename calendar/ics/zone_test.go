@@ -1,7 +1,8 @@
-package calendar
+package ics
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -39,13 +40,14 @@ func TestLoadZone(t *testing.T) {
 	}
 }
 
-func vtimezone(t *testing.T, text string) *ical.Component {
+// vtimezone decodes the components of text, in a VCALENDAR.
+func vtimezone(t *testing.T, text string) []*ical.Component {
 	t.Helper()
-	cal, err := decodeICS([]byte("BEGIN:VCALENDAR\r\n" + strings.ReplaceAll(text, "\n", "\r\n") + "END:VCALENDAR\r\n"))
+	cal, err := Decode([]byte("BEGIN:VCALENDAR\r\n"+strings.ReplaceAll(text, "\n", "\r\n")+"END:VCALENDAR\r\n"), Options{Strict: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cal.Children[0]
+	return cal.Children
 }
 
 // TestLocationFromVTimezone builds zones from VTIMEZONE definitions alone
@@ -121,7 +123,7 @@ END:VTIMEZONE
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := locationFromVTimezone("x", vtimezone(t, tc.vtz), newBudget(context.Background(), DefaultMaxInstances))
+			got, err := locationFromVTimezone("x", vtimezone(t, tc.vtz)[0], NewBudget(context.Background(), DefaultBudget))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -158,32 +160,89 @@ END:VTIMEZONE
 	}
 }
 
-func TestParseDuration(t *testing.T) {
-	tests := []struct {
-		in   string
-		want span
-	}{
-		{"PT1H", span{exact: time.Hour}},
-		{"PT1H30M", span{exact: 90 * time.Minute}},
-		{"P1D", span{days: 1}},
-		{"P1W", span{days: 7}},
-		{"P1DT2H", span{days: 1, exact: 2 * time.Hour}},
-		{"-PT15M", span{exact: -15 * time.Minute}},
-		{"+PT10S", span{exact: 10 * time.Second}},
+// TestZonesLocation: how a TZID is resolved, in order: a known name, the
+// stream's VTIMEZONE by its X-LIC-LOCATION, the VTIMEZONE's own rules.
+func TestZonesLocation(t *testing.T) {
+	t.Parallel()
+	defs := vtimezone(t, `BEGIN:VTIMEZONE
+TZID:Europe/Paris
+BEGIN:STANDARD
+DTSTART:19700101T000000
+TZOFFSETFROM:+0000
+TZOFFSETTO:+0000
+END:STANDARD
+END:VTIMEZONE
+BEGIN:VTIMEZONE
+TZID:Custom with a location
+X-LIC-LOCATION:America/New_York
+BEGIN:STANDARD
+DTSTART:19700101T000000
+TZOFFSETFROM:+0000
+TZOFFSETTO:+0000
+END:STANDARD
+END:VTIMEZONE
+BEGIN:VTIMEZONE
+TZID:Only rules
+BEGIN:STANDARD
+DTSTART:19700101T000000
+TZOFFSETFROM:+0300
+TZOFFSETTO:+0300
+END:STANDARD
+END:VTIMEZONE
+BEGIN:VTIMEZONE
+TZID:No observance
+END:VTIMEZONE
+`)
+	z := NewZones(nil, nil)
+	for _, c := range defs {
+		z.Define(c)
 	}
-	for _, tc := range tests {
-		got, err := parseDuration(tc.in)
+	at := time.Date(2025, 7, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		tzid   string
+		offset int // seconds east of UTC at noon UTC, 1 July 2025
+	}{
+		{"Europe/Paris", 2 * 3600}, // the known name, not the stream's wrong definition
+		{"Custom with a location", -4 * 3600},
+		{"Only rules", 3 * 3600},
+		{" Only rules ", 3 * 3600},
+	} {
+		loc, err := z.Location(tc.tzid)
 		if err != nil {
-			t.Errorf("parseDuration(%q): %v", tc.in, err)
+			t.Errorf("%q: %v", tc.tzid, err)
 			continue
 		}
-		if got != tc.want {
-			t.Errorf("parseDuration(%q) = %+v, want %+v", tc.in, got, tc.want)
+		if _, off := at.In(loc).Zone(); off != tc.offset {
+			t.Errorf("%q: offset %d, want %d", tc.tzid, off, tc.offset)
 		}
 	}
-	for _, bad := range []string{"", "P", "PT", "1H", "PT1D", "P1H", "PXD", "P1"} {
-		if _, err := parseDuration(bad); err == nil {
-			t.Errorf("parseDuration(%q) succeeded", bad)
-		}
+	if _, err := z.Location("Mars/Olympus_Mons"); !errors.Is(err, ErrUnknownZone) {
+		t.Errorf("unknown: %v, want %v", err, ErrUnknownZone)
+	}
+	if _, err := z.Location("No observance"); err == nil || errors.Is(err, ErrUnknownZone) {
+		t.Errorf("a definition without observances: %v", err)
+	}
+	// A definition's rules are expanded within the budget given.
+	spent := NewZones(nil, NewBudget(context.Background(), 10))
+	spent.Define(vtimezone(t, customVTimezone)[0])
+	if _, err := spent.Location("Customized Time Zone"); !errors.Is(err, ErrTooComplex) {
+		t.Errorf("within a spent budget: %v, want %v", err, ErrTooComplex)
 	}
 }
+
+const customVTimezone = `BEGIN:VTIMEZONE
+TZID:Customized Time Zone
+BEGIN:STANDARD
+DTSTART:16011028T020000
+RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10
+TZOFFSETFROM:+0100
+TZOFFSETTO:-0000
+END:STANDARD
+BEGIN:DAYLIGHT
+DTSTART:16010325T010000
+RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3
+TZOFFSETFROM:-0000
+TZOFFSETTO:+0100
+END:DAYLIGHT
+END:VTIMEZONE
+`

@@ -1,31 +1,42 @@
-package invites
+package ics
 
 import (
 	"bytes"
 	"unicode/utf8"
+
+	"github.com/emersion/go-ical"
 )
 
 // maxLineOctets is the longest content line RFC 5545 §3.1 allows, not
 // counting the CRLF.
 const maxLineOctets = 75
 
+// Encode writes cal with go-ical's encoder, which checks it, and folds its
+// lines (see Fold).
+func Encode(cal *ical.Calendar) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := ical.NewEncoder(&buf).Encode(cal); err != nil {
+		return nil, err
+	}
+	return Fold(buf.Bytes()), nil
+}
+
 // Fold folds every content line of an iCalendar stream longer than 75
 // octets (RFC 5545 §3.1): each continuation starts with a single space, and
 // no line is broken inside a UTF-8 sequence. Lines end with CRLF whatever
 // they ended with before. go-ical writes long lines unfolded, which Outlook
 // and some mail relays mangle.
-func Fold(ics []byte) []byte {
+func Fold(data []byte) []byte {
 	var out bytes.Buffer
-	out.Grow(len(ics) + len(ics)/maxLineOctets*3)
-	for len(ics) > 0 {
+	out.Grow(len(data) + len(data)/maxLineOctets*3)
+	for len(data) > 0 {
 		var line []byte
-		if i := bytes.IndexByte(ics, '\n'); i >= 0 {
-			line, ics = ics[:i], ics[i+1:]
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
 		} else {
-			line, ics = ics, nil
+			line, data = data, nil
 		}
-		line = bytes.TrimSuffix(line, []byte{'\r'})
-		foldLine(&out, line)
+		foldLine(&out, bytes.TrimSuffix(line, []byte{'\r'}))
 	}
 	return out.Bytes()
 }
