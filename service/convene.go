@@ -479,7 +479,7 @@ func (a *App) candidate(ctx context.Context, d *Discussion, r policy.Requirement
 				continue
 			}
 			trial := policy.EvaluateQuorum(policy.QuorumActual, []policy.Requirement{r},
-				[]policy.Participant{{PersonID: p.ID, Name: p.Name, Agency: p.Agency, Role: p.Role, Seniority: p.Seniority, Chair: r.Chair, Present: true}}, false)
+				[]policy.Participant{{PersonID: p.ID, Name: p.Name, Agency: p.Agency, Role: p.Role, Seniority: p.Seniority, Chair: r.Chair, Present: true, Expertise: p.Expertise}}, false)
 			if !trial.Met {
 				continue
 			}

@@ -239,11 +239,13 @@ type CheckIn struct {
 	SeniorityLabel string        `json:"seniority_label,omitempty"`
 	KnowsChild     bool          `json:"knows_child,omitempty"`
 	WalkIn         bool          `json:"walk_in,omitempty"`
-	PresentFrom    time.Time     `json:"present_from"`
-	PresentTo      *time.Time    `json:"present_to,omitempty"`
-	RecordedBy     Actor         `json:"recorded_by"`
-	RecordedAt     time.Time     `json:"recorded_at"`
-	Rev            int64         `json:"rev"`
+	// Expertise is the person's areas of expertise, from the directory.
+	Expertise   []string   `json:"expertise,omitempty"`
+	PresentFrom time.Time  `json:"present_from"`
+	PresentTo   *time.Time `json:"present_to,omitempty"`
+	RecordedBy  Actor      `json:"recorded_by"`
+	RecordedAt  time.Time  `json:"recorded_at"`
+	Rev         int64      `json:"rev"`
 }
 
 // Start records the chair starting the discussion, and any override of an

@@ -62,7 +62,7 @@ func (a *App) withDirectory(ctx context.Context, d *Discussion) *Discussion {
 			continue
 		}
 		if p, err := a.Store.PersonByEmail(ctx, ci.Email); err == nil && p.Active {
-			ci.PersonID, ci.Agency, ci.Role, ci.Seniority = p.ID, p.Agency, p.Role, p.Seniority
+			ci.PersonID, ci.Agency, ci.Role, ci.Seniority, ci.Expertise = p.ID, p.Agency, p.Role, p.Seniority, p.Expertise
 			ci.SeniorityLabel = profile.SeniorityLabel(p.Agency, p.Seniority)
 		}
 	}
@@ -138,7 +138,7 @@ func actualParticipants(d *Discussion, now time.Time) []policy.Participant {
 	}
 	for _, c := range walkIns {
 		out = append(out, policy.Participant{PersonID: c.PersonID, Name: c.Name, Email: c.Email, Agency: c.Agency, Role: c.Role,
-			Seniority: c.Seniority, SeniorityLabel: c.SeniorityLabel, KnowsChild: c.KnowsChild, Present: true})
+			Seniority: c.Seniority, SeniorityLabel: c.SeniorityLabel, KnowsChild: c.KnowsChild, Present: true, Expertise: c.Expertise})
 	}
 	return out
 }
@@ -214,7 +214,7 @@ func (a *App) RecordAttendance(ctx context.Context, id string, in CheckInRequest
 			w := in.WalkIn
 			c.Name, c.Agency, c.Role, c.Seniority, c.WalkIn = strings.TrimSpace(w.Name), w.Agency, strings.TrimSpace(w.Role), w.Seniority, true
 		case person != nil:
-			c.PersonID, c.Name, c.Email, c.Agency, c.Role, c.Seniority = person.ID, person.Name, person.Email, person.Agency, person.Role, person.Seniority
+			c.PersonID, c.Name, c.Email, c.Agency, c.Role, c.Seniority, c.Expertise = person.ID, person.Name, person.Email, person.Agency, person.Role, person.Seniority, person.Expertise
 		default:
 			inv := d.invitee(in.Email)
 			if inv == nil {
