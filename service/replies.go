@@ -173,7 +173,7 @@ func (a *App) IngestMessage(ctx context.Context, raw []byte, channel, envelopeFr
 }
 
 func (a *App) parser() *invites.Parser {
-	return &invites.Parser{}
+	return &invites.Parser{Zone: a.zone()}
 }
 
 // applyInbound records a REPLY, COUNTER or REFRESH from an invitee.
