@@ -62,6 +62,13 @@ type config struct {
 	OutboxWorkers int
 	// SMTPListen, when set, runs the inbound SMTP listener for replies.
 	SMTPListen string
+	// MetricsAddr, when set, serves /metrics on its own address rather
+	// than beside the API (CONVENE_METRICS_ADDR); MetricsToken, when set,
+	// is the bearer token /metrics requires (CONVENE_METRICS_TOKEN).
+	MetricsAddr, MetricsToken string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed, for rate limits and logs (CONVENE_TRUSTED_PROXIES, CIDRs).
+	TrustedProxies []netip.Prefix
 	// CalendarAllowHosts and CalendarAllowNetworks let calendar fetches
 	// reach hosts and networks the outbound policy otherwise refuses
 	// (loopback, link-local, private ranges): CONVENE_CALENDAR_ALLOW_HOSTS
@@ -165,6 +172,15 @@ func loadConfig(getenv func(string) string) (config, error) {
 			continue
 		}
 		c.SMTPRelayNetworks = append(c.SMTPRelayNetworks, p)
+	}
+	c.MetricsAddr, c.MetricsToken = getenv("CONVENE_METRICS_ADDR"), getenv("CONVENE_METRICS_TOKEN")
+	for _, n := range splitList(getenv("CONVENE_TRUSTED_PROXIES")) {
+		p, err := netip.ParsePrefix(n)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("CONVENE_TRUSTED_PROXIES: %q is not a network such as 10.20.0.0/16", n))
+			continue
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p)
 	}
 	c.CalendarAllowHosts = splitList(getenv("CONVENE_CALENDAR_ALLOW_HOSTS"))
 	for _, n := range splitList(getenv("CONVENE_CALENDAR_ALLOW_NETWORKS")) {

@@ -126,9 +126,22 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout i
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registerWatchGauges(reg, app)
-	api, err := httpapi.New(httpapi.Config{App: app, Auth: auth, Log: log, BodyLimit: cfg.BodyLimit, Metrics: reg, StoreName: storeName})
+	onMain := cfg.MetricsAddr == ""
+	api, err := httpapi.New(httpapi.Config{App: app, Auth: auth, Log: log, BodyLimit: cfg.BodyLimit, Metrics: reg, StoreName: storeName,
+		MetricsOnMainRouter: &onMain, MetricsToken: cfg.MetricsToken, TrustedProxies: cfg.TrustedProxies})
 	if err != nil {
 		return err
+	}
+	if !onMain {
+		// Metrics on their own address, for the monitoring network only.
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("metrics listener on %s: %w", cfg.MetricsAddr, err)
+		}
+		msrv := &http.Server{Handler: api.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = msrv.Serve(mln) }()
+		defer msrv.Close()
+		fmt.Fprintf(stdout, "Metrics on http://%s/metrics\n", displayAddr(mln.Addr().String()))
 	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)

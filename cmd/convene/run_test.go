@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"fmt"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/convene/convene/invites/smtptest"
 	"github.com/convene/convene/service/policy"
 )
 
@@ -249,5 +251,36 @@ func TestProfileCheck(t *testing.T) {
 	err := run(context.Background(), []string{"convene", "profile", "check", bad}, func(string) string { return "" }, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), `"G1"`) || !strings.Contains(err.Error(), "withn") {
 		t.Errorf("a profile with a misspelt field in G1: %v, want an error naming the rule and the field", err)
+	}
+}
+
+// /metrics can be served on its own address (for the monitoring network
+// only) and behind a token; then the API's address does not serve it.
+func TestMetricsOnTheirOwnAddress(t *testing.T) {
+	t.Parallel()
+	port := smtptest.FreePort(t)
+	env := testEnv(t, "CONVENE_METRICS_ADDR", fmt.Sprintf("127.0.0.1:%d", port), "CONVENE_METRICS_TOKEN", "scrape-me")
+	srv := start(t, env)
+	get := func(url, tok string) int {
+		req, _ := http.NewRequest("GET", url, nil)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	metrics := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
+	if code := get(srv.url+"/metrics", "scrape-me"); code != http.StatusNotFound {
+		t.Errorf("/metrics beside the API: %d, want 404", code)
+	}
+	if code := get(metrics, ""); code != http.StatusUnauthorized {
+		t.Errorf("/metrics without the token: %d, want 401", code)
+	}
+	if code := get(metrics, "scrape-me"); code != http.StatusOK {
+		t.Errorf("/metrics with the token: %d, want 200", code)
 	}
 }
