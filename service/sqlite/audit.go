@@ -3,9 +3,9 @@ package sqlite
 import (
 	"bytes"
 	"context"
-	"database/sql"
-	"encoding/json"
 	"strings"
+
+	json "github.com/goccy/go-json"
 
 	"github.com/convene/convene/service"
 )
@@ -25,14 +25,10 @@ func (s *Store) AppendAudit(ctx context.Context, entries []service.AuditEntry) e
 		}
 		bs[i] = b
 	}
-	return s.write(ctx, "audit entry", func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit (id, at, actor, resource, entry) VALUES (?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
+	return s.write(ctx, "audit entry", func(tx *txn) error {
 		for i, e := range entries {
-			if _, err := stmt.ExecContext(ctx, e.ID, ts(e.At), e.Actor.Subject, e.Resource, bs[i]); err != nil {
+			if _, err := tx.exec(`INSERT INTO audit (id, at, actor, resource, entry) VALUES (?, ?, ?, ?, ?)`,
+				e.ID, ts(e.At), e.Actor.Subject, e.Resource, bs[i]); err != nil {
 				return err
 			}
 		}

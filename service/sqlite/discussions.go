@@ -1,15 +1,18 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+
+	json "github.com/goccy/go-json"
 
 	"github.com/convene/convene/service"
 )
@@ -133,7 +136,7 @@ func (s *Store) CreateDiscussion(ctx context.Context, d *service.Discussion) err
 	if err != nil {
 		return err
 	}
-	return s.write(ctx, "discussion", func(tx *sql.Tx) error { return insertDiscussion(ctx, tx, d, c) })
+	return s.write(ctx, "discussion", func(tx *txn) error { return insertDiscussion(ctx, tx, d, c) })
 }
 
 // encoded is a discussion's JSON, made before the write transaction so the
@@ -186,8 +189,8 @@ func encodeDiscussion(d *service.Discussion) (*encoded, error) {
 	return c, nil
 }
 
-func insertDiscussion(ctx context.Context, tx *sql.Tx, d *service.Discussion, c *encoded) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO discussions (id, version, uid, status, deadline, case_reference, chair_email,
+func insertDiscussion(ctx context.Context, tx *txn, d *service.Discussion, c *encoded) error {
+	_, err := tx.exec(`INSERT INTO discussions (id, version, uid, status, deadline, case_reference, chair_email,
 		breached, at_risk, pending, events, created_at, updated_at, head) VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		d.ID, d.UID, string(d.Status), c.deadline, d.CaseReference, c.chair, boolInt(d.Breach != nil), boolInt(d.AtRisk),
 		len(d.Pending), len(d.Timeline), c.created, c.upd, c.head)
@@ -197,7 +200,7 @@ func insertDiscussion(ctx context.Context, tx *sql.Tx, d *service.Discussion, c 
 		return err
 	}
 	for _, e := range c.elements {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO discussion_elements (discussion_id, list, idx, key, rev, value) VALUES (?, ?, ?, ?, 1, ?)`,
+		if _, err := tx.exec(`INSERT INTO discussion_elements (discussion_id, list, idx, key, rev, value) VALUES (?, ?, ?, ?, 1, ?)`,
 			d.ID, e.list, e.idx, e.key, e.value); isUnique(err) {
 			return &service.Error{Code: service.ECONFLICT, Message: fmt.Sprintf("%s: %q appears twice", e.list, e.key), Err: err}
 		} else if err != nil {
@@ -210,26 +213,26 @@ func insertDiscussion(ctx context.Context, tx *sql.Tx, d *service.Discussion, c 
 		}
 	}
 	for i, b := range c.events {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO discussion_events (discussion_id, seq, event) VALUES (?, ?, ?)`, d.ID, i+1, b); err != nil {
+		if _, err := tx.exec(`INSERT INTO discussion_events (discussion_id, seq, event) VALUES (?, ?, ?)`, d.ID, i+1, b); err != nil {
 			return err
 		}
 	}
 	for i, b := range c.pending {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO discussion_pending (discussion_id, id, pos, message) VALUES (?, ?, ?, ?)`,
+		if _, err := tx.exec(`INSERT INTO discussion_pending (discussion_id, id, pos, message) VALUES (?, ?, ?, ?)`,
 			d.ID, d.Pending[i].ID, i, b); err != nil {
 			return err
 		}
 	}
 	for i, b := range c.refs {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO discussion_outbox (discussion_id, idx, ref) VALUES (?, ?, ?)`, d.ID, i, b); err != nil {
+		if _, err := tx.exec(`INSERT INTO discussion_outbox (discussion_id, idx, ref) VALUES (?, ?, ?)`, d.ID, i, b); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func upsertMember(ctx context.Context, tx *sql.Tx, id string, idx int, inv *service.Invitee, deadline string) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO discussion_members (discussion_id, email, idx, agency, chair, deadline) VALUES (?, ?, ?, ?, ?, ?)
+func upsertMember(ctx context.Context, tx *txn, id string, idx int, inv *service.Invitee, deadline string) error {
+	_, err := tx.exec(`INSERT INTO discussion_members (discussion_id, email, idx, agency, chair, deadline) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (discussion_id, email) DO UPDATE SET idx = excluded.idx, agency = excluded.agency, chair = excluded.chair`,
 		id, inv.Email, idx, string(inv.Agency), boolInt(inv.Chair), deadline)
 	return err
@@ -250,10 +253,6 @@ func (s *Store) PatchDiscussion(ctx context.Context, p *service.DiscussionPatch)
 			return err
 		}
 	}
-	events, err := marshalAll(p.Events, "event")
-	if err != nil {
-		return err
-	}
 	pending, err := marshalAll(p.AddPending, "pending message")
 	if err != nil {
 		return err
@@ -263,20 +262,20 @@ func (s *Store) PatchDiscussion(ctx context.Context, p *service.DiscussionPatch)
 		return err
 	}
 	var last int64
-	err = s.write(ctx, "discussion", func(tx *sql.Tx) error {
+	err = s.write(ctx, "discussion", func(tx *txn) error {
 		var deadline string
 		var row *sql.Row
 		if h := p.Head; h != nil {
-			row = tx.QueryRowContext(ctx, `UPDATE discussions SET version = version + 1, uid = ?, status = ?, deadline = ?,
+			row = tx.queryRow(`UPDATE discussions SET version = version + 1, uid = ?, status = ?, deadline = ?,
 				case_reference = ?, breached = ?, at_risk = ?, created_at = ?, head = ?, updated_at = ?,
 				events = events + ?, pending = pending + ?
 				WHERE id = ? AND version = ? RETURNING events, deadline`,
 				h.UID, string(h.Status), ts(h.Deadline), h.CaseReference, boolInt(h.Breach != nil), boolInt(h.AtRisk),
-				ts(h.CreatedAt), head, ts(p.At), len(events), len(pending)-len(refs), p.ID, p.Version)
+				ts(h.CreatedAt), head, ts(p.At), len(p.Events), len(pending)-len(refs), p.ID, p.Version)
 		} else {
-			row = tx.QueryRowContext(ctx, `UPDATE discussions SET updated_at = ?, events = events + ?, pending = pending + ?
+			row = tx.queryRow(`UPDATE discussions SET updated_at = ?, events = events + ?, pending = pending + ?
 				WHERE id = ? AND version = ? RETURNING events, deadline`,
-				ts(p.At), len(events), len(pending)-len(refs), p.ID, p.Version)
+				ts(p.At), len(p.Events), len(pending)-len(refs), p.ID, p.Version)
 		}
 		err := row.Scan(&last, &deadline)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -287,7 +286,7 @@ func (s *Store) PatchDiscussion(ctx context.Context, p *service.DiscussionPatch)
 			return err
 		}
 		if p.Head != nil {
-			if _, err := tx.ExecContext(ctx, `UPDATE discussion_members SET deadline = ? WHERE discussion_id = ? AND deadline <> ?`,
+			if _, err := tx.exec(`UPDATE discussion_members SET deadline = ? WHERE discussion_id = ? AND deadline <> ?`,
 				deadline, p.ID, deadline); err != nil {
 				return err
 			}
@@ -295,14 +294,19 @@ func (s *Store) PatchDiscussion(ctx context.Context, p *service.DiscussionPatch)
 		if err := writeElements(ctx, tx, p.ID, deadline, els); err != nil {
 			return err
 		}
-		for i, b := range events {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO discussion_events (discussion_id, seq, event) VALUES (?, ?, ?)`,
-				p.ID, last-int64(len(events)-i-1), b); err != nil {
+		// Events are stored with their seq, now known.
+		for i, ev := range p.Events {
+			ev.Seq = last - int64(len(p.Events)-i-1)
+			b, err := json.Marshal(&ev)
+			if err != nil {
+				return service.Internal(err, "encode event")
+			}
+			if _, err := tx.exec(`INSERT INTO discussion_events (discussion_id, seq, event) VALUES (?, ?, ?)`, p.ID, ev.Seq, b); err != nil {
 				return err
 			}
 		}
 		for i, b := range pending {
-			_, err := tx.ExecContext(ctx, `INSERT INTO discussion_pending (discussion_id, id, pos, message)
+			_, err := tx.exec(`INSERT INTO discussion_pending (discussion_id, id, pos, message)
 				SELECT ?, ?, COALESCE(MAX(pos) + 1, 0), ? FROM discussion_pending WHERE discussion_id = ?`,
 				p.ID, p.AddPending[i].ID, b, p.ID)
 			if isUnique(err) {
@@ -312,7 +316,7 @@ func (s *Store) PatchDiscussion(ctx context.Context, p *service.DiscussionPatch)
 			}
 		}
 		for i, b := range refs {
-			res, err := tx.ExecContext(ctx, `DELETE FROM discussion_pending WHERE discussion_id = ? AND id = ?`, p.ID, p.MovedPending[i].ID)
+			res, err := tx.exec(`DELETE FROM discussion_pending WHERE discussion_id = ? AND id = ?`, p.ID, p.MovedPending[i].ID)
 			if err != nil {
 				return err
 			}
@@ -321,7 +325,7 @@ func (s *Store) PatchDiscussion(ctx context.Context, p *service.DiscussionPatch)
 			} else if n == 0 {
 				return service.Errorf(service.ECONFLICT, "message %s is no longer pending", p.MovedPending[i].ID)
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO discussion_outbox (discussion_id, idx, ref)
+			if _, err := tx.exec(`INSERT INTO discussion_outbox (discussion_id, idx, ref)
 				SELECT ?, COALESCE(MAX(idx) + 1, 0), ? FROM discussion_outbox WHERE discussion_id = ?`, p.ID, b, p.ID); err != nil {
 				return err
 			}
@@ -338,9 +342,9 @@ func (s *Store) PatchDiscussion(ctx context.Context, p *service.DiscussionPatch)
 }
 
 // discussionGone explains a version-guarded update that matched nothing.
-func discussionGone(ctx context.Context, tx *sql.Tx, id string) error {
+func discussionGone(ctx context.Context, tx *txn, id string) error {
 	var one int
-	err := tx.QueryRowContext(ctx, "SELECT 1 FROM discussions WHERE id = ?", id).Scan(&one)
+	err := tx.queryRow("SELECT 1 FROM discussions WHERE id = ?", id).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return service.Errorf(service.ENOTFOUND, "discussion %s not found", id)
 	} else if err != nil {
@@ -351,14 +355,14 @@ func discussionGone(ctx context.Context, tx *sql.Tx, id string) error {
 
 // writeElements writes each element under its guard and keeps the
 // members (and the chair) in step with the invitees written.
-func writeElements(ctx context.Context, tx *sql.Tx, id, deadline string, els []element) error {
+func writeElements(ctx context.Context, tx *txn, id, deadline string, els []element) error {
 	invitees := false
 	for _, e := range els {
 		idx := e.idx
 		if e.append {
 			// At the end of the list, wherever the caller appended it in
 			// memory; a key already in the list breaks the unique key.
-			err := tx.QueryRowContext(ctx, `INSERT INTO discussion_elements (discussion_id, list, idx, key, rev, value)
+			err := tx.queryRow(`INSERT INTO discussion_elements (discussion_id, list, idx, key, rev, value)
 				SELECT ?, ?, COALESCE(MAX(idx) + 1, 0), ?, 1, ? FROM discussion_elements WHERE discussion_id = ? AND list = ?
 				RETURNING idx`, id, e.list, e.key, e.value, id, e.list).Scan(&idx)
 			if isUnique(err) {
@@ -371,7 +375,7 @@ func writeElements(ctx context.Context, tx *sql.Tx, id, deadline string, els []e
 			if e.invitee != nil {
 				newKey = e.invitee.Email
 			}
-			res, err := tx.ExecContext(ctx, `UPDATE discussion_elements SET key = ?, rev = rev + 1, value = ?
+			res, err := tx.exec(`UPDATE discussion_elements SET key = ?, rev = rev + 1, value = ?
 				WHERE discussion_id = ? AND list = ? AND idx = ? AND key = ? AND rev = ?`,
 				newKey, e.value, id, e.list, e.idx, e.key, e.rev)
 			if isUnique(err) {
@@ -385,7 +389,7 @@ func writeElements(ctx context.Context, tx *sql.Tx, id, deadline string, els []e
 				return service.Errorf(service.ECONFLICT, "%s %d (%s) was changed by someone else; reload it and try again", e.list, e.idx, e.key)
 			}
 			if e.invitee != nil && newKey != e.key {
-				if _, err := tx.ExecContext(ctx, `DELETE FROM discussion_members WHERE discussion_id = ? AND email = ?`, id, e.key); err != nil {
+				if _, err := tx.exec(`DELETE FROM discussion_members WHERE discussion_id = ? AND email = ?`, id, e.key); err != nil {
 					return err
 				}
 			}
@@ -394,7 +398,7 @@ func writeElements(ctx context.Context, tx *sql.Tx, id, deadline string, els []e
 			invitees = true
 			var err error
 			if inv.Removed {
-				_, err = tx.ExecContext(ctx, `DELETE FROM discussion_members WHERE discussion_id = ? AND email = ?`, id, inv.Email)
+				_, err = tx.exec(`DELETE FROM discussion_members WHERE discussion_id = ? AND email = ?`, id, inv.Email)
 			} else {
 				err = upsertMember(ctx, tx, id, idx, inv, deadline)
 			}
@@ -404,7 +408,7 @@ func writeElements(ctx context.Context, tx *sql.Tx, id, deadline string, els []e
 		}
 	}
 	if invitees {
-		_, err := tx.ExecContext(ctx, `UPDATE discussions SET chair_email = COALESCE((SELECT email FROM discussion_members
+		_, err := tx.exec(`UPDATE discussions SET chair_email = COALESCE((SELECT email FROM discussion_members
 			WHERE discussion_id = ?1 AND chair = 1 ORDER BY idx LIMIT 1), '') WHERE id = ?1`, id)
 		return err
 	}
@@ -414,12 +418,8 @@ func writeElements(ctx context.Context, tx *sql.Tx, id, deadline string, els []e
 // Discussion returns the discussion with its newest TimelineWindow events.
 func (s *Store) Discussion(ctx context.Context, id string) (*service.Discussion, error) {
 	var out []service.Discussion
-	err := s.read(ctx, "discussion", func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT id, version, events, updated_at, head FROM discussions WHERE id = ?`, id)
-		if err != nil {
-			return err
-		}
-		out, err = assemble(ctx, tx, rows, true)
+	err := s.read(ctx, "discussion", func(tx *txn) (err error) {
+		out, err = page(tx, []string{id})
 		return err
 	})
 	if err != nil {
@@ -432,22 +432,39 @@ func (s *Store) Discussion(ctx context.Context, id string) (*service.Discussion,
 }
 
 // Discussions lists discussions matching f by deadline, then id, a page at
-// a time (keyset on deadline and id). Only the page is decoded.
+// a time (keyset on deadline and id): the ids come off an index, and only
+// the page's discussions are read whole.
 func (s *Store) Discussions(ctx context.Context, f service.DiscussionFilter) ([]service.Discussion, error) {
 	q, args := listQuery(f)
 	var out []service.Discussion
-	err := s.read(ctx, "discussions", func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, q, args...)
+	err := s.read(ctx, "discussions", func(tx *txn) error {
+		ids, err := column(tx, q, args...)
 		if err != nil {
 			return err
 		}
-		out, err = assemble(ctx, tx, rows, !f.Summary)
+		out, err = page(tx, ids, !f.Summary)
 		return err
 	})
 	return out, err
 }
 
-const headCols = "d.id, d.version, d.events, d.updated_at, d.head"
+// column runs a query of one text column.
+func column(tx *txn, q string, args ...any) ([]string, error) {
+	rows, err := tx.query(q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
 
 // listQuery builds the list query so that SQLite walks an index in
 // (deadline, id) order and stops at the page's end: one person's
@@ -505,7 +522,7 @@ func listQuery(f service.DiscussionFilter) (string, []any) {
 		if after {
 			cond("(m.deadline, m.discussion_id) > (?, ?)", ts(f.AfterDeadline), f.AfterID)
 		}
-		q := "SELECT " + headCols + " FROM discussion_members m CROSS JOIN discussions d ON d.id = m.discussion_id" +
+		q := "SELECT d.id FROM discussion_members m CROSS JOIN discussions d ON d.id = m.discussion_id" +
 			where() + " ORDER BY m.deadline, m.discussion_id LIMIT ?"
 		return q, append(args, lim)
 	}
@@ -514,7 +531,7 @@ func listQuery(f service.DiscussionFilter) (string, []any) {
 	}
 	if len(statuses) <= 1 || f.ChairEmail != "" || f.CaseReference != "" {
 		statusCond()
-		q := "SELECT " + headCols + " FROM discussions d" + where() + " ORDER BY d.deadline, d.id LIMIT ?"
+		q := "SELECT d.id FROM discussions d" + where() + " ORDER BY d.deadline, d.id LIMIT ?"
 		return q, append(args, lim)
 	}
 	// Several statuses: one ordered, limited index range per status, then
@@ -527,10 +544,10 @@ func listQuery(f service.DiscussionFilter) (string, []any) {
 		if base != "" {
 			w += " AND " + strings.TrimPrefix(base, " WHERE ")
 		}
-		arms = append(arms, "SELECT * FROM (SELECT "+headCols+", d.deadline AS k FROM discussions d"+w+" ORDER BY d.deadline, d.id LIMIT ?)")
+		arms = append(arms, "SELECT * FROM (SELECT d.id, d.deadline FROM discussions d"+w+" ORDER BY d.deadline, d.id LIMIT ?)")
 		args = append(append(append(args, string(st)), baseArgs...), lim)
 	}
-	q := "SELECT id, version, events, updated_at, head FROM (" + strings.Join(arms, " UNION ALL ") + ") ORDER BY k, id LIMIT ?"
+	q := "SELECT id FROM (" + strings.Join(arms, " UNION ALL ") + " ORDER BY deadline, id LIMIT ?)"
 	return q, append(args, lim)
 }
 
@@ -542,130 +559,83 @@ func anys[T ~string](vs []T) []any {
 	return out
 }
 
-// headRow is a discussion row as listed.
-type headRow struct {
-	id      string
-	version int64
-	events  int64
-	updated string
-	head    []byte
-}
+// pageQuery reads discussions whole, one row each: the head, and each list
+// as its elements' JSON joined with commas, in order (the newest
+// TimelineWindow events only). One row per discussion, not one per
+// element, is what keeps a page of fifty quick. Each list is aggregated
+// from a subquery ordered by its primary key: SQLite aggregates it in that
+// order without sorting (group_concat's own ORDER BY would sort).
+var pageQuery = `SELECT j.key, d.id, d.version, d.updated_at, d.head,
+	(SELECT group_concat(value, ',') FROM (SELECT value FROM discussion_elements WHERE discussion_id = d.id AND list = 'invitees' ORDER BY idx)),
+	(SELECT group_concat(value, ',') FROM (SELECT value FROM discussion_elements WHERE discussion_id = d.id AND list = 'check_ins' ORDER BY idx)),
+	(SELECT group_concat(value, ',') FROM (SELECT value FROM discussion_elements WHERE discussion_id = d.id AND list = 'counters' ORDER BY idx)),
+	(SELECT group_concat(value, ',') FROM (SELECT value FROM discussion_elements WHERE discussion_id = d.id AND list = 'held_replies' ORDER BY idx)),
+	(SELECT group_concat(event, ',') FROM (SELECT event FROM discussion_events WHERE discussion_id = d.id AND seq > d.events - ` + strconv.Itoa(service.TimelineWindow) + ` ORDER BY seq)),
+	(SELECT group_concat(message, ',') FROM (SELECT message FROM discussion_pending WHERE discussion_id = d.id ORDER BY pos)),
+	(SELECT group_concat(ref, ',') FROM (SELECT ref FROM discussion_outbox WHERE discussion_id = d.id ORDER BY idx))
+FROM json_each(?) j CROSS JOIN discussions d ON d.id = j.value`
 
-// assemble reads the heads from rows (closing them) and the element lists,
-// newest events, pending messages and outbox references of those
-// discussions, one query each, and puts the discussions together in row
-// order.
-func assemble(ctx context.Context, tx *sql.Tx, rows *sql.Rows, timeline bool) ([]service.Discussion, error) {
-	var heads []headRow
+// summaryQuery is pageQuery without the timeline, for lists.
+var summaryQuery = strings.Replace(pageQuery,
+	`(SELECT group_concat(event, ',') FROM (SELECT event FROM discussion_events WHERE discussion_id = d.id AND seq > d.events - `+strconv.Itoa(service.TimelineWindow)+` ORDER BY seq))`,
+	`NULL`, 1)
+
+// page reads the discussions with the ids, in that order; ids not found
+// are left out. With timeline false it leaves the timelines out.
+func page(tx *txn, ids []string, timeline ...bool) ([]service.Discussion, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	// JSON as text: SQLite reads a BLOB argument as JSONB.
+	q := pageQuery
+	if len(timeline) > 0 && !timeline[0] {
+		q = summaryQuery
+	}
+	rows, err := tx.query(q, jsonText(ids))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	type row struct {
+		at int
+		d  service.Discussion
+	}
+	var out []row
+	var buf []byte
 	for rows.Next() {
-		var h headRow
-		if err := rows.Scan(&h.id, &h.version, &h.events, &h.updated, &h.head); err != nil {
-			rows.Close()
+		var r row
+		var updated string
+		var head sql.RawBytes
+		var lists [7]sql.RawBytes
+		if err := rows.Scan(&r.at, &r.d.ID, &r.d.Version, &updated, &head,
+			&lists[0], &lists[1], &lists[2], &lists[3], &lists[4], &lists[5], &lists[6]); err != nil {
 			return nil, err
 		}
-		heads = append(heads, h)
+		id, version := r.d.ID, r.d.Version
+		if err := json.Unmarshal(head, &r.d); err != nil {
+			return nil, service.Internal(err, "decode discussion "+id)
+		}
+		r.d.ID, r.d.Version, r.d.UpdatedAt = id, version, parseTS(updated)
+		for i, dst := range []any{&r.d.Invitees, &r.d.CheckIns, &r.d.Counters, &r.d.HeldReplies, &r.d.Timeline, &r.d.Pending, &r.d.Outbox} {
+			if lists[i] == nil {
+				continue
+			}
+			buf = append(append(append(buf[:0], '['), lists[i]...), ']')
+			if err := json.Unmarshal(buf, dst); err != nil {
+				return nil, service.Internal(err, "decode the lists of discussion "+id)
+			}
+		}
+		out = append(out, r)
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	if len(heads) == 0 {
-		return nil, nil
+	slices.SortFunc(out, func(a, b row) int { return cmp.Compare(a.at, b.at) })
+	ds := make([]service.Discussion, len(out))
+	for i := range out {
+		ds[i] = out[i].d
 	}
-	out := make([]service.Discussion, len(heads))
-	at := make(map[string]*service.Discussion, len(heads))
-	ids := make([]string, len(heads))
-	windows := make([][2]any, len(heads))
-	for i, h := range heads {
-		d := &out[i]
-		if err := json.Unmarshal(h.head, d); err != nil {
-			return nil, service.Internal(err, "decode discussion "+h.id)
-		}
-		d.ID, d.Version, d.UpdatedAt = h.id, h.version, parseTS(h.updated)
-		at[h.id] = d
-		ids[i] = h.id
-		windows[i] = [2]any{h.id, h.events - service.TimelineWindow}
-	}
-	// JSON as text: SQLite reads a BLOB argument as JSONB.
-	idsJSON, windowsJSON := jsonText(ids), jsonText(windows)
-
-	err := each(ctx, tx, `SELECT e.discussion_id, e.list, e.rev, e.value FROM json_each(?) j
-		CROSS JOIN discussion_elements e ON e.discussion_id = j.value ORDER BY e.discussion_id, e.list, e.idx`,
-		idsJSON, func(r *sql.Rows) error {
-			var id, list string
-			var rev int64
-			var b []byte
-			if err := r.Scan(&id, &list, &rev, &b); err != nil {
-				return err
-			}
-			return decodeElement(at[id], list, rev, b)
-		})
-	if err != nil {
-		return nil, err
-	}
-	if !timeline {
-		windowsJSON = "[]"
-	}
-	err = each(ctx, tx, `SELECT e.discussion_id, e.seq, e.event FROM json_each(?) j
-		CROSS JOIN discussion_events e ON e.discussion_id = j.value ->> 0 AND e.seq > j.value ->> 1
-		ORDER BY e.discussion_id, e.seq`, windowsJSON, func(r *sql.Rows) error {
-		var id string
-		var ev service.Event
-		var b []byte
-		if err := r.Scan(&id, &ev.Seq, &b); err != nil {
-			return err
-		}
-		seq := ev.Seq
-		if err := json.Unmarshal(b, &ev); err != nil {
-			return service.Internal(err, "decode event")
-		}
-		ev.Seq = seq
-		d := at[id]
-		d.Timeline = append(d.Timeline, ev)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	err = each(ctx, tx, `SELECT p.discussion_id, p.message FROM json_each(?) j
-		CROSS JOIN discussion_pending p ON p.discussion_id = j.value ORDER BY p.discussion_id, p.pos`,
-		idsJSON, func(r *sql.Rows) error {
-			var id string
-			var b []byte
-			if err := r.Scan(&id, &b); err != nil {
-				return err
-			}
-			var m service.PendingMessage
-			if err := json.Unmarshal(b, &m); err != nil {
-				return service.Internal(err, "decode pending message")
-			}
-			d := at[id]
-			d.Pending = append(d.Pending, m)
-			return nil
-		})
-	if err != nil {
-		return nil, err
-	}
-	err = each(ctx, tx, `SELECT o.discussion_id, o.ref FROM json_each(?) j
-		CROSS JOIN discussion_outbox o ON o.discussion_id = j.value ORDER BY o.discussion_id, o.idx`,
-		idsJSON, func(r *sql.Rows) error {
-			var id string
-			var b []byte
-			if err := r.Scan(&id, &b); err != nil {
-				return err
-			}
-			var m service.MessageRef
-			if err := json.Unmarshal(b, &m); err != nil {
-				return service.Internal(err, "decode outbox reference")
-			}
-			d := at[id]
-			d.Outbox = append(d.Outbox, m)
-			return nil
-		})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return ds, nil
 }
 
 func jsonText(v any) string {
@@ -676,57 +646,6 @@ func jsonText(v any) string {
 	return string(b)
 }
 
-func decodeElement(d *service.Discussion, list string, rev int64, b []byte) error {
-	var err error
-	switch list {
-	case listInvitees:
-		var v service.Invitee
-		if err = json.Unmarshal(b, &v); err == nil {
-			v.Rev = rev
-			d.Invitees = append(d.Invitees, v)
-		}
-	case listCheckIns:
-		var v service.CheckIn
-		if err = json.Unmarshal(b, &v); err == nil {
-			v.Rev = rev
-			d.CheckIns = append(d.CheckIns, v)
-		}
-	case listCounters:
-		var v service.Counter
-		if err = json.Unmarshal(b, &v); err == nil {
-			v.Rev = rev
-			d.Counters = append(d.Counters, v)
-		}
-	case listHeldReplies:
-		var v service.HeldReply
-		if err = json.Unmarshal(b, &v); err == nil {
-			v.Rev = rev
-			d.HeldReplies = append(d.HeldReplies, v)
-		}
-	default:
-		err = fmt.Errorf("unknown list %q", list)
-	}
-	if err != nil {
-		return service.Internal(err, "decode "+list)
-	}
-	return nil
-}
-
-// each runs a query and calls fn on each row.
-func each(ctx context.Context, tx *sql.Tx, q string, arg any, fn func(*sql.Rows) error) error {
-	rows, err := tx.QueryContext(ctx, q, arg)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := fn(rows); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
-}
-
 // Timeline pages through a discussion's events, newest first, before the
 // sequence number given (0: from the newest).
 func (s *Store) Timeline(ctx context.Context, discussionID string, before int64, limitN int) ([]service.Event, error) {
@@ -734,8 +653,8 @@ func (s *Store) Timeline(ctx context.Context, discussionID string, before int64,
 		before = math.MaxInt64
 	}
 	var out []service.Event
-	err := s.read(ctx, "timeline", func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT seq, event FROM discussion_events WHERE discussion_id = ? AND seq < ?
+	err := s.read(ctx, "timeline", func(tx *txn) error {
+		rows, err := tx.query(`SELECT seq, event FROM discussion_events WHERE discussion_id = ? AND seq < ?
 			ORDER BY seq DESC LIMIT ?`, discussionID, before, limit(limitN))
 		if err != nil {
 			return err
@@ -759,7 +678,7 @@ func (s *Store) Timeline(ctx context.Context, discussionID string, before int64,
 		}
 		if len(out) == 0 {
 			var one int
-			if err := tx.QueryRowContext(ctx, "SELECT 1 FROM discussions WHERE id = ?", discussionID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+			if err := tx.queryRow("SELECT 1 FROM discussions WHERE id = ?", discussionID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
 				return service.Errorf(service.ENOTFOUND, "discussion %s not found", discussionID)
 			} else if err != nil {
 				return err
@@ -774,12 +693,12 @@ func (s *Store) Timeline(ctx context.Context, discussionID string, before int64,
 // the outbox.
 func (s *Store) DiscussionsWithPending(ctx context.Context, limitN int) ([]service.Discussion, error) {
 	var out []service.Discussion
-	err := s.read(ctx, "discussions", func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT `+headCols+` FROM discussions d WHERE d.pending > 0 ORDER BY d.id LIMIT ?`, limit(limitN))
+	err := s.read(ctx, "discussions", func(tx *txn) error {
+		ids, err := column(tx, `SELECT id FROM discussions WHERE pending > 0 ORDER BY id LIMIT ?`, limit(limitN))
 		if err != nil {
 			return err
 		}
-		out, err = assemble(ctx, tx, rows, true)
+		out, err = page(tx, ids)
 		return err
 	})
 	return out, err

@@ -3,9 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"strings"
+
+	json "github.com/goccy/go-json"
 
 	"github.com/convene/convene/service"
 )
@@ -22,8 +23,8 @@ func (s *Store) CreatePerson(ctx context.Context, p *service.Person) error {
 	if err != nil {
 		return service.Internal(err, "encode person")
 	}
-	return s.write(ctx, "person", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO people (id, email, agency, chair, version, person) VALUES (?, ?, ?, ?, ?, ?)`,
+	return s.write(ctx, "person", func(tx *txn) error {
+		_, err := tx.exec(`INSERT INTO people (id, email, agency, chair, version, person) VALUES (?, ?, ?, ?, ?, ?)`,
 			p.ID, p.Email, string(p.Agency), boolInt(p.Chair), p.Version, b)
 		if isUnique(err) && strings.Contains(err.Error(), "people.email") {
 			return emailTaken(err)
@@ -105,8 +106,8 @@ func (s *Store) UpdatePerson(ctx context.Context, p *service.Person) error {
 	if err != nil {
 		return service.Internal(err, "encode person")
 	}
-	err = s.write(ctx, "person", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE people SET email = ?, agency = ?, chair = ?, version = ?, person = ?
+	err = s.write(ctx, "person", func(tx *txn) error {
+		res, err := tx.exec(`UPDATE people SET email = ?, agency = ?, chair = ?, version = ?, person = ?
 			WHERE id = ? AND version = ?`,
 			next.Email, string(next.Agency), boolInt(next.Chair), next.Version, b, p.ID, p.Version)
 		if isUnique(err) {
@@ -126,13 +127,13 @@ func (s *Store) UpdatePerson(ctx context.Context, p *service.Person) error {
 
 // guarded turns a guarded write that touched no row into ENOTFOUND (exists
 // finds nothing) or ECONFLICT (the guard failed).
-func guarded(ctx context.Context, tx *sql.Tx, res sql.Result, exists string, id any, what, conflict string) error {
+func guarded(ctx context.Context, tx *txn, res sql.Result, exists string, id any, what, conflict string) error {
 	n, err := res.RowsAffected()
 	if err != nil || n > 0 {
 		return err
 	}
 	var one int
-	if err := tx.QueryRowContext(ctx, exists, id).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+	if err := tx.queryRow(exists, id).Scan(&one); errors.Is(err, sql.ErrNoRows) {
 		return service.Errorf(service.ENOTFOUND, "%s not found", what)
 	} else if err != nil {
 		return err

@@ -3,9 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"time"
+
+	json "github.com/goccy/go-json"
 
 	"github.com/convene/convene/service"
 )
@@ -17,8 +18,8 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, k *service.IdempotencyK
 		return nil, service.Internal(err, "encode idempotency key")
 	}
 	var existing *service.IdempotencyKey
-	err = s.write(ctx, "idempotency key", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (id, created_at, record) VALUES (?, ?, ?)
+	err = s.write(ctx, "idempotency key", func(tx *txn) error {
+		res, err := tx.exec(`INSERT INTO idempotency_keys (id, created_at, record) VALUES (?, ?, ?)
 			ON CONFLICT (id) DO NOTHING`, k.ID, ts(k.CreatedAt), b)
 		if err != nil {
 			return err
@@ -27,7 +28,7 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, k *service.IdempotencyK
 			return err
 		}
 		var held []byte
-		if err := tx.QueryRowContext(ctx, `SELECT record FROM idempotency_keys WHERE id = ?`, k.ID).Scan(&held); err != nil {
+		if err := tx.queryRow(`SELECT record FROM idempotency_keys WHERE id = ?`, k.ID).Scan(&held); err != nil {
 			return err
 		}
 		existing = new(service.IdempotencyKey)
@@ -42,8 +43,8 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, k *service.IdempotencyK
 // ReleaseIdempotencyKey removes the key if it is still the claim made at
 // claimedAt.
 func (s *Store) ReleaseIdempotencyKey(ctx context.Context, id string, claimedAt time.Time) error {
-	return s.write(ctx, "idempotency key", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE id = ? AND created_at = ?`, id, ts(claimedAt))
+	return s.write(ctx, "idempotency key", func(tx *txn) error {
+		_, err := tx.exec(`DELETE FROM idempotency_keys WHERE id = ? AND created_at = ?`, id, ts(claimedAt))
 		return err
 	})
 }
@@ -56,9 +57,9 @@ func (s *Store) HoldTime(ctx context.Context, holds []service.Hold) error {
 	if len(holds) == 0 {
 		return nil
 	}
-	return s.write(ctx, "hold", func(tx *sql.Tx) error {
+	return s.write(ctx, "hold", func(tx *txn) error {
 		for _, h := range holds {
-			res, err := tx.ExecContext(ctx, `INSERT INTO holds (id, person, discussion_id, booking_id, start, created_at) VALUES (?, ?, ?, ?, ?, ?)
+			res, err := tx.exec(`INSERT INTO holds (id, person, discussion_id, booking_id, start, created_at) VALUES (?, ?, ?, ?, ?, ?)
 				ON CONFLICT (id) DO UPDATE SET booking_id = excluded.booking_id, created_at = excluded.created_at
 				WHERE holds.discussion_id = excluded.discussion_id`,
 				h.ID, h.Person, h.DiscussionID, h.BookingID, ts(h.Start), ts(h.CreatedAt))
@@ -73,7 +74,7 @@ func (s *Store) HoldTime(ctx context.Context, holds []service.Hold) error {
 			}
 			var taken service.Hold
 			var start, created string
-			if err := tx.QueryRowContext(ctx, `SELECT id, person, discussion_id, booking_id, start, created_at FROM holds WHERE id = ?`, h.ID).
+			if err := tx.queryRow(`SELECT id, person, discussion_id, booking_id, start, created_at FROM holds WHERE id = ?`, h.ID).
 				Scan(&taken.ID, &taken.Person, &taken.DiscussionID, &taken.BookingID, &start, &created); err != nil {
 				return err
 			}
@@ -86,12 +87,12 @@ func (s *Store) HoldTime(ctx context.Context, holds []service.Hold) error {
 
 // ReleaseHolds removes a booking's holds, or one person's of them.
 func (s *Store) ReleaseHolds(ctx context.Context, bookingID, person string) error {
-	return s.write(ctx, "holds", func(tx *sql.Tx) error {
+	return s.write(ctx, "holds", func(tx *txn) error {
 		var err error
 		if person == "" {
-			_, err = tx.ExecContext(ctx, `DELETE FROM holds WHERE booking_id = ?`, bookingID)
+			_, err = tx.exec(`DELETE FROM holds WHERE booking_id = ?`, bookingID)
 		} else {
-			_, err = tx.ExecContext(ctx, `DELETE FROM holds WHERE booking_id = ? AND person = ?`, bookingID, person)
+			_, err = tx.exec(`DELETE FROM holds WHERE booking_id = ? AND person = ?`, bookingID, person)
 		}
 		return err
 	})
@@ -99,8 +100,8 @@ func (s *Store) ReleaseHolds(ctx context.Context, bookingID, person string) erro
 
 // PruneHolds removes holds that started before the time.
 func (s *Store) PruneHolds(ctx context.Context, before time.Time) error {
-	return s.write(ctx, "holds", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM holds WHERE start < ?`, ts(before))
+	return s.write(ctx, "holds", func(tx *txn) error {
+		_, err := tx.exec(`DELETE FROM holds WHERE start < ?`, ts(before))
 		return err
 	})
 }
@@ -168,8 +169,8 @@ func (s *Store) EnqueueMessage(ctx context.Context, m *service.OutboxMessage) er
 	if err != nil {
 		return err
 	}
-	return s.write(ctx, "outbox message", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO outbox (id, state, next_attempt, lease_owner, lease_until, attempts, created_at, message, raw)
+	return s.write(ctx, "outbox message", func(tx *txn) error {
+		_, err := tx.exec(`INSERT INTO outbox (id, state, next_attempt, lease_owner, lease_until, attempts, created_at, message, raw)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 			m.ID, string(m.State), ts(m.NextAttempt), m.LeaseOwner, ts(m.LeaseUntil), m.Attempts, ts(m.CreatedAt), b, m.Raw)
 		return err
@@ -180,9 +181,9 @@ func (s *Store) EnqueueMessage(ctx context.Context, m *service.OutboxMessage) er
 // sending and its attempts go up by one.
 func (s *Store) ClaimMessage(ctx context.Context, owner string, now time.Time, lease time.Duration) (*service.OutboxMessage, error) {
 	var m *service.OutboxMessage
-	err := s.write(ctx, "outbox message", func(tx *sql.Tx) error {
+	err := s.write(ctx, "outbox message", func(tx *txn) error {
 		var err error
-		m, err = scanMessage(tx.QueryRowContext(ctx, `UPDATE outbox SET state = 'sending', lease_owner = ?2, lease_until = ?3, attempts = attempts + 1
+		m, err = scanMessage(tx.queryRow(`UPDATE outbox SET state = 'sending', lease_owner = ?2, lease_until = ?3, attempts = attempts + 1
 			WHERE id = (SELECT id FROM outbox WHERE state IN ('queued', 'sending') AND next_attempt <= ?1 AND lease_until <= ?1
 				ORDER BY next_attempt LIMIT 1)
 			RETURNING `+messageCols, ts(now), owner, ts(now.Add(lease))))
@@ -203,8 +204,8 @@ func (s *Store) UpdateMessage(ctx context.Context, m *service.OutboxMessage, own
 	if err != nil {
 		return err
 	}
-	return s.write(ctx, "outbox message", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE outbox SET state = ?, next_attempt = ?, lease_until = ?, attempts = ?, message = ?, raw = ?
+	return s.write(ctx, "outbox message", func(tx *txn) error {
+		res, err := tx.exec(`UPDATE outbox SET state = ?, next_attempt = ?, lease_until = ?, attempts = ?, message = ?, raw = ?
 			WHERE id = ? AND lease_owner = ? AND state IN ('queued', 'sending')`,
 			string(m.State), ts(m.NextAttempt), ts(m.LeaseUntil), m.Attempts, b, m.Raw, m.ID, owner)
 		if err != nil {
@@ -217,8 +218,8 @@ func (s *Store) UpdateMessage(ctx context.Context, m *service.OutboxMessage, own
 
 // SupersedeMessage marks a queued message no sender holds superseded.
 func (s *Store) SupersedeMessage(ctx context.Context, id string, now time.Time) error {
-	return s.write(ctx, "outbox message", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'superseded'
+	return s.write(ctx, "outbox message", func(tx *txn) error {
+		_, err := tx.exec(`UPDATE outbox SET state = 'superseded'
 			WHERE id = ? AND state IN ('queued', 'sending') AND lease_until <= ?`, id, ts(now))
 		return err
 	})
@@ -227,8 +228,8 @@ func (s *Store) SupersedeMessage(ctx context.Context, id string, now time.Time) 
 // RequeueMessage puts a failed message back on the send queue, due now,
 // with no attempts and no lease.
 func (s *Store) RequeueMessage(ctx context.Context, id string, now time.Time) error {
-	return s.write(ctx, "outbox message", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'queued', next_attempt = ?, attempts = 0, lease_owner = '', lease_until = ?
+	return s.write(ctx, "outbox message", func(tx *txn) error {
+		res, err := tx.exec(`UPDATE outbox SET state = 'queued', next_attempt = ?, attempts = 0, lease_owner = '', lease_until = ?
 			WHERE id = ? AND state = 'failed'`, ts(now), ts(time.Time{}), id)
 		if err != nil {
 			return err
@@ -266,8 +267,8 @@ func (s *Store) OutboxStats(ctx context.Context) (service.OutboxStats, error) {
 	for _, state := range []service.MessageState{service.MessageQueued, service.MessageSending, service.MessageSent, service.MessageFailed, service.MessageSuperseded} {
 		st.ByState[state] = 0
 	}
-	err := s.read(ctx, "outbox", func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT state, COUNT(*) FROM outbox GROUP BY state`)
+	err := s.read(ctx, "outbox", func(tx *txn) error {
+		rows, err := tx.query(`SELECT state, COUNT(*) FROM outbox GROUP BY state`)
 		if err != nil {
 			return err
 		}
@@ -284,7 +285,7 @@ func (s *Store) OutboxStats(ctx context.Context) (service.OutboxStats, error) {
 			return err
 		}
 		var oldest sql.NullString
-		if err := tx.QueryRowContext(ctx, `SELECT MIN(created_at) FROM outbox WHERE state IN ('queued', 'sending')`).Scan(&oldest); err != nil {
+		if err := tx.queryRow(`SELECT MIN(created_at) FROM outbox WHERE state IN ('queued', 'sending')`).Scan(&oldest); err != nil {
 			return err
 		}
 		if oldest.Valid {
@@ -299,8 +300,8 @@ func (s *Store) OutboxStats(ctx context.Context) (service.OutboxStats, error) {
 // changes the row only if owner holds it or it has lapsed.
 func (s *Store) AcquireLease(ctx context.Context, name, owner string, now time.Time, ttl time.Duration) (bool, error) {
 	var ok bool
-	err := s.write(ctx, "lease", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO leases (name, owner, until) VALUES (?, ?, ?)
+	err := s.write(ctx, "lease", func(tx *txn) error {
+		res, err := tx.exec(`INSERT INTO leases (name, owner, until) VALUES (?, ?, ?)
 			ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until
 			WHERE leases.owner = excluded.owner OR leases.until <= ?`, name, owner, ts(now.Add(ttl)), ts(now))
 		if err != nil {
@@ -315,8 +316,8 @@ func (s *Store) AcquireLease(ctx context.Context, name, owner string, now time.T
 
 // ReleaseLease gives up a lease owner holds.
 func (s *Store) ReleaseLease(ctx context.Context, name, owner string) error {
-	return s.write(ctx, "lease", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM leases WHERE name = ? AND owner = ?`, name, owner)
+	return s.write(ctx, "lease", func(tx *txn) error {
+		_, err := tx.exec(`DELETE FROM leases WHERE name = ? AND owner = ?`, name, owner)
 		return err
 	})
 }
@@ -327,8 +328,8 @@ func (s *Store) RecordInbound(ctx context.Context, r *service.InboundRecord) err
 	if err != nil {
 		return service.Internal(err, "encode inbound record")
 	}
-	return s.write(ctx, "inbound record", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO inbound (id, discussion_id, record) VALUES (?, ?, ?)`, r.ID, r.DiscussionID, b)
+	return s.write(ctx, "inbound record", func(tx *txn) error {
+		_, err := tx.exec(`INSERT INTO inbound (id, discussion_id, record) VALUES (?, ?, ?)`, r.ID, r.DiscussionID, b)
 		return err
 	})
 }

@@ -101,10 +101,11 @@ CREATE TABLE discussion_events (
 
 CREATE TABLE discussion_pending (
 	discussion_id TEXT NOT NULL REFERENCES discussions (id) ON DELETE CASCADE,
-	id            TEXT NOT NULL,
 	pos           INTEGER NOT NULL,
+	id            TEXT NOT NULL,
 	message       TEXT NOT NULL, -- JSON
-	PRIMARY KEY (discussion_id, id)
+	PRIMARY KEY (discussion_id, pos),
+	UNIQUE (discussion_id, id)
 ) WITHOUT ROWID;
 
 CREATE TABLE discussion_outbox (

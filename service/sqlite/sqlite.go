@@ -25,6 +25,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -48,6 +49,8 @@ type Store struct {
 	lock *os.File
 	// w is the one writer connection; r the pool of read-only ones.
 	w, r *sql.DB
+	// Statements prepared for each.
+	wstmts, rstmts *stmtCache
 }
 
 type config struct {
@@ -72,6 +75,9 @@ func BusyTimeout(d time.Duration) Option { return func(c *config) { c.busyTimeou
 func MaxSize(n int64) Option { return func(c *config) { c.maxPages = (n + pageSize - 1) / pageSize } }
 
 const pageSize = 4096
+
+// mmapSize is how much of the database file is read through a memory map.
+const mmapSize = 4 << 30
 
 // Open opens (creating if need be) the store in dir: the directory is made
 // 0700 and the database files 0600, the directory is locked against other
@@ -124,6 +130,9 @@ func (s *Store) open(ctx context.Context, c config) error {
 		"busy_timeout(" + strconv.FormatInt(c.busyTimeout.Milliseconds(), 10) + ")",
 		"foreign_keys(1)",
 		"synchronous(NORMAL)",
+		// Reads through a memory map share the OS's page cache instead of
+		// copying pages into each connection's own with a read call.
+		"mmap_size(" + strconv.FormatInt(mmapSize, 10) + ")",
 	}
 	if c.maxPages > 0 {
 		pragmas = append(pragmas, "max_page_count("+strconv.FormatInt(c.maxPages, 10)+")")
@@ -145,6 +154,7 @@ func (s *Store) open(ctx context.Context, c config) error {
 	s.w.SetMaxIdleConns(1)
 	s.w.SetConnMaxLifetime(0)
 	s.w.SetConnMaxIdleTime(0)
+	s.wstmts = newStmtCache(s.w)
 	if err := s.migrate(ctx); err != nil {
 		return s.dbError(err, "cannot be opened")
 	}
@@ -154,6 +164,9 @@ func (s *Store) open(ctx context.Context, c config) error {
 	}
 	s.r.SetMaxOpenConns(c.readers)
 	s.r.SetMaxIdleConns(c.readers)
+	s.r.SetConnMaxLifetime(0)
+	s.r.SetConnMaxIdleTime(0)
+	s.rstmts = newStmtCache(s.r)
 	if err := s.r.PingContext(ctx); err != nil {
 		return s.dbError(err, "cannot be read")
 	}
@@ -164,9 +177,11 @@ func (s *Store) open(ctx context.Context, c config) error {
 func (s *Store) Close() error {
 	var errs []error
 	if s.r != nil {
+		s.rstmts.close()
 		errs = append(errs, s.r.Close())
 	}
 	if s.w != nil {
+		s.wstmts.close()
 		// Keep the planner's statistics fresh for the next start.
 		_, _ = s.w.Exec("PRAGMA optimize")
 		errs = append(errs, s.w.Close())
@@ -183,8 +198,8 @@ func (s *Store) Dir() string { return s.dir }
 // Ping reports whether the database answers and can be written: it writes
 // the time to a one-row table.
 func (s *Store) Ping(ctx context.Context) error {
-	return s.write(ctx, "health check", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO health (id, at) VALUES (1, ?)
+	return s.write(ctx, "health check", func(tx *txn) error {
+		_, err := tx.exec(`INSERT INTO health (id, at) VALUES (1, ?)
 			ON CONFLICT (id) DO UPDATE SET at = excluded.at`, ts(time.Now()))
 		return err
 	})
@@ -192,27 +207,143 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // write runs fn in one IMMEDIATE transaction on the writer connection and
 // commits it, or rolls it back when fn fails.
-func (s *Store) write(ctx context.Context, what string, fn func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+func (s *Store) write(ctx context.Context, what string, fn func(tx *txn) error) error {
+	sqltx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return s.translate(ctx, err, what)
 	}
+	tx := &txn{Tx: sqltx, ctx: ctx, cache: s.wstmts}
 	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
+		_ = sqltx.Rollback()
 		return s.translate(ctx, err, what)
 	}
-	return s.translate(ctx, tx.Commit(), what)
+	err = sqltx.Commit()
+	tx.cache.add(ctx, tx.missed)
+	return s.translate(ctx, err, what)
 }
 
 // read runs fn in one read transaction, so everything it reads is one
 // snapshot.
-func (s *Store) read(ctx context.Context, what string, fn func(tx *sql.Tx) error) error {
-	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+func (s *Store) read(ctx context.Context, what string, fn func(tx *txn) error) error {
+	sqltx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return s.translate(ctx, err, what)
 	}
-	defer func() { _ = tx.Rollback() }()
-	return s.translate(ctx, fn(tx), what)
+	tx := &txn{Tx: sqltx, ctx: ctx, cache: s.rstmts}
+	err = fn(tx)
+	_ = sqltx.Rollback()
+	tx.cache.add(ctx, tx.missed)
+	return s.translate(ctx, err, what)
+}
+
+// txn is a transaction that runs statements prepared once for the
+// connection pool: parsing SQL costs more than running most of these
+// queries. A statement not yet prepared is prepared in the transaction
+// and, once it is over, for the pool.
+type txn struct {
+	*sql.Tx
+	ctx    context.Context
+	cache  *stmtCache
+	local  map[string]*sql.Stmt
+	missed []string
+}
+
+func (t *txn) stmt(q string) (*sql.Stmt, error) {
+	if st := t.local[q]; st != nil {
+		return st, nil
+	}
+	var st *sql.Stmt
+	if shared := t.cache.lookup(q); shared != nil {
+		st = t.Tx.StmtContext(t.ctx, shared)
+	} else {
+		var err error
+		if st, err = t.Tx.PrepareContext(t.ctx, q); err != nil {
+			return nil, err
+		}
+		t.missed = append(t.missed, q)
+	}
+	if t.local == nil {
+		t.local = map[string]*sql.Stmt{}
+	}
+	t.local[q] = st // closed with the transaction
+	return st, nil
+}
+
+func (t *txn) exec(q string, args ...any) (sql.Result, error) {
+	st, err := t.stmt(q)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(t.ctx, args...)
+}
+
+func (t *txn) query(q string, args ...any) (*sql.Rows, error) {
+	st, err := t.stmt(q)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(t.ctx, args...)
+}
+
+// queryRow is QueryRowContext; a statement that cannot be prepared gives
+// its error at Scan, by way of a query that fails the same way.
+func (t *txn) queryRow(q string, args ...any) *sql.Row {
+	st, err := t.stmt(q)
+	if err != nil {
+		return t.Tx.QueryRowContext(t.ctx, q, args...)
+	}
+	return st.QueryRowContext(t.ctx, args...)
+}
+
+// stmtCache holds statements prepared for a pool, by their text.
+type stmtCache struct {
+	db *sql.DB
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+// maxStatements bounds the cache: list queries vary with their filters.
+const maxStatements = 512
+
+func newStmtCache(db *sql.DB) *stmtCache { return &stmtCache{db: db, m: map[string]*sql.Stmt{}} }
+
+func (c *stmtCache) lookup(q string) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[q]
+}
+
+// add prepares the statements for the pool. It takes a connection, so it
+// runs outside any transaction (with one writer connection, inside one it
+// would wait for itself). A failure is no matter: the next transaction
+// prepares the statement for itself again.
+func (c *stmtCache) add(ctx context.Context, qs []string) {
+	for _, q := range qs {
+		if c.lookup(q) != nil {
+			continue
+		}
+		st, err := c.db.PrepareContext(ctx, q)
+		if err != nil {
+			continue
+		}
+		c.mu.Lock()
+		if c.m[q] == nil && len(c.m) < maxStatements {
+			c.m[q], st = st, nil
+		}
+		c.mu.Unlock()
+		if st != nil {
+			_ = st.Close()
+		}
+	}
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for q, st := range c.m {
+		_ = st.Close()
+		delete(c.m, q)
+	}
 }
 
 // translate turns driver errors into service errors at the boundary; a

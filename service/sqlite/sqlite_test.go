@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,25 +17,6 @@ import (
 	"github.com/convene/convene/service/sqlite"
 	"github.com/convene/convene/service/storetest"
 )
-
-// holdEnv makes the test binary a helper process that opens the store in
-// the directory named, says "ready", and holds it until its stdin closes.
-const holdEnv = "CONVENE_SQLITE_TEST_HOLD"
-
-func TestMain(m *testing.M) {
-	if dir := os.Getenv(holdEnv); dir != "" {
-		s, err := sqlite.Open(context.Background(), dir)
-		if err != nil {
-			fmt.Println("error:", err)
-			os.Exit(1)
-		}
-		fmt.Println("ready")
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		_ = s.Close()
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
 
 func open(t *testing.T, dir string, opts ...sqlite.Option) *sqlite.Store {
 	t.Helper()
@@ -71,7 +51,7 @@ func TestSecondProcessRefused(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), holdEnv+"="+dir)
+	cmd.Env = append(os.Environ(), sqlite.HoldEnv+"="+dir)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -15,8 +15,8 @@ func (s *Store) CreateVenue(ctx context.Context, v *service.Venue) error {
 	if err != nil {
 		return service.Internal(err, "encode venue")
 	}
-	return s.write(ctx, "venue", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO venues (id, active, version, venue) VALUES (?, ?, ?, ?)`, v.ID, boolInt(v.Active), v.Version, b)
+	return s.write(ctx, "venue", func(tx *txn) error {
+		_, err := tx.exec(`INSERT INTO venues (id, active, version, venue) VALUES (?, ?, ?, ?)`, v.ID, boolInt(v.Active), v.Version, b)
 		if isUnique(err) {
 			return service.Errorf(service.ECONFLICT, "venue %s exists", v.ID)
 		}
@@ -71,8 +71,8 @@ func (s *Store) UpdateVenue(ctx context.Context, v *service.Venue) error {
 	if err != nil {
 		return service.Internal(err, "encode venue")
 	}
-	err = s.write(ctx, "venue", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE venues SET active = ?, version = ?, venue = ? WHERE id = ? AND version = ?`,
+	err = s.write(ctx, "venue", func(tx *txn) error {
+		res, err := tx.exec(`UPDATE venues SET active = ?, version = ?, venue = ? WHERE id = ? AND version = ?`,
 			boolInt(next.Active), next.Version, b, v.ID, v.Version)
 		if err != nil {
 			return err
