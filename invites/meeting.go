@@ -3,6 +3,7 @@ package invites
 import (
 	"fmt"
 	"net/mail"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -163,7 +164,29 @@ func (m *Meeting) validate() error {
 			return fmt.Errorf("invites: meeting %s: attendee %d: %w", m.UID, i, err)
 		}
 	}
+	if m.OnlineURL != "" {
+		u, err := CheckOnlineURL(m.OnlineURL)
+		if err != nil {
+			return fmt.Errorf("invites: meeting %s: %w", m.UID, err)
+		}
+		m.OnlineURL = u
+	}
 	return m.checkSensitive()
+}
+
+// CheckOnlineURL returns the join link as a URI value may carry it (RFC
+// 5545 §3.3.13; written into URL, CONFERENCE and the body): an absolute
+// https URL, percent-encoded, without credentials, control characters,
+// quotes or spaces, so that it cannot break the property or the body.
+func CheckOnlineURL(raw string) (string, error) {
+	if strings.ContainsFunc(raw, func(r rune) bool { return r < 0x20 || r == 0x7f || r == ' ' || r == '"' || r == '<' || r == '>' }) {
+		return "", fmt.Errorf("online URL has characters a link cannot carry")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.Opaque != "" {
+		return "", fmt.Errorf("online URL must be an absolute https link without credentials")
+	}
+	return u.String(), nil
 }
 
 // checkSensitive applies the meeting's own Sensitive list to every text that

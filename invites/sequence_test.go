@@ -159,3 +159,29 @@ func TestValidAddress(t *testing.T) {
 		}
 	}
 }
+
+// A join link goes into URL, CONFERENCE and the body: it must be a URI
+// that cannot break any of them.
+func TestCheckOnlineURL(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"https://teams.microsoft.com/l/meetup-join/19%3ameeting_x", "https://teams.microsoft.com/l/meetup-join/19%3ameeting_x", true},
+		{"https://meet.google.com/abc-defg-hij?authuser=0&hs=1", "https://meet.google.com/abc-defg-hij?authuser=0&hs=1", true},
+		{"https://zoom.us/j/123;pwd=1,2", "https://zoom.us/j/123;pwd=1,2", true},
+		{"http://zoom.us/j/1", "", false},
+		{"https://user:pass@zoom.us/j/1", "", false},
+		{"https://zoom.us/j/1\r\nATTENDEE:mailto:x@y", "", false},
+		{"https://zoom.us/j/1 x", "", false},
+		{`https://zoom.us/j/"1"`, "", false},
+		{"javascript:alert(1)", "", false},
+		{"/relative", "", false},
+	} {
+		got, err := CheckOnlineURL(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("CheckOnlineURL(%q) = %q, %v; want %q ok %v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}

@@ -151,10 +151,10 @@ func (a *App) book(ctx context.Context, id string, req BookRequest, reschedule b
 // https on one of the configured meeting hosts (or a subdomain), with no
 // credentials in it and none of the case's words.
 func (a *App) checkOnlineURL(raw string, d *Discussion) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || len(raw) > 500 {
-		return "must be an https link of at most 500 characters"
+	if _, err := invites.CheckOnlineURL(raw); err != nil || len(raw) > 500 {
+		return "must be an https link of at most 500 characters, with no credentials, spaces or quotes"
 	}
+	u, _ := url.Parse(raw)
 	host := strings.ToLower(u.Hostname())
 	if !slices.ContainsFunc(a.OnlineMeetingHosts, func(h string) bool {
 		h = strings.ToLower(h)

@@ -191,13 +191,18 @@ func (a *App) applyInbound(ctx context.Context, d *Discussion, in *invites.Inbou
 		r := Reply{Email: inv.Email, Answer: replyOf(speaker.Stat), Sequence: in.Sequence, Stamp: in.DTStamp, Comment: comment,
 			HoldID: a.NewID(), By: Actor{Subject: "mail", Name: inv.Name, Email: inv.Email}}
 		if len(speaker.DelegatedTo) > 0 {
-			r.DelegatedTo = strings.ToLower(speaker.DelegatedTo[0])
+			// An address that is not one would break every later
+			// invitation of the discussion: refused before it is stored.
+			addr, err := invites.ValidAddress(speaker.DelegatedTo[0])
+			if err != nil {
+				return Effects{}, Invalid("the delegation names no valid address", FieldError{Field: "delegated_to", Message: err.Error()})
+			}
+			r.DelegatedTo = addr
 			for _, at := range in.Attendees {
 				if strings.EqualFold(at.Email, r.DelegatedTo) {
 					r.DelegateName = at.Name
 				}
 			}
-			var err error
 			if r.Delegate, err = a.directoryInvitee(ctx, d, r.DelegatedTo); err != nil {
 				return Effects{}, err
 			}
