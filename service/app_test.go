@@ -271,6 +271,78 @@ func TestUseCases(t *testing.T) {
 				}
 			}
 		}},
+		{"a reschedule racing a booking at its old time never double-books the chair nor leaves a booking without holds", true, func(t *testing.T, e *env) {
+			all := []string{"chris@council.example.org", "sam@council.example.org", "dana@police.example.org", "nina@nhs.example.org"}
+			for trial := range 8 {
+				ten := tomorrowAt(e.now, 0).Add(time.Duration(trial) * 3 * time.Hour)
+				a := e.convene(t, false)
+				a = e.book(t, a.ID, ten)
+				b := e.convene(t, false)
+				var wg sync.WaitGroup
+				var errA, errB error
+				wg.Add(2)
+				go func() {
+					defer wg.Done()
+					_, errA = e.app.Reschedule(e.bso, a.ID, service.BookRequest{Start: ten.Add(30 * time.Minute), OverrideReason: "test", ConfirmUnknown: all})
+				}()
+				go func() {
+					defer wg.Done()
+					_, errB = e.app.Book(e.bso, b.ID, service.BookRequest{Start: ten, OverrideReason: "test", ConfirmUnknown: all})
+				}()
+				wg.Wait()
+				for _, err := range []error{errA, errB} {
+					if err != nil && service.ErrorCode(err) != service.ECONFLICT {
+						t.Fatalf("trial %d: %v", trial, err)
+					}
+				}
+				// Whatever won, each booked discussion holds the chair for
+				// all of its own time, and no quarter-hour is held twice
+				// (the store's key forbids it).
+				for _, id := range []string{a.ID, b.ID} {
+					d, err := e.app.Discussion(e.bso, id)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if d.Status != service.StatusBooked {
+						continue
+					}
+					holds, err := e.app.Store.Holds(context.Background(), []string{e.people["chris"].ID}, d.Booking.Start, d.Booking.End)
+					if err != nil {
+						t.Fatal(err)
+					}
+					mine := 0
+					for _, h := range holds {
+						if h.DiscussionID == id && !h.Start.Before(d.Booking.Start) && h.Start.Before(d.Booking.End) {
+							mine++
+						}
+					}
+					if mine != 4 {
+						t.Errorf("trial %d: discussion booked %s to %s holds the chair for %d of 4 quarter-hours (reschedule err %v, booking err %v)",
+							trial, d.Booking.Start.Format("15:04"), d.Booking.End.Format("15:04"), mine, errA, errB)
+					}
+				}
+			}
+		}},
+		{"a convene that crashed after claiming its key is retried with the same key", false, func(t *testing.T, e *env) {
+			req := service.ConveneRequest{CaseReference: "CR-2026-9901", Case: policy.Case{TimescaleRequest: policy.TimescaleRequest{
+				RAG: policy.RAGAmber, Concerns: []policy.Concern{"other"}, ReferralReceivedAt: e.now}},
+				ChairID: e.people["chris"].ID, IdempotencyKey: "retry-after-crash", RequestHash: "same-request"}
+			// The first request claimed the key and died before it stored
+			// anything; its claim has lapsed.
+			lapsed := e.now.Add(-time.Minute)
+			if existing, err := e.app.Store.ClaimIdempotencyKey(context.Background(), &service.IdempotencyKey{ID: "bea\x00retry-after-crash",
+				DiscussionID: service.NewID(), RequestHash: "same-request", CreatedAt: lapsed.Add(-time.Minute), ExpiresAt: lapsed}); err != nil || existing != nil {
+				t.Fatalf("the crashed request's claim: %v %v", existing, err)
+			}
+			d, created, err := e.app.Convene(e.bso, req)
+			if err != nil || !created {
+				t.Fatalf("the retry: created %v, %v", created, err)
+			}
+			again, created, err := e.app.Convene(e.bso, req)
+			if err != nil || created || again.ID != d.ID {
+				t.Errorf("a second retry: %v, created %v, id %s want %s", err, created, again.ID, d.ID)
+			}
+		}},
 		{"check-in, start, quorum and the outcome with the chair's own authorisation", false, func(t *testing.T, e *env) {
 			d := e.convene(t, true)
 			for _, who := range []string{"chris@council.example.org", "sam@council.example.org", "dana@police.example.org", "nina@nhs.example.org"} {

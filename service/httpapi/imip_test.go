@@ -381,6 +381,18 @@ func TestBadRepliesChangeNothing(t *testing.T) {
 				if strings.Contains(string(raw), fixtureUID) {
 					rw = []string{fixtureUID, uid} // so that only the fault stops it
 				}
+				if filepath.Base(f) == "counter-floating-time.eml" {
+					// Malformed to a parser that knows no zone; the
+					// service reads a floating time in the area's zone
+					// (calendar/ics's one rule), so this proposal is
+					// 14:00 London time.
+					h.imipOK(t, mailFixture(t, "malformed/"+filepath.Base(f), rw...), service.InboundRecorded)
+					cs := h.discussion(t, id).Counters
+					if want := time.Date(2026, 7, 14, 13, 0, 0, 0, time.UTC); len(cs) != 1 || !cs[0].Start.Equal(want) {
+						t.Errorf("counters %+v, want one from %s (14:00 British Summer Time)", cs, want)
+					}
+					return
+				}
 				rejected(t, h, id, mailFixture(t, "malformed/"+filepath.Base(f), rw...), service.InboundRejectMalformed)
 			})
 		}
