@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -289,27 +290,64 @@ func (a *App) heldTime(ctx context.Context, attendees []attendee, window calenda
 	}
 	out := map[string][]calendar.Interval{}
 	now := a.Now().UTC()
-	dead := map[string]bool{} // booking ids found dead
+	dead, err := a.deadBookings(ctx, holds, exclude, now)
+	if err != nil {
+		return nil, err
+	}
 	for _, h := range holds {
-		if h.DiscussionID == exclude {
-			continue
-		}
-		// A crashed booking's holds block nobody: they are released
-		// together, and never count as busy.
-		if _, checked := dead[h.BookingID]; !checked {
-			dead[h.BookingID] = a.holdIsStale(ctx, h, now)
-			if dead[h.BookingID] {
-				if err := a.Store.ReleaseHolds(ctx, h.BookingID, ""); err != nil {
-					a.Log.WarnContext(ctx, "dead booking's holds not released", "booking", h.BookingID, "err", err)
-				}
-			}
-		}
-		if dead[h.BookingID] {
+		if h.DiscussionID == exclude || dead[h.BookingID] {
 			continue
 		}
 		out[h.Person] = append(out[h.Person], calendar.Interval{Start: h.Start, End: h.Start.Add(holdGranule)})
 	}
 	return out, nil
+}
+
+// deadBookings finds the bookings among holds that no discussion shows any
+// more (a booking that crashed before it was saved, or was moved or ended
+// and not released), reading their discussions in one go, and releases
+// their holds: a dead booking's holds block nobody and never count as busy.
+// Holds younger than staleHold may be a booking still being saved.
+func (a *App) deadBookings(ctx context.Context, holds []Hold, exclude string, now time.Time) (map[string]bool, error) {
+	booking := map[string]string{} // booking id → discussion id
+	var ids []string
+	for _, h := range holds {
+		if h.DiscussionID == exclude || now.Sub(h.CreatedAt) < staleHold {
+			continue
+		}
+		if _, seen := booking[h.BookingID]; !seen {
+			booking[h.BookingID] = h.DiscussionID
+			if !slices.Contains(ids, h.DiscussionID) {
+				ids = append(ids, h.DiscussionID)
+			}
+		}
+	}
+	dead := map[string]bool{}
+	if len(ids) == 0 {
+		return dead, nil
+	}
+	live := map[string]string{} // discussion id → its live booking id
+	for start := 0; start < len(ids); start += 200 {
+		ds, err := a.Store.Discussions(ctx, DiscussionFilter{IDs: ids[start:min(start+200, len(ids))], Summary: true})
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range ds {
+			if d.Booking != nil && (d.Status == StatusBooked || d.Status == StatusInProgress) {
+				live[d.ID] = d.Booking.ID
+			}
+		}
+	}
+	for b, discussion := range booking {
+		if live[discussion] == b {
+			continue
+		}
+		dead[b] = true
+		if err := a.Store.ReleaseHolds(ctx, b, ""); err != nil {
+			a.Log.WarnContext(ctx, "dead booking's holds not released", "booking", b, "err", err)
+		}
+	}
+	return dead, nil
 }
 
 func (at attendee) holdKey() string {

@@ -464,6 +464,9 @@ type DiscussionFilter struct {
 	Agency     policy.Agency
 	// CaseReference selects the discussions of one case reference.
 	CaseReference string
+	// IDs, when set, selects the discussions with these ids (at most a
+	// page of them; the other fields are ignored), in no set order.
+	IDs []string
 	// Summary leaves each discussion's timeline out: a list shows
 	// summaries, and the events are the bulk of a discussion.
 	Summary   bool

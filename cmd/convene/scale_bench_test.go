@@ -310,7 +310,9 @@ func BenchmarkScale(b *testing.B) {
 				if len(proposed)-booked < b.N {
 					b.Fatalf("%d proposed discussions left for %d bookings: run with -benchtime Nx", len(proposed)-booked, b.N)
 				}
-				base := time.Now().Add(2 * time.Hour).Truncate(time.Hour)
+				// A block of hours of its own for each run, a year or more
+				// ahead: the seeded data directory is kept between runs.
+				base := time.Now().AddDate(1, 0, 0).Add(time.Duration(time.Now().Unix()/60%5000) * 400 * time.Hour).Truncate(time.Hour)
 				timed(b, func(int) error {
 					// Each booking at its own hour, so none collides.
 					body, _ := json.Marshal(map[string]any{"start": base.Add(time.Duration(booked) * time.Hour).Format(time.RFC3339),

@@ -245,6 +245,17 @@ func (s *Store) withTimelines(ctx context.Context, docs []discussionDoc) ([]serv
 
 // Discussions lists discussions matching f by deadline, then id.
 func (s *Store) Discussions(ctx context.Context, f service.DiscussionFilter) ([]service.Discussion, error) {
+	if len(f.IDs) > 0 {
+		ids := make(bson.A, len(f.IDs))
+		for i, id := range f.IDs {
+			ids[i] = id
+		}
+		filter := bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}
+		if f.Summary {
+			return s.findSummaries(ctx, filter, options.Find())
+		}
+		return s.findDiscussions(ctx, filter, options.Find())
+	}
 	var and bson.A
 	add := func(k string, v any) { and = append(and, bson.D{{Key: k, Value: v}}) }
 	if len(f.Status) > 0 {

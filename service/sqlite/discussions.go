@@ -435,6 +435,14 @@ func (s *Store) Discussion(ctx context.Context, id string) (*service.Discussion,
 // a time (keyset on deadline and id): the ids come off an index, and only
 // the page's discussions are read whole.
 func (s *Store) Discussions(ctx context.Context, f service.DiscussionFilter) ([]service.Discussion, error) {
+	if len(f.IDs) > 0 {
+		var out []service.Discussion
+		err := s.read(ctx, "discussions", func(tx *txn) (err error) {
+			out, err = page(tx, f.IDs, !f.Summary)
+			return err
+		})
+		return out, err
+	}
 	q, args := listQuery(f)
 	var out []service.Discussion
 	err := s.read(ctx, "discussions", func(tx *txn) error {

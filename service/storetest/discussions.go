@@ -633,4 +633,13 @@ func testSummaryList(t *testing.T, s service.Store) {
 	if len(sum[0].Timeline) != 0 || len(sum[0].Invitees) != 1 || sum[0].CaseReference != d.CaseReference {
 		t.Errorf("summary: %d events, %d invitees, case %q", len(sum[0].Timeline), len(sum[0].Invitees), sum[0].CaseReference)
 	}
+	// By id, several at once; ids not found are left out.
+	mustCreate(t, s, Discussion("d2", T0.Add(96*time.Hour)), Discussion("d3", T0.Add(24*time.Hour)))
+	got, err := s.Discussions(ctx, service.DiscussionFilter{IDs: []string{"d3", "nope", "d1"}, Summary: true})
+	if err != nil || len(got) != 2 {
+		t.Fatalf("by ids: %v %d", err, len(got))
+	}
+	if ids := []string{got[0].ID, got[1].ID}; !(ids[0] == "d1" && ids[1] == "d3" || ids[0] == "d3" && ids[1] == "d1") {
+		t.Errorf("by ids: %v", ids)
+	}
 }
