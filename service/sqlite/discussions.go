@@ -583,10 +583,25 @@ var pageQuery = `SELECT j.key, d.id, d.version, d.updated_at, d.head,
 	(SELECT group_concat(ref, ',') FROM (SELECT ref FROM discussion_outbox WHERE discussion_id = d.id ORDER BY idx))
 FROM json_each(?) j CROSS JOIN discussions d ON d.id = j.value`
 
-// summaryQuery is pageQuery without the timeline, for lists.
-var summaryQuery = strings.Replace(pageQuery,
-	`(SELECT group_concat(event, ',') FROM (SELECT event FROM discussion_events WHERE discussion_id = d.id AND seq > d.events - `+strconv.Itoa(service.TimelineWindow)+` ORDER BY seq))`,
-	`NULL`, 1)
+// summaryQuery is pageQuery with only the head and the invitees, for
+// lists: a summary shows the chair, the replies, the booking and the flags.
+var summaryQuery = func() string {
+	q := pageQuery
+	for _, sub := range []string{
+		`(SELECT group_concat(value, ',') FROM (SELECT value FROM discussion_elements WHERE discussion_id = d.id AND list = 'check_ins' ORDER BY idx))`,
+		`(SELECT group_concat(value, ',') FROM (SELECT value FROM discussion_elements WHERE discussion_id = d.id AND list = 'counters' ORDER BY idx))`,
+		`(SELECT group_concat(value, ',') FROM (SELECT value FROM discussion_elements WHERE discussion_id = d.id AND list = 'held_replies' ORDER BY idx))`,
+		`(SELECT group_concat(event, ',') FROM (SELECT event FROM discussion_events WHERE discussion_id = d.id AND seq > d.events - ` + strconv.Itoa(service.TimelineWindow) + ` ORDER BY seq))`,
+		`(SELECT group_concat(message, ',') FROM (SELECT message FROM discussion_pending WHERE discussion_id = d.id ORDER BY pos))`,
+		`(SELECT group_concat(ref, ',') FROM (SELECT ref FROM discussion_outbox WHERE discussion_id = d.id ORDER BY idx))`,
+	} {
+		if !strings.Contains(q, sub) {
+			panic("sqlite: summaryQuery: pageQuery changed")
+		}
+		q = strings.Replace(q, sub, "NULL", 1)
+	}
+	return q
+}()
 
 // page reads the discussions with the ids, in that order; ids not found
 // are left out. With timeline false it leaves the timelines out.
