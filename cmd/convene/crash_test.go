@@ -22,7 +22,7 @@ type process struct {
 	url string
 }
 
-func buildBinary(t *testing.T) string {
+func buildBinary(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "convene")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
@@ -31,7 +31,7 @@ func buildBinary(t *testing.T) string {
 	return bin
 }
 
-func spawn(t *testing.T, bin string, env map[string]string) *process {
+func spawn(t testing.TB, bin string, env map[string]string) *process {
 	t.Helper()
 	cmd := exec.Command(bin)
 	cmd.Env = os.Environ()

@@ -32,7 +32,10 @@ import (
 // embedded SQLite store) is measured over HTTP with real tokens: the
 // figures include JSON, authentication, contract validation and auditing.
 //
-//	go test ./cmd/convene -run '^$' -bench Scale -benchtime 400x -timeout 60m
+//	go test ./cmd/convene -run '^$' -bench Scale -benchtime 1000x -timeout 60m
+//
+// CONVENE_BENCH_PROCESS=1 runs the server as a process of its own (the
+// built binary) rather than inside the benchmark's.
 //
 // Each operation reports its p99 beside the mean; the load benchmarks report
 // requests a second and errors. BENCHMARKS.md has the figures.
@@ -187,7 +190,16 @@ func startBench(b *testing.B, n int) *benchServer {
 	dir := seeded(b, n)
 	env := map[string]string{"CONVENE_DATA_DIR": dir, "CONVENE_DEMO": "off", "CONVENE_JWT_SECRET": benchSecret,
 		"CONVENE_MAIL_AUTH_SERVIDS": "mx.bench.example", "CONVENE_WATCH_INTERVAL": "1h"}
-	s := &benchServer{instance: start(b, env)}
+	var s *benchServer
+	if os.Getenv("CONVENE_BENCH_PROCESS") != "" {
+		// The server in a process of its own, as deployed: the load
+		// generator's goroutines and garbage collection are not the
+		// server's.
+		env["CONVENE_ADDR"], env["CONVENE_LOG_LEVEL"] = "127.0.0.1:0", "error"
+		s = &benchServer{instance: &instance{url: spawn(b, buildBinary(b), env).url}}
+	} else {
+		s = &benchServer{instance: start(b, env)}
+	}
 	s.bso = mint(b, env, "business_support", "bea", "bea@council.example.org", "social_care")
 	s.chair = mint(b, env, "chair", "chris", benchPeople[0].email, "social_care")
 	s.gateway = mint(b, env, "mail_gateway", "mx", "", "")
