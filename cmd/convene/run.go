@@ -374,11 +374,23 @@ func newSender(cfg config, log *slog.Logger) (invites.Sender, error) {
 // registerOutboxMetrics exposes the outbox: messages by state, the age of
 // the oldest still queued, and sends and failures by this instance.
 func registerOutboxMetrics(reg *prometheus.Registry, app *service.App, w *outbox.Worker) {
+	// One query per scrape, not one per gauge: the figures are kept for a
+	// few seconds.
+	var mu sync.Mutex
+	var cached service.OutboxStats
+	var at time.Time
 	stats := func() service.OutboxStats {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(at) < 5*time.Second {
+			return cached
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		s, _ := app.Store.OutboxStats(ctx)
-		return s
+		if s, err := app.Store.OutboxStats(ctx); err == nil {
+			cached, at = s, time.Now()
+		}
+		return cached
 	}
 	for _, st := range []service.MessageState{service.MessageQueued, service.MessageSending, service.MessageSent, service.MessageFailed, service.MessageSuperseded} {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "convene_outbox_messages", Help: "Outbox messages by state.",

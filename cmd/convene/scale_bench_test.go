@@ -117,6 +117,23 @@ func seeded(b *testing.B, n int) string {
 	return dir
 }
 
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
 // benchDiscussion is one realistic discussion: ten invitees, twenty
 // timeline events, deadlines spread over ten years to a week ahead; most
 // concluded with an outcome, a few open.
@@ -187,7 +204,12 @@ type benchServer struct {
 
 func startBench(b *testing.B, n int) *benchServer {
 	b.Helper()
-	dir := seeded(b, n)
+	// Each run works on a copy of the seeded database, so runs do not
+	// inherit each other's discussions and mail.
+	dir := b.TempDir()
+	if err := copyFile(filepath.Join(seeded(b, n), "convene.db"), filepath.Join(dir, "convene.db")); err != nil {
+		b.Fatal(err)
+	}
 	env := map[string]string{"CONVENE_DATA_DIR": dir, "CONVENE_DEMO": "off", "CONVENE_JWT_SECRET": benchSecret,
 		"CONVENE_MAIL_AUTH_SERVIDS": "mx.bench.example", "CONVENE_WATCH_INTERVAL": "1h"}
 	var s *benchServer
