@@ -17,6 +17,28 @@ func (d *Discussion) head() *Discussion {
 	return &h
 }
 
+// Numbered sets what a new discussion is stored with: Version 1, every
+// element at Rev 1 and its timeline's events numbered from 1. Stores call
+// it in CreateDiscussion.
+func (d *Discussion) Numbered() {
+	d.Version = 1
+	for i := range d.Invitees {
+		d.Invitees[i].Rev = 1
+	}
+	for i := range d.CheckIns {
+		d.CheckIns[i].Rev = 1
+	}
+	for i := range d.Counters {
+		d.Counters[i].Rev = 1
+	}
+	for i := range d.HeldReplies {
+		d.HeldReplies[i].Rev = 1
+	}
+	for i := range d.Timeline {
+		d.Timeline[i].Seq = int64(i + 1)
+	}
+}
+
 // Clone returns a deep copy of d, so a transition can be compared with what
 // was loaded.
 func (d *Discussion) Clone() *Discussion {

@@ -3,7 +3,6 @@ package caltest
 import (
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -86,42 +85,8 @@ mask_passwords = True
 		t.Fatal(err)
 	}
 	cmd := exec.Command(RadicaleBin, "--config", cfg)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// Radicale is Python: keep the test's environment from changing which
-	// interpreter or modules it gets.
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + dir, "LANG=C.UTF-8"}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("caltest: starting Radicale: %v", err)
-	}
-	exited := make(chan struct{})
-	var waitErr error
-	go func() { waitErr = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		logf.Close()
-	})
 	r.URL = fmt.Sprintf("http://127.0.0.1:%d/", port)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		req, _ := http.NewRequest("OPTIONS", r.URL, nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		select {
-		case <-exited:
-			log, _ := os.ReadFile(logf.Name())
-			t.Fatalf("caltest: Radicale exited (%v):\n%s", waitErr, log)
-		default:
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(logf.Name())
-			t.Fatalf("caltest: Radicale did not answer on %s within 20s: %v\n%s", r.URL, err, log)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	serve(t, "Radicale", cmd, dir, logf, answers("OPTIONS", r.URL, 0))
 	return r
 }
 

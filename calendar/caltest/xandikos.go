@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
-	"time"
 )
 
 // XandikosBin is the Xandikos executable; Debian's xandikos package
@@ -56,39 +55,8 @@ func StartXandikos(t testing.TB) *Xandikos {
 	cmd := exec.Command(XandikosBin, "-d", filepath.Join(dir, "storage"), "--autocreate",
 		"-l", "127.0.0.1", "-p", fmt.Sprint(port), "--route-prefix", "/dav/",
 		"--current-user-principal", "/"+x.User+"/")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + dir, "LANG=C.UTF-8"}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("caltest: starting Xandikos: %v", err)
-	}
-	exited := make(chan struct{})
-	var waitErr error
-	go func() { waitErr = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		logf.Close()
-	})
 	x.URL = fmt.Sprintf("http://127.0.0.1:%d/", port)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get(x.URL + "health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		select {
-		case <-exited:
-			t.Fatalf("caltest: Xandikos exited (%v):\n%s", waitErr, x.Log())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("caltest: Xandikos did not answer on %s within 20s: %v\n%s", x.URL, err, x.Log())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	serve(t, "Xandikos", cmd, dir, logf, answers("GET", x.URL+"health", http.StatusOK))
 	return x
 }
 

@@ -509,7 +509,7 @@ func mintToken(cfg config, args []string, stdout io.Writer) error {
 		return err
 	}
 	if secret == nil {
-		return errors.New("token: mints development tokens only, and CONVENE_JWT_KEYS is set without CONVENE_JWT_SECRET")
+		return errors.New("token: mints development tokens only: in demo mode, or with CONVENE_JWT_SECRET set (and this is neither)")
 	}
 	tok, err := httpapi.Mint(secret, cfg.JWTIssuer, cfg.JWTAudience, p, *ttl, time.Now())
 	if err != nil {

@@ -147,22 +147,7 @@ func (doc *discussionDoc) discussion() service.Discussion {
 // taken is ECONFLICT. The events are written after the discussion, not
 // atomically with it.
 func (s *Store) CreateDiscussion(ctx context.Context, d *service.Discussion) error {
-	d.Version = 1
-	for i := range d.Invitees {
-		d.Invitees[i].Rev = 1
-	}
-	for i := range d.CheckIns {
-		d.CheckIns[i].Rev = 1
-	}
-	for i := range d.Counters {
-		d.Counters[i].Rev = 1
-	}
-	for i := range d.HeldReplies {
-		d.HeldReplies[i].Rev = 1
-	}
-	for i := range d.Timeline {
-		d.Timeline[i].Seq = int64(i + 1)
-	}
+	d.Numbered()
 	if _, err := s.discussions.InsertOne(ctx, toDiscussionDoc(d)); isDuplicate(err) {
 		return &service.Error{Code: service.ECONFLICT, Message: "a discussion with this id or UID already exists", Err: err}
 	} else if err != nil {

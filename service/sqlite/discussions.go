@@ -116,22 +116,7 @@ func marshalAll[T any](vs []T, what string) ([][]byte, error) {
 // CreateDiscussion stores a new discussion at Version 1 with every element
 // at Rev 1 and its Timeline as events 1…n, and sets those on d.
 func (s *Store) CreateDiscussion(ctx context.Context, d *service.Discussion) error {
-	d.Version = 1
-	for i := range d.Invitees {
-		d.Invitees[i].Rev = 1
-	}
-	for i := range d.CheckIns {
-		d.CheckIns[i].Rev = 1
-	}
-	for i := range d.Counters {
-		d.Counters[i].Rev = 1
-	}
-	for i := range d.HeldReplies {
-		d.HeldReplies[i].Rev = 1
-	}
-	for i := range d.Timeline {
-		d.Timeline[i].Seq = int64(i + 1)
-	}
+	d.Numbered()
 	c, err := encodeDiscussion(d)
 	if err != nil {
 		return err
