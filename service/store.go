@@ -42,6 +42,59 @@ type Store interface {
 	Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
 
 	DiscussionStore
+	SessionStore
+}
+
+// SessionStore keeps the web app's sign-in sessions server-side, so that
+// several instances share them (service/web). A session is stored under the
+// hash of its cookie's token, never the token itself.
+type SessionStore interface {
+	// CreateSession stores a new session (Version 1); ECONFLICT if the id
+	// is taken.
+	CreateSession(ctx context.Context, s *Session) error
+	// Session returns a session; ENOTFOUND if there is none.
+	Session(ctx context.Context, id string) (*Session, error)
+	// UpdateSession replaces s if its stored version is s.Version, and
+	// increments s.Version: ECONFLICT otherwise, so two requests counting
+	// attempts at a code cannot both win.
+	UpdateSession(ctx context.Context, s *Session) error
+	// DeleteSession removes a session (none there is no error).
+	DeleteSession(ctx context.Context, id string) error
+	// PruneSessions removes sessions that expired before the time.
+	PruneSessions(ctx context.Context, before time.Time) error
+}
+
+// Session is a browser's sign-in, kept server-side. A partner's session is
+// bound to one person and one discussion, and is usable only once the
+// one-time code sent to their address has been confirmed.
+type Session struct {
+	ID        string    `json:"id"` // hex SHA-256 of the cookie's token
+	Principal Principal `json:"principal"`
+	// DiscussionID binds a partner's session to one discussion.
+	DiscussionID string `json:"discussion_id,omitempty"`
+	Partner      bool   `json:"partner,omitempty"`
+	// Confirmed is set once the person is who they say: signed in by the
+	// identity provider or demo sign-in, or a partner's code confirmed.
+	Confirmed bool   `json:"confirmed"`
+	CSRF      string `json:"csrf"`
+	// CreatedAt starts the absolute timeout, SeenAt the idle one;
+	// ExpiresAt is when the store may forget the session.
+	CreatedAt time.Time `json:"created_at"`
+	SeenAt    time.Time `json:"seen_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	// A partner's one-time code while they confirm their address: only
+	// its hash is kept.
+	CodeHash      string    `json:"code_hash,omitempty"`
+	CodeExpiresAt time.Time `json:"code_expires_at,omitzero"`
+	CodeAttempts  int       `json:"code_attempts,omitempty"`
+	CodeSends     int       `json:"code_sends,omitempty"`
+	CodeSentAt    time.Time `json:"code_sent_at,omitzero"`
+	// An OpenID Connect sign-in under way: state, nonce and PKCE verifier.
+	OIDCState    string `json:"oidc_state,omitempty"`
+	OIDCNonce    string `json:"oidc_nonce,omitempty"`
+	OIDCVerifier string `json:"oidc_verifier,omitempty"`
+	ReturnTo     string `json:"return_to,omitempty"`
+	Version      int64  `json:"version"`
 }
 
 // DiscussionStore persists strategy discussions and what hangs off them.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/convene/convene/calendar"
+	"github.com/convene/convene/service/web"
 )
 
 // config is everything the service reads from its environment, with
@@ -102,6 +103,17 @@ type config struct {
 	// The deadline watch.
 	WatchInterval, ReminderAfter time.Duration
 	AtRiskFraction               float64
+
+	// The web app. WebAssets is GOV.UK Frontend's dist/govuk directory
+	// (CONVENE_WEB_ASSETS; default found from the working directory).
+	// OIDC is the council's identity provider for staff sign-in:
+	// CONVENE_OIDC_ISSUER, CONVENE_OIDC_CLIENT_ID, CONVENE_OIDC_CLIENT_SECRET,
+	// CONVENE_OIDC_REDIRECT_URL, CONVENE_OIDC_ROLES_CLAIM (default roles),
+	// CONVENE_OIDC_AGENCY_CLAIM (default agency), and
+	// CONVENE_OIDC_ROLE_MAP / CONVENE_OIDC_AGENCY_MAP
+	// ("claim-value=role,..." and "claim-value=agency,...").
+	WebAssets string
+	OIDC      web.OIDCConfig
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -135,6 +147,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		c.CredentialsDir = abs
 	}
 	var errs []error
+	errs = append(errs, loadWebConfig(&c, getenv)...)
 	if v := getenv("CONVENE_BODY_LIMIT"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1024 {

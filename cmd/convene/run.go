@@ -132,6 +132,10 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout i
 	if err != nil {
 		return err
 	}
+	site, err := newWebApp(cfg, app, log)
+	if err != nil {
+		return err
+	}
 	if !onMain {
 		// Metrics on their own address, for the monitoring network only.
 		mln, err := net.Listen("tcp", cfg.MetricsAddr)
@@ -150,7 +154,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout i
 	}
 	defer ln.Close()
 	srv := &http.Server{
-		Handler:           api,
+		Handler:           mount(api, site),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      120 * time.Second,

@@ -172,6 +172,16 @@ CREATE TABLE venues (
 	venue   TEXT NOT NULL -- JSON
 );
 `,
+	// 3: the web app's sign-in sessions, by the hash of their token.
+	`
+CREATE TABLE sessions (
+	id         TEXT PRIMARY KEY,
+	version    INTEGER NOT NULL,
+	expires_at TEXT NOT NULL,
+	session    TEXT NOT NULL -- JSON
+) WITHOUT ROWID;
+CREATE INDEX sessions_expiry ON sessions (expires_at);
+`,
 }
 
 // migrate brings the schema up to date in one transaction, and refuses a

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/convene/convene/service"
+	"github.com/convene/convene/service/web"
+)
+
+// newWebApp builds the web app: demo sign-in in demo mode, the identity
+// provider when CONVENE_OIDC_ISSUER is set.
+func newWebApp(cfg config, app *service.App, log *slog.Logger) (*web.Server, error) {
+	wc := web.Config{App: app, Log: log, AssetsDir: cfg.WebAssets, PublicURL: cfg.PublicURL}
+	if cfg.demo() {
+		for _, u := range demoUsers {
+			wc.Demo = append(wc.Demo, u.Principal)
+		}
+	}
+	if cfg.OIDC.Issuer != "" {
+		o := cfg.OIDC
+		wc.OIDC = &o
+	}
+	return web.New(wc)
+}
+
+// mount sends the API's paths to the API and every other path to the web
+// app.
+func mount(api, site http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		switch {
+		case strings.HasPrefix(p, "/v1/"), p == "/v1", strings.HasPrefix(p, "/openapi"), p == "/healthz", p == "/readyz", p == "/metrics":
+			api.ServeHTTP(w, r)
+		default:
+			site.ServeHTTP(w, r)
+		}
+	})
+}
+
+// loadWebConfig reads the web app's settings (see config.WebAssets and
+// config.OIDC).
+func loadWebConfig(c *config, getenv func(string) string) []error {
+	var errs []error
+	c.WebAssets = getenv("CONVENE_WEB_ASSETS")
+	o := web.OIDCConfig{Issuer: getenv("CONVENE_OIDC_ISSUER"), ClientID: getenv("CONVENE_OIDC_CLIENT_ID"),
+		ClientSecret: getenv("CONVENE_OIDC_CLIENT_SECRET"), RedirectURL: getenv("CONVENE_OIDC_REDIRECT_URL"),
+		RolesClaim: or(getenv("CONVENE_OIDC_ROLES_CLAIM"), "roles"), AgencyClaim: or(getenv("CONVENE_OIDC_AGENCY_CLAIM"), "agency")}
+	if o.Issuer != "" && o.ClientID == "" {
+		errs = append(errs, errors.New("CONVENE_OIDC_ISSUER needs CONVENE_OIDC_CLIENT_ID (and usually CONVENE_OIDC_CLIENT_SECRET)"))
+	}
+	for _, pair := range splitList(getenv("CONVENE_OIDC_ROLE_MAP")) {
+		k, v, ok := strings.Cut(pair, "=")
+		role := service.Role(strings.TrimSpace(v))
+		if !ok || !(&service.Principal{Roles: service.Roles}).Has(role) || role == service.RoleMailGateway {
+			errs = append(errs, fmt.Errorf("CONVENE_OIDC_ROLE_MAP: %q is not claim-value=role with a role such as business_support", pair))
+			continue
+		}
+		if o.RoleMap == nil {
+			o.RoleMap = map[string]service.Role{}
+		}
+		o.RoleMap[strings.TrimSpace(k)] = role
+	}
+	for _, pair := range splitList(getenv("CONVENE_OIDC_AGENCY_MAP")) {
+		k, v, ok := strings.Cut(pair, "=")
+		agency := service.Agency(strings.TrimSpace(v))
+		if !ok || !service.ValidAgency(agency) {
+			errs = append(errs, fmt.Errorf("CONVENE_OIDC_AGENCY_MAP: %q is not claim-value=agency with an agency such as police", pair))
+			continue
+		}
+		if o.AgencyMap == nil {
+			o.AgencyMap = map[string]service.Agency{}
+		}
+		o.AgencyMap[strings.TrimSpace(k)] = agency
+	}
+	c.OIDC = o
+	return errs
+}
