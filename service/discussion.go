@@ -92,6 +92,14 @@ type Discussion struct {
 	// one this was convened from.
 	Linked []Link `json:"linked,omitempty"`
 
+	// Circulation is the Record of Strategy Discussion's circulation, and
+	// Signups each participating agency's agreement or dissent with the
+	// version circulated (see signup.go); FollowOnBreach is set when a
+	// follow-on deadline is missed (followon.go).
+	Circulation    *Circulation `json:"circulation,omitempty"`
+	Signups        []Signup     `json:"signups,omitempty"`
+	FollowOnBreach *Breach      `json:"follow_on_breach,omitempty"`
+
 	// ParentID is the discussion this one reconvenes (after a deferral);
 	// FollowUpID the one convened to follow this.
 	ParentID   string `json:"parent_id,omitempty"`
@@ -334,6 +342,18 @@ type FollowOn struct {
 	policy.FollowOn
 	Done   bool       `json:"done,omitempty"`
 	DoneAt *time.Time `json:"done_at,omitempty"`
+	// The follow-on as work (see followon.go): who owns it, its state
+	// (open, met, missed), when and by whom it was met and the note, when
+	// it was found missed, when its owner was reminded, and for the ICPC
+	// the conference date recorded.
+	Owner          *FollowOnOwner `json:"owner,omitempty"`
+	State          FollowOnState  `json:"state,omitempty"`
+	MetAt          *time.Time     `json:"met_at,omitempty"`
+	MetBy          *Actor         `json:"met_by,omitempty"`
+	Note           string         `json:"note,omitempty"`
+	MissedAt       *time.Time     `json:"missed_at,omitempty"`
+	RemindedAt     *time.Time     `json:"reminded_at,omitempty"`
+	ConferenceDate *time.Time     `json:"conference_date,omitempty"`
 }
 
 // Event is one entry on a discussion's timeline.

@@ -135,6 +135,9 @@ func (a *App) supersede(ctx context.Context, d *Discussion) {
 // (update, cancel, reminder, decision) names the recipient's first
 // invitation in In-Reply-To and References, so mail clients thread it.
 func (a *App) render(ctx context.Context, d *Discussion, pm PendingMessage) ([]*invites.Message, error) {
+	if pm.Method == "RECORD" {
+		return a.renderRecord(d, pm) // signup.go: plain email, a link, no iCalendar
+	}
 	if d.Booking == nil {
 		return nil, errors.New("the discussion has no booking")
 	}

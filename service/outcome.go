@@ -404,8 +404,8 @@ func (d *Discussion) Amend(o Outcome, reason string, fos []policy.FollowOn, by A
 	// Deadlines already met stay met.
 	met := map[string]FollowOn{}
 	for _, fo := range d.FollowOns {
-		if fo.Done {
-			met[fo.ID] = fo
+		if fo.Done || fo.MissedAt != nil {
+			met[fo.ID] = fo // missed ones too: a miss stays on the record
 		}
 	}
 	d.FollowOns = d.FollowOns[:0]
@@ -416,7 +416,9 @@ func (d *Discussion) Amend(o Outcome, reason string, fos []policy.FollowOn, by A
 		}
 		d.FollowOns = append(d.FollowOns, FollowOn{FollowOn: fo})
 	}
+	d.assignFollowOnOwners()
 	d.record(now, by, "outcome_amended", "version "+itoa(o.Version)+": "+reason)
+	d.reopenSignup(by, now)
 	return Effects{Detail: map[string]any{"version": o.Version, "reason": reason, "outcome": o.Outcome}}, nil
 }
 

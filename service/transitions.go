@@ -662,6 +662,7 @@ func (d *Discussion) Conclude(o Outcome, fos []policy.FollowOn, followUpID strin
 	o.RecordedAt = now
 	d.Outcome = &o
 	d.Status = StatusConcluded
+	d.assignFollowOnOwners()
 	var eff Effects
 	if d.Booking != nil {
 		eff.Release = append(eff.Release, HoldRelease{BookingID: d.Booking.ID})
@@ -682,6 +683,9 @@ type WatchFindings struct {
 	Left   time.Duration
 	Breach string
 	Remind []string
+	// FollowOns are the findings on a concluded discussion's follow-ons
+	// and record (followon.go).
+	FollowOns FollowOnFindings
 }
 
 // Watch applies the deadline watch's findings: the at-risk flag, a breach,
@@ -712,6 +716,7 @@ func (d *Discussion) Watch(w WatchFindings, now time.Time) (Effects, error) {
 	if len(w.Remind) > 0 {
 		detail["reminded"] = w.Remind
 	}
+	d.applyFollowOnFindings(w.FollowOns, now, detail)
 	return Effects{Detail: detail}, nil
 }
 

@@ -18,6 +18,9 @@ type Watch struct {
 	// ReminderAfter: invitees with no reply this long after the invitation
 	// are sent it again, once.
 	ReminderAfter time.Duration
+	// FollowOnDueSoon: a follow-on's owner is reminded this long before
+	// it is due (24 hours if zero).
+	FollowOnDueSoon time.Duration
 }
 
 // WatchStats are the deadline watch's last counts, for the gauges.
@@ -158,12 +161,13 @@ func (a *App) watchOne(ctx context.Context, d *Discussion, w Watch, now time.Tim
 		}
 		return risk, breach, remind
 	}
-	if risk, breach, remind := needs(d); !risk && !breach && len(remind) == 0 {
+	if risk, breach, remind := needs(d); !risk && !breach && len(remind) == 0 && a.followOnWatch(d, w, now).empty() {
 		return nil
 	}
+	watch := w
 	saved, err := a.systemChange(ctx, d.ID, "discussion.watch", func(d *Discussion, _ *Principal) (Effects, error) {
 		risk, breach, remind := needs(d)
-		w := WatchFindings{AtRisk: risk, Left: d.Deadline.Sub(now), Remind: remind}
+		w := WatchFindings{AtRisk: risk, Left: d.Deadline.Sub(now), Remind: remind, FollowOns: a.followOnWatch(d, watch, now)}
 		if breach {
 			w.Breach = "the deadline passed before the discussion was held"
 			if d.Status == StatusProposed {

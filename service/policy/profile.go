@@ -80,6 +80,10 @@ type profileDoc struct {
 	UrgentMinimum   urgentDoc            `yaml:"urgent_minimum"`
 	Invitations     *invitationsDoc      `yaml:"invitations"`
 	Format          formatDoc            `yaml:"format"`
+	// RecordChase is how long after the record is circulated the
+	// agencies that have not signed up are chased (issue 14; default 1
+	// working day, after 001's "minutes within 24 hours").
+	RecordChase *timeLimitDoc `yaml:"record_chase"`
 }
 
 type timeLimitDoc struct {
@@ -241,6 +245,7 @@ type Profile struct {
 	urgent          urgentRule
 	format          formatRules
 	invitations     invitationsDoc
+	recordChase     timeLimit
 }
 
 // agencyNames is Agencies as an array length for the tables.
@@ -792,6 +797,16 @@ func compileProfile(doc *profileDoc, cal *calendar.WorkingDays) (*Profile, []str
 
 	p.followOnPreview = p.buildFollowOnPreview()
 
+	// When non-signers of a circulated record are chased.
+	p.recordChase = timeLimit{unit: UnitWorkingDays, within: 1, from: TriggerHeld, period: period(UnitWorkingDays, 1)}
+	if rc := doc.RecordChase; rc != nil {
+		d := *rc
+		if d.From == "" {
+			d.From = string(TriggerHeld)
+		}
+		p.recordChase = compileLimit("record_chase: ", d, []Trigger{TriggerHeld})
+	}
+
 	// Agencies and their seniority scales.
 	for key := range doc.Agencies {
 		if Agency(key).index() < 0 {
@@ -1025,4 +1040,14 @@ func joinAgencies(as []Agency) string {
 		s[i] = string(a)
 	}
 	return strings.Join(s, " or ")
+}
+
+// RecordChaseDue is when agencies that have not signed up to a record
+// circulated at circulated are chased (the profile's record_chase; 1
+// working day by default), in region (the profile's if empty).
+func (p *Profile) RecordChaseDue(region calendar.Region, circulated time.Time) time.Time {
+	if region == "" {
+		region = p.region
+	}
+	return p.deadline(region, p.recordChase, circulated)
 }
