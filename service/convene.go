@@ -146,6 +146,7 @@ func (a *App) Convene(ctx context.Context, req ConveneRequest) (*Discussion, boo
 		releaseKey()
 		return nil, false, err
 	}
+	d.Publish(HookConvened, "", d.CreatedAt)
 	if err := a.Store.CreateDiscussion(ctx, d); err != nil {
 		releaseKey()
 		return nil, false, err
@@ -156,6 +157,7 @@ func (a *App) Convene(ctx context.Context, req ConveneRequest) (*Discussion, boo
 	}); err != nil {
 		return nil, false, err
 	}
+	a.flushRaised(ctx, d)
 	return d, true, nil
 }
 

@@ -112,6 +112,10 @@ type Discussion struct {
 	// Outbox lists, in order, the messages moved to the outbox: the
 	// discussion's own index of what it sent.
 	Outbox []MessageRef `json:"outbox,omitempty"`
+	// Raised are the notices and webhook events its changes raised (see
+	// notify.go); RaisedDue is set while some are not yet moved.
+	Raised    []Raised `json:"raised,omitempty"`
+	RaisedDue bool     `json:"raised_due,omitempty"`
 
 	Timeline  []Event   `json:"timeline"`
 	CreatedBy Actor     `json:"created_by"`

@@ -208,6 +208,7 @@ func (a *App) transition(ctx context.Context, id, action string, allowed func(*P
 			return nil, err
 		}
 		a.flushPending(ctx, d)
+		a.flushRaised(ctx, d)
 		return d, nil
 	}
 }

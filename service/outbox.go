@@ -20,6 +20,8 @@ type Mailer struct {
 	RSVPKey   []byte
 	PublicURL string
 	RSVPTTL   time.Duration
+	// Notify says how notices and webhook events leave (notify.go).
+	Notify NotifyOptions
 }
 
 func (m *Mailer) defaults() {
@@ -315,10 +317,14 @@ func (a *App) Superseded(ctx context.Context, m *OutboxMessage) bool {
 // not be delivered (its retries ran out, or the server refused it for
 // good), so business support see it and can re-queue it.
 func (a *App) MessageFailed(ctx context.Context, m *OutboxMessage) {
+	if !m.Invitation() {
+		return // a notice, digest or webhook: its own failure raises nothing more
+	}
 	ctx = WithPrincipal(ctx, &Principal{Subject: "outbox", Name: "Outbox"})
 	_, err := a.systemChange(ctx, m.DiscussionID, "discussion.mail.failed", func(d *Discussion, _ *Principal) (Effects, error) {
 		d.record(a.Now().UTC(), Actor{Subject: "outbox", Name: "Outbox"}, "mail_failed",
 			m.Method+" to "+m.To+" not delivered after "+itoa(m.Attempts)+" attempts")
+		d.Notify(NoticeMailFailed, m.ID, a.Now())
 		return Effects{Detail: map[string]any{"message": m.ID, "to": m.To}}, nil
 	})
 	if err != nil {

@@ -43,6 +43,7 @@ type Store interface {
 
 	DiscussionStore
 	SessionStore
+	NoticeStore
 }
 
 // SessionStore keeps the web app's sign-in sessions server-side, so that

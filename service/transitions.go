@@ -120,6 +120,7 @@ func (d *Discussion) Book(c BookingChoice, by Actor, now time.Time) (Effects, er
 			if k := &d.Counters[i]; k.ID == c.CounterID {
 				k.Status, k.DecidedBy, k.DecidedAt = "accepted", &by, &now
 				eff.Detail["counter_id"] = k.ID
+				d.Resolved(NoticeCounter, k.ID, now)
 			}
 		}
 	}
@@ -131,7 +132,10 @@ func (d *Discussion) Book(c BookingChoice, by Actor, now time.Time) (Effects, er
 	}
 	if len(c.Unknown) > 0 {
 		d.record(now, by, "availability_unknown", "calendars not read at booking: "+strings.Join(c.Unknown, ", "))
+		d.Notify(NoticeUnknownCalendars, c.BookingID, now)
 	}
+	d.Resolved(NoticeAtRisk, "", now)
+	d.Publish(HookBooked, c.BookingID, now)
 	for _, inv := range d.current() {
 		d.queue("REQUEST", inv.Email, 0)
 	}
@@ -246,6 +250,7 @@ func (d *Discussion) DeclineCounter(counterID, comment string, by Actor, now tim
 			return Effects{}, Errorf(EPRECONDITION, "this proposal was already %s", c.Status)
 		}
 		c.Status, c.DecidedBy, c.DecidedAt, c.Decision = "declined", &by, &now, truncate(comment, maxCommentBytes)
+		d.Resolved(NoticeCounter, c.ID, now)
 		if d.invitee(c.From) != nil && d.Booking != nil {
 			// The DECLINECOUNTER, and since Outlook ignores that, the
 			// unchanged meeting as a REQUEST saying the proposal was not
@@ -307,9 +312,13 @@ func (d *Discussion) ApplyReply(r Reply, now time.Time) (Effects, error) {
 	}
 	if r.Answer == policy.ReplyDelegated && !r.Admitted {
 		if why := d.delegationProblem(inv, r); why != "" {
-			return d.HoldReply(HeldReply{ID: r.HoldID, Kind: HeldDelegation, Reason: why, From: inv.Email, Name: inv.Name,
+			eff, err := d.HoldReply(HeldReply{ID: r.HoldID, Kind: HeldDelegation, Reason: why, From: inv.Email, Name: inv.Name,
 				Reply: r.Answer, DelegatedTo: strings.ToLower(r.DelegatedTo), DelegateName: r.DelegateName,
 				Sequence: r.Sequence, Stamp: stampOrNil(r.Stamp)}, now)
+			if err == nil && delegateBelow(d, inv, r) {
+				d.noticeAs(NoticeHeldReply, NoticeDelegateBelow, r.HoldID)
+			}
+			return eff, err
 		}
 	}
 	stamp := r.Stamp
@@ -320,6 +329,9 @@ func (d *Discussion) ApplyReply(r Reply, now time.Time) (Effects, error) {
 	inv.Reply, inv.RepliedAt, inv.ReplySequence, inv.ReplyStamp = r.Answer, &now, r.Sequence, &stamp
 	inv.Comment = truncate(r.Comment, maxCommentBytes)
 	eff := Effects{Detail: map[string]any{"attendee": inv.Email, "reply": r.Answer}}
+	if r.Answer == policy.ReplyDeclined {
+		d.Notify(NoticeDecline, inv.Email+":"+itoa(r.Sequence), now)
+	}
 	if r.Answer != policy.ReplyDelegated {
 		d.record(now, r.By, "reply", inv.Name+" "+string(r.Answer))
 		return eff, nil
@@ -433,6 +445,7 @@ func (d *Discussion) ApplyCounter(p CounterProposal, now time.Time) (Effects, er
 	now = now.UTC()
 	d.Counters = append(d.Counters, Counter{ID: p.ID, From: inv.Email, Start: p.Start.UTC(), End: p.End.UTC(),
 		Comment: truncate(p.Comment, maxCommentBytes), Sequence: p.Sequence, ReceivedAt: now, Status: "pending"})
+	d.Notify(NoticeCounter, p.ID, now)
 	d.record(now, Actor{Subject: "mail", Name: inv.Name, Email: inv.Email}, "counter_proposed",
 		inv.Name+" proposes "+p.Start.In(zoneOr(p.Zone)).Format("Mon 2 Jan 15:04"))
 	return Effects{Detail: map[string]any{"counter": true}}, nil
@@ -495,6 +508,7 @@ func (d *Discussion) HoldReply(h HeldReply, now time.Time) (Effects, error) {
 	}
 	h.ReceivedAt, h.Status = now.UTC(), "held"
 	d.HeldReplies = append(d.HeldReplies, h)
+	d.Notify(NoticeHeldReply, h.ID, now)
 	d.record(now.UTC(), Actor{Subject: "mail", Email: h.From}, "reply_held", h.Kind+": "+h.Reason)
 	return Effects{Detail: map[string]any{"from": h.From, "held": h.Kind}}, nil
 }
@@ -514,6 +528,8 @@ func (d *Discussion) DecideHeldReply(heldID string, admit bool, person *Invitee,
 	}
 	now = now.UTC()
 	h.DecidedBy = &by
+	d.Resolved(NoticeHeldReply, h.ID, now)
+	d.Resolved(NoticeDelegateBelow, h.ID, now)
 	if !admit {
 		h.Status = "rejected"
 		d.record(now, by, "reply_rejected", h.From)
@@ -628,6 +644,7 @@ func (d *Discussion) Start(q QuorumReport, override string, margin time.Duration
 	}
 	d.Status = StatusInProgress
 	d.Started = &Start{At: now, By: by}
+	d.Publish(HookStarted, "", now)
 	detail := map[string]any{"quorum_met": q.Met}
 	if early {
 		d.Started.Override = override
@@ -668,6 +685,7 @@ func (d *Discussion) Conclude(o Outcome, fos []policy.FollowOn, followUpID strin
 		eff.Release = append(eff.Release, HoldRelease{BookingID: d.Booking.ID})
 	}
 	d.record(now, o.RecordedBy, "outcome", string(o.Outcome))
+	d.Publish(HookConcluded, "", now)
 	eff.Detail = map[string]any{"outcome": o.Outcome, "follow_ons": len(d.FollowOns)}
 	if followUpID != "" {
 		d.FollowUpID = followUpID
@@ -698,11 +716,13 @@ func (d *Discussion) Watch(w WatchFindings, now time.Time) (Effects, error) {
 		d.AtRisk = true
 		detail["at_risk"] = true
 		d.record(now, system, "at_risk", "not booked and "+w.Left.Round(time.Minute).String()+" left to the deadline")
+		d.Notify(NoticeAtRisk, "", now)
 	}
 	if w.Breach != "" {
 		d.Breach = &Breach{At: now, Reason: w.Breach, By: system}
 		detail["breach"] = w.Breach
 		d.record(now, system, "breached", w.Breach)
+		d.Notify(NoticeBreached, "", now)
 	}
 	for _, email := range w.Remind {
 		inv := d.invitee(email)

@@ -168,6 +168,8 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		{s.inbound, []mongo.IndexModel{
 			index("discussion_id", false, "discussion_id", "-_id"),
 		}},
+		{s.notices(), noticeIndexes()},
+		{s.discussions, []mongo.IndexModel{index("raised_due", false, "head.raised_due")}},
 	} {
 		// One index per command: FerretDB v1.24 panics when a createIndexes
 		// command lists several indexes that already exist (it deletes from

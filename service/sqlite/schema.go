@@ -182,6 +182,27 @@ CREATE TABLE sessions (
 ) WITHOUT ROWID;
 CREATE INDEX sessions_expiry ON sessions (expires_at);
 `,
+	// 4: the inbox of notices, each person's notification preference,
+	// and the discussions whose raised notices are not yet moved.
+	`
+CREATE TABLE notices (
+	id            TEXT PRIMARY KEY,
+	recipient     TEXT NOT NULL,
+	discussion_id TEXT NOT NULL,
+	kind          TEXT NOT NULL,
+	key           TEXT NOT NULL,
+	created_at    TEXT NOT NULL,
+	cleared_at    TEXT,
+	notice        TEXT NOT NULL -- JSON
+) WITHOUT ROWID;
+CREATE INDEX notices_inbox ON notices (recipient, created_at, id);
+CREATE INDEX notices_subject ON notices (discussion_id, kind, key);
+CREATE TABLE notice_preferences (
+	email      TEXT PRIMARY KEY,
+	preference TEXT NOT NULL -- JSON
+) WITHOUT ROWID;
+CREATE INDEX discussions_raised_due ON discussions (id) WHERE json_extract(head, '$.raised_due') = 1;
+`,
 }
 
 // migrate brings the schema up to date in one transaction, and refuses a
