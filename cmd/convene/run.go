@@ -52,6 +52,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return serve(ctx, cfg, getenv, stdout)
 	case "token":
 		return mintToken(cfg, args, stdout)
+	case "backup":
+		return backupCmd(ctx, cfg, args, stdout)
+	case "restore":
+		return restoreCmd(ctx, cfg, args, stdout)
 	case "profile":
 		if len(args) != 2 || args[0] != "check" {
 			return fmt.Errorf("usage: convene profile check FILE")
@@ -72,6 +76,8 @@ const usage = `usage:
   convene [serve]                 run the service (configured from CONVENE_* variables)
   convene token --role ROLE ...   print a development token
   convene profile check FILE      validate a procedure profile
+  convene backup FILE             snapshot the embedded store, while the service runs
+  convene restore [--replace] FILE  restore a snapshot into a stopped data directory
 `
 
 func newLogger(level string) *slog.Logger {
