@@ -69,6 +69,9 @@ func Run(t *testing.T, open func(t *testing.T) service.Store, caps Caps) {
 		{"UpdateSupersedeRequeue", testUpdateSupersedeRequeue},
 		{"MessagesAndStats", testMessagesAndStats},
 		{"Inbound", testInbound},
+		{"Inbox", testInbox},
+		{"NoticePreferences", testNoticePreferences},
+		{"RaisedDue", testRaisedDue},
 	}
 	for _, c := range checks {
 		t.Run(c.name, func(t *testing.T) {
