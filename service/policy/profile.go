@@ -84,6 +84,9 @@ type profileDoc struct {
 	// agencies that have not signed up are chased (issue 14; default 1
 	// working day, after 001's "minutes within 24 hours").
 	RecordChase *timeLimitDoc `yaml:"record_chase"`
+	// Retention is how long the area's discussions and the audit log are
+	// kept (issue 16; see retention.go).
+	Retention *retentionDoc `yaml:"retention"`
 }
 
 type timeLimitDoc struct {
@@ -246,6 +249,7 @@ type Profile struct {
 	format          formatRules
 	invitations     invitationsDoc
 	recordChase     timeLimit
+	retention       Retention
 }
 
 // agencyNames is Agencies as an array length for the tables.
@@ -806,6 +810,8 @@ func compileProfile(doc *profileDoc, cal *calendar.WorkingDays) (*Profile, []str
 		}
 		p.recordChase = compileLimit("record_chase: ", d, []Trigger{TriggerHeld})
 	}
+
+	p.retention = compileRetention(doc.Retention, problem)
 
 	// Agencies and their seniority scales.
 	for key := range doc.Agencies {
