@@ -254,8 +254,8 @@ type NotifyOptions struct {
 	// CloudEvents source (by default the public URL).
 	Hooks      bool
 	HookSource string
-	// DigestHour is the hour of the day (area time) the daily digests go
-	// out; they cover the 24 hours before it. 7 if zero.
+	// DigestHour is the hour of the day (area time, 0 to 23) the daily
+	// digests go out; they cover the 24 hours before it.
 	DigestHour int
 }
 
@@ -565,7 +565,7 @@ func (a *App) plainMail(id, to, subject, body string, now time.Time) *OutboxMess
 // digestWindow is the latest digest time at or before now (the digest
 // hour in the area's zone) and the day it covers.
 func (a *App) digestWindow(now time.Time) (from, to time.Time) {
-	hour := 7
+	hour := 0
 	if a.Mail != nil && a.Mail.Notify.DigestHour > 0 && a.Mail.Notify.DigestHour < 24 {
 		hour = a.Mail.Notify.DigestHour
 	}

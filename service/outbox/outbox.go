@@ -40,6 +40,10 @@ type Worker struct {
 	RetryMax    time.Duration
 	MaxAttempts int
 
+	// Hook delivers webhooks to the case system; nil leaves them queued
+	// (they are only queued when a receiver is configured).
+	Hook *Hook
+
 	// Sent and Failed count messages delivered and given up on.
 	Sent, Failed atomic.Int64
 }
@@ -70,6 +74,8 @@ func (w *Worker) defaults() {
 func (w *Worker) Run(ctx context.Context) {
 	w.defaults()
 	w.App.SweepPending(ctx)
+	w.App.SweepRaised(ctx)
+	w.digests(ctx)
 	var wg sync.WaitGroup
 	kick := make(chan struct{}, w.Workers)
 	for range w.Workers {
@@ -94,11 +100,18 @@ func (w *Worker) Run(ctx context.Context) {
 	// recovers from a crash between the two, so it need not run often.
 	sweep := time.NewTicker(5 * time.Minute)
 	defer sweep.Stop()
+	// The daily digests are looked for each minute: queueing one is
+	// idempotent (its id is the person and the day), so an instance that
+	// restarts, or two instances, queue each once.
+	digest := time.NewTicker(time.Minute)
+	defer digest.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			wg.Wait()
 			return
+		case <-digest.C:
+			w.digests(ctx)
 		case <-w.App.Woken():
 			for range w.Workers {
 				select {
@@ -108,6 +121,7 @@ func (w *Worker) Run(ctx context.Context) {
 			}
 		case <-sweep.C:
 			w.App.SweepPending(ctx)
+			w.App.SweepRaised(ctx)
 		}
 	}
 }
@@ -146,7 +160,12 @@ func (w *Worker) sendOne(ctx context.Context) bool {
 	// cut off mid-transfer would be sent again), but never outlives the
 	// lease.
 	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.Lease*3/4)
-	where, err := w.Sender.Send(sendCtx, &invites.Message{ID: m.MessageID, From: m.EnvelopeFrom, To: []string{m.To}, Raw: m.Raw})
+	var where string
+	if m.Method == service.MethodWebhook {
+		where, err = w.Hook.deliver(sendCtx, m)
+	} else {
+		where, err = w.Sender.Send(sendCtx, &invites.Message{ID: m.MessageID, From: m.EnvelopeFrom, To: []string{m.To}, Raw: m.Raw})
+	}
 	cancel()
 	now = w.App.Now().UTC()
 	m.LeaseUntil = now
@@ -169,7 +188,7 @@ func (w *Worker) sendOne(ctx context.Context) bool {
 		return true
 	}
 	m.State, m.NextAttempt = service.MessageQueued, now.Add(w.backoff(m.Attempts))
-	w.Log.WarnContext(ctx, "invitation delivery will be retried", "discussion", m.DiscussionID, "to", m.To, "attempts", m.Attempts, "at", m.NextAttempt, "err", err)
+	w.Log.WarnContext(ctx, "delivery will be retried", "discussion", m.DiscussionID, "method", m.Method, "to", m.To, "attempts", m.Attempts, "at", m.NextAttempt, "err", err)
 	record()
 	return true
 }
