@@ -45,6 +45,7 @@ type Record struct {
 	EPO               *EPODecision   `json:"epo,omitempty"`
 	SupportConsidered string         `json:"support_considered,omitempty"`
 	FollowOns         []FollowOn     `json:"follow_ons"`
+	FollowOnBreach    *Breach        `json:"follow_on_breach,omitempty"`
 	Review            *Review        `json:"review,omitempty"`
 	OtherChildren     []OtherChild   `json:"other_children,omitempty"`
 	// Dissent is what the chair recorded in the meeting (002 §1); Signups
@@ -98,7 +99,7 @@ func BuildRecord(d *Discussion, area string, loc *time.Location, now time.Time) 
 		Outcome: o.Outcome, SignsOfSafety: o.SignsOfSafety, Decisions: o.Decisions, AuthorisedBy: o.AuthorisedBy,
 		Actions: o.Actions, ChildSeen: o.ChildSeen, Deferral: o.Deferral, SafetyPlan: o.SafetyPlan, EPO: o.EPO,
 		SupportConsidered: o.SupportConsidered, FollowOns: d.FollowOns, Review: o.Review, OtherChildren: o.OtherChildren,
-		Dissent: o.Dissent, Circulation: d.Circulation, Signups: d.Signups,
+		Dissent: o.Dissent, Circulation: d.Circulation, Signups: d.Signups, FollowOnBreach: d.FollowOnBreach,
 		Quorum: RecordQuorum{Met: len(d.Started.Missing) == 0, Override: d.Started.Override, Missing: d.Started.Missing},
 	}
 	if r.End.Before(r.Start) {
@@ -183,11 +184,7 @@ func (a *App) Record(ctx context.Context, id string) (*Record, error) {
 	if !canSeeRecord(p, d) {
 		return nil, a.denied(ctx, "discussion.record.read", id)
 	}
-	area := d.Timescale.Profile
-	if profile, err := a.profile(d.Timescale.Profile); err == nil {
-		area = profile.Name()
-	}
-	r, err := BuildRecord(d, area, a.zone(), a.Now())
+	r, err := a.RecordFor(d)
 	if err != nil {
 		return nil, err
 	}
@@ -195,4 +192,15 @@ func (a *App) Record(ctx context.Context, id string) (*Record, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// RecordFor builds the record of a discussion the caller has just changed
+// (the change was audited, and the caller may see it): what the record's
+// actions answer with.
+func (a *App) RecordFor(d *Discussion) (*Record, error) {
+	area := d.Timescale.Profile
+	if profile, err := a.profile(d.Timescale.Profile); err == nil {
+		area = profile.Name()
+	}
+	return BuildRecord(d, area, a.zone(), a.Now())
 }

@@ -72,6 +72,14 @@ func (s *Server) routes() {
 	api(http.MethodPost, "/v1/discussions/:id/outcome", s.outcome)
 	api(http.MethodPost, "/v1/discussions/:id/outcome/amendments", s.amendOutcome)
 	api(http.MethodPost, "/v1/discussions/:id/authorisations", s.authorise)
+	// The record and follow-ons (records.go, followons.go): the domain
+	// decides who may, per discussion (participants read and sign; business
+	// support or the chair circulate; follow-ons by their owners too).
+	api(http.MethodGet, "/v1/discussions/:id/record", s.getRecord)
+	api(http.MethodGet, "/v1/discussions/:id/record.pdf", s.getRecordPDF)
+	api(http.MethodPost, "/v1/discussions/:id/record/circulate", s.circulateRecord, support, chair)
+	api(http.MethodPost, "/v1/discussions/:id/record/signatures", s.signRecord)
+	api(http.MethodPost, "/v1/discussions/:id/follow-ons/:followon/met", s.meetFollowOn)
 
 	// The mail gateway's service account only: an administrator must not
 	// be able to post a reply and take someone's place.
