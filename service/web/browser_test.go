@@ -1,0 +1,520 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/convene/convene/calendar"
+	"github.com/convene/convene/calendar/caltest"
+	"github.com/convene/convene/invites"
+	"github.com/convene/convene/invites/smtptest"
+	"github.com/convene/convene/service"
+	"github.com/convene/convene/service/outbox"
+	"github.com/convene/convene/service/policy"
+	"github.com/convene/convene/service/sqlite"
+	"github.com/convene/convene/service/web"
+)
+
+// The staff pages against the real thing: the web app over TLS on the
+// embedded SQLite store, with a real CalDAV server (Radicale) holding the
+// directory's calendars and a real SMTP server taking the invitations.
+
+var ukZone, _ = time.LoadLocation("Europe/London")
+
+// staffGateway is the authserv-id whose Authentication-Results the App
+// believes: replies "from Outlook" in these tests come through it.
+const staffGateway = "mx.staff.example"
+
+// staffPerson is someone in the test directory, with a calendar on
+// Radicale.
+type staffPerson struct {
+	Name, Email, Agency, Role string
+	Seniority                 int
+	Chair                     bool
+	User                      string
+	ID                        string
+	Cal                       *caltest.Calendar
+}
+
+// staffWorld is a running web app with its App, store, directory,
+// calendars and mail.
+type staffWorld struct {
+	t      testing.TB
+	URL    string
+	App    *service.App
+	Store  *sqlite.Store
+	People map[string]*staffPerson
+	Venue  string
+	Mail   *smtptest.Server
+	Rad    *caltest.Radicale
+	srv    *httptest.Server
+}
+
+// staffDemo are the people who can sign in: business support, a chair and
+// an administrator (demo sign-in).
+var staffDemo = []service.Principal{
+	{Subject: "bea", Name: "Bea Support", Email: "bea.support@council.example.org", Roles: []service.Role{service.RoleBusinessSupport}, Agency: "social_care"},
+	{Subject: "chris", Name: "Chris Chair", Email: "chris.chair@council.example.org", Roles: []service.Role{service.RoleChair}, Agency: "social_care"},
+	{Subject: "ada", Name: "Ada Admin", Email: "ada.admin@council.example.org", Roles: []service.Role{service.RoleAdmin}, Agency: "social_care"},
+	{Subject: "dana", Name: "Dana Inspector", Email: "dana.inspector@police.example.org", Roles: []service.Role{service.RoleAgencyRep}, Agency: "police"},
+}
+
+func newStaffWorld(t testing.TB) *staffWorld {
+	t.Helper()
+	ctx := context.Background()
+	rad := caltest.StartRadicale(t)
+	mail := smtptest.Start(t, smtptest.Options{})
+	store, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	wd, err := calendar.NewWorkingDays(calendar.WorkingDaysOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	app := service.NewApp(store, log)
+	app.Calendar, app.Region, app.Zone = wd, "england-and-wales", ukZone
+	app.Getenv = func(k string) string { return env[k] }
+	app.CredentialsDir = t.TempDir()
+	app.AvailabilityOptions = calendar.AvailabilityOptions{SourceTimeout: 5 * time.Second, Budget: 8 * time.Second}
+	app.SourceOptions = calendar.SourceOptions{Policy: calendar.OutboundPolicy{
+		AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}}
+	app.OnlineMeetingHosts = []string{"teams.microsoft.com"}
+	app.InboundAuth = invites.AuthConfig{TrustedAuthServIDs: []string{staffGateway},
+		LookupTXT: func(_ context.Context, name string) ([]string, error) {
+			return nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
+		}}
+	if app.Profiles, err = policy.NewRegistry(wd, ""); err != nil {
+		t.Fatal(err)
+	}
+	app.UseMailer(&service.Mailer{
+		Organizer: invites.Person{Name: "Business Support (Convene)", Email: "convene@council.example.org"},
+		Composer: &invites.Composer{Builder: invites.Builder{ProdID: "-//Convene//Strategy discussions//EN", Now: app.Now},
+			Domain: "council.example.org", EnvelopeFrom: "convene@council.example.org"},
+		RSVPKey: []byte("rsvp-test-key-0123456789abcdef-0123456789"),
+	})
+	w := &staffWorld{t: t, App: app, Store: store, Mail: mail, Rad: rad, People: map[string]*staffPerson{}}
+	admin := service.WithPrincipal(ctx, &staffDemo[2])
+	for _, p := range []*staffPerson{
+		{Name: "Chris Chair", Email: "chris.chair@council.example.org", Agency: "social_care", Role: "team_manager", Seniority: 3, Chair: true, User: "chris"},
+		{Name: "Sam Social", Email: "sam.social@council.example.org", Agency: "social_care", Role: "social_worker", Seniority: 1, User: "sam"},
+		{Name: "Dana Inspector", Email: "dana.inspector@police.example.org", Agency: "police", Role: "police_officer", Seniority: 3, User: "dana"},
+		{Name: "Pat Constable", Email: "pat.constable@police.example.org", Agency: "police", Role: "police_officer", Seniority: 1, User: "pat"},
+		{Name: "Nina Named-Nurse", Email: "nina.named@nhs.example.org", Agency: "health", Role: "safeguarding_nurse", Seniority: 3, User: "nina"},
+		{Name: "Ed Lead", Email: "ed.lead@school.example.org", Agency: "education", Role: "designated_safeguarding_lead", Seniority: 2},
+	} {
+		person := service.Person{Name: p.Name, Email: p.Email, Agency: policy.Agency(p.Agency), Role: p.Role, Seniority: p.Seniority, Chair: p.Chair}
+		if p.User != "" {
+			rad.AddUser(t, p.User, p.User+"-pw")
+			p.Cal = rad.CreateCalendar(t, p.User, "work")
+			key := "CONVENE_CRED_" + strings.ToUpper(p.User)
+			env[key] = p.User + ":" + p.User + "-pw"
+			person.Calendar = &service.CalendarSource{Type: "caldav", URL: rad.URL, CredentialRef: "env:" + key}
+		}
+		created, err := app.CreatePerson(admin, person)
+		if err != nil {
+			t.Fatalf("directory: %s: %v", p.Name, err)
+		}
+		p.ID = created.ID
+		w.People[strings.Fields(p.Name)[0]] = p
+	}
+	v, err := app.CreateVenue(admin, service.Venue{Name: "MASH meeting room 2", Address: "Civic Centre, Town Square"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Venue = v.ID
+
+	// Invitations leave through the real outbox to the real SMTP server.
+	sender := &invites.SMTPSender{Config: invites.SMTPConfig{Addr: mail.Addr, TLS: invites.NoTLS, LocalName: "council.example.org"}}
+	wctx, cancel := context.WithCancel(ctx)
+	worker := &outbox.Worker{App: app, Sender: sender, Owner: "web-test", Log: log, Lease: 30 * time.Second,
+		RetryBase: 100 * time.Millisecond, RetryMax: 400 * time.Millisecond, MaxAttempts: 100}
+	done := make(chan struct{})
+	go func() { defer close(done); worker.Run(wctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	site, err := web.New(web.Config{App: app, Log: log, Demo: staffDemo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.srv = httptest.NewTLSServer(site)
+	t.Cleanup(w.srv.Close)
+	w.URL = w.srv.URL
+	return w
+}
+
+// firstWorkingDay is the next working day after now, at the hour, UK time.
+func (w *staffWorld) firstWorkingDay(hour int) time.Time {
+	d := w.App.Calendar.NextWorkingDay("england-and-wales", time.Now().In(ukZone))
+	return time.Date(d.Year(), d.Month(), d.Day(), hour, 0, 0, 0, ukZone)
+}
+
+// when is a time as the pages say it.
+func when(t time.Time) string { return web.When(t, ukZone) }
+
+// busy puts an event in someone's calendar.
+func (w *staffWorld) busy(who string, start, end time.Time) {
+	w.t.Helper()
+	p := w.People[who]
+	uid := fmt.Sprintf("busy-%d", start.Unix())
+	ics := "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:" + uid + "\r\nDTSTAMP:20260101T000000Z\r\n" +
+		"DTSTART:" + start.UTC().Format("20060102T150405Z") + "\r\nDTEND:" + end.UTC().Format("20060102T150405Z") + "\r\n" +
+		"SUMMARY:Court\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+	p.Cal.Put(w.t, uid+".ics", []byte(ics))
+}
+
+// reply delivers an attendee's answer as their mail client sends it (an
+// iMIP REPLY), through the council's gateway, which vouches for the sender.
+func (w *staffWorld) reply(d *service.Discussion, who, partstat string) {
+	w.t.Helper()
+	p := w.People[who]
+	cal := "BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nPRODID:-//Test Mail//EN\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\n" +
+		"ATTENDEE;PARTSTAT=" + partstat + ";CN=" + p.Name + ":mailto:" + p.Email + "\r\n" +
+		"ORGANIZER:mailto:convene@council.example.org\r\nUID:" + d.UID + "\r\n" + fmt.Sprintf("SEQUENCE:%d\r\n", d.Sequence) +
+		"DTSTAMP:" + time.Now().UTC().Format("20060102T150405Z") + "\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+	_, domain, _ := strings.Cut(p.Email, "@")
+	msg := "Authentication-Results: " + staffGateway + "; dmarc=pass header.from=" + domain + "\r\n" +
+		"From: " + p.Name + " <" + p.Email + ">\r\nTo: convene@council.example.org\r\nSubject: Declined: Strategy discussion\r\n" +
+		"Date: " + time.Now().Format(time.RFC1123Z) + "\r\nMessage-ID: <" + fmt.Sprint(time.Now().UnixNano()) + "@" + domain + ">\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: text/calendar; method=REPLY; charset=utf-8\r\n\r\n" + cal
+	if _, err := w.App.IngestMessage(context.Background(), []byte(msg), "smtp", p.Email); err != nil {
+		w.t.Fatalf("%s's reply: %v", p.Name, err)
+	}
+}
+
+// discussion reads a discussion as business support.
+func (w *staffWorld) discussion(id string) *service.Discussion {
+	w.t.Helper()
+	d, err := w.App.Discussion(service.WithPrincipal(context.Background(), &staffDemo[0]), id)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return d
+}
+
+// staffClient is a browser without JavaScript: cookies, forms, redirects.
+type staffClient struct {
+	w    *staffWorld
+	c    *http.Client
+	csrf string
+	body string
+	at   string
+}
+
+var csrfInput = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+
+// signIn signs in as a demo person (by subject) with a fresh client.
+func (w *staffWorld) signIn(subject string) *staffClient {
+	w.t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := w.srv.Client()
+	c.Jar = jar
+	sc := &staffClient{w: w, c: c}
+	sc.get("/sign-in", http.StatusOK)
+	sc.post("/sign-in/demo", url.Values{"person": {subject}}, http.StatusOK)
+	if !strings.Contains(sc.at, "/today") && !strings.Contains(sc.at, "/directory") {
+		w.t.Fatalf("signed in as %s, landed on %s", subject, sc.at)
+	}
+	return sc
+}
+
+func (c *staffClient) do(req *http.Request, want int) string {
+	c.w.t.Helper()
+	res, err := c.c.Do(req)
+	if err != nil {
+		c.w.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	c.body, c.at = string(b), res.Request.URL.Path+"?"+res.Request.URL.RawQuery
+	if m := csrfInput.FindStringSubmatch(c.body); m != nil {
+		c.csrf = m[1]
+	}
+	if res.StatusCode != want {
+		c.w.t.Fatalf("%s %s: %d, want %d\n%s", req.Method, req.URL.Path, res.StatusCode, want, visibleText(c.body))
+	}
+	return c.body
+}
+
+func (c *staffClient) get(path string, want int) string {
+	c.w.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, c.w.URL+path, nil)
+	return c.do(req, want)
+}
+
+func (c *staffClient) post(path string, form url.Values, want int) string {
+	c.w.t.Helper()
+	form.Set("csrf_token", c.csrf)
+	req, _ := http.NewRequest(http.MethodPost, c.w.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return c.do(req, want)
+}
+
+// hiddenAndChecked are the form's values as a browser would send them
+// without changes: hidden inputs, checked boxes and radios, selected
+// options and text inputs' values.
+var (
+	inputTag  = regexp.MustCompile(`<input [^>]*>`)
+	attr      = regexp.MustCompile(`(\w[\w-]*)="([^"]*)"`)
+	selectTag = regexp.MustCompile(`(?s)<select [^>]*name="([^"]+)"[^>]*>(.*?)</select>`)
+	selected  = regexp.MustCompile(`<option value="([^"]*)" selected>`)
+	firstOpt  = regexp.MustCompile(`<option value="([^"]*)"`)
+	tagRE     = regexp.MustCompile(`(?s)<script.*?</script>|<[^>]+>`)
+	spaceRE   = regexp.MustCompile(`\s+`)
+)
+
+// formValues reads the first form on the page whose action is action.
+func formValues(page, action string) url.Values {
+	i := strings.Index(page, `action="`+action+`"`)
+	if i < 0 {
+		return nil
+	}
+	page = page[i:]
+	if j := strings.Index(page, "</form>"); j >= 0 {
+		page = page[:j]
+	}
+	out := url.Values{}
+	for _, tag := range inputTag.FindAllString(page, -1) {
+		a := map[string]string{}
+		for _, m := range attr.FindAllStringSubmatch(tag, -1) {
+			a[m[1]] = htmlUnescape(m[2])
+		}
+		if a["name"] == "" || a["name"] == "csrf_token" {
+			continue
+		}
+		switch a["type"] {
+		case "checkbox", "radio":
+			if strings.Contains(tag, " checked") {
+				out.Add(a["name"], a["value"])
+			}
+		default:
+			out.Add(a["name"], a["value"])
+		}
+	}
+	for _, m := range selectTag.FindAllStringSubmatch(page, -1) {
+		if s := selected.FindStringSubmatch(m[2]); s != nil {
+			out.Set(m[1], htmlUnescape(s[1]))
+		} else if f := firstOpt.FindStringSubmatch(m[2]); f != nil {
+			out.Set(m[1], htmlUnescape(f[1]))
+		}
+	}
+	return out
+}
+
+func htmlUnescape(s string) string {
+	return strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">", "&#34;", `"`, "&#39;", "'", "&quot;", `"`).Replace(s)
+}
+
+// visibleText is a page's text as a person reads it.
+func visibleText(page string) string {
+	if i := strings.Index(page, `id="main-content"`); i >= 0 {
+		page = page[i:]
+	}
+	return strings.TrimSpace(spaceRE.ReplaceAllString(htmlUnescape(tagRE.ReplaceAllString(page, " ")), " "))
+}
+
+// rfc3339Shown finds a machine time shown to a person.
+var rfc3339Shown = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d`)
+
+// readable fails if a page shows RFC 3339 times or raw codes.
+func readable(t testing.TB, name, page string) {
+	t.Helper()
+	text := visibleText(page)
+	if m := rfc3339Shown.FindString(text); m != "" {
+		t.Errorf("%s shows a machine time %q: %s", name, m, text)
+	}
+	for _, code := range []string{"needs_action", "social_care", "in_progress", "s47_enquiry", "no_further_action"} {
+		if strings.Contains(text, code) {
+			t.Errorf("%s shows the code %q: %s", name, code, text)
+		}
+	}
+}
+
+// listAll lists every discussion as business support.
+func (w *staffWorld) listAll() []service.Discussion {
+	w.t.Helper()
+	ds, err := w.App.Discussions(service.WithPrincipal(context.Background(), &staffDemo[0]), service.DiscussionFilter{})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return ds
+}
+
+// TestStaffDayWithoutJavaScript walks business support's and the chair's
+// day through the pages as a browser without JavaScript would: plain
+// forms, redirects and cookies, against the real store, Radicale and SMTP.
+func TestStaffDayWithoutJavaScript(t *testing.T) {
+	w := newStaffWorld(t)
+	// Dana is in court until noon on the next working day.
+	w.busy("Dana", time.Now().Add(-time.Hour), w.firstWorkingDay(12))
+
+	bea := w.signIn("bea")
+	readable(t, "today", bea.get("/today", http.StatusOK))
+
+	// Convene: the question pages, then the check page with the deadline
+	// and the rule, before anything is saved.
+	page := bea.get("/convene", http.StatusOK)
+	f := formValues(page, "/convene")
+	f.Set("case_reference", "Jayden Smith")
+	f.Set("rag", "amber")
+	page = bea.post("/convene", f, http.StatusUnprocessableEntity)
+	if !strings.Contains(page, `href="#case-reference"`) || !strings.Contains(page, `value="Jayden Smith"`) {
+		t.Errorf("a name as case reference: want the error summary linking the field and the value kept:\n%s", visibleText(page))
+	}
+	f = formValues(page, "/convene")
+	f.Set("case_reference", "CR-2026-0042")
+	page = bea.post("/convene", f, http.StatusOK)
+	f = formValues(page, "/convene")
+	f.Set("concerns", "other")
+	page = bea.post("/convene", f, http.StatusOK)
+	f = formValues(page, "/convene")
+	f.Set("child.age_years", "9")
+	f.Set("child.school_or_nursery", "Hillside Primary")
+	page = bea.post("/convene", f, http.StatusOK)
+	text := visibleText(page)
+	for _, want := range []string{"Must be held by", "G1", "002 §6, 003 §3", "Nothing is saved yet"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("check page: no %q in %s", want, text)
+		}
+	}
+	readable(t, "check page", page)
+	if ds := w.listAll(); len(ds) != 0 {
+		t.Fatalf("the check page saved %d discussions", len(ds))
+	}
+	page = bea.post("/convene", formValues(page, "/convene"), http.StatusOK)
+	f = formValues(page, "/convene")
+	f.Set("req.police", w.People["Dana"].ID)
+	f.Set("knows_child", w.People["Sam"].ID)
+	f.Set("venue_id", w.Venue)
+	page = bea.post("/convene", f, http.StatusOK)
+	if !strings.Contains(bea.at, "/slots") {
+		t.Fatalf("after convening, at %s: %s", bea.at, visibleText(page))
+	}
+	readable(t, "slots", page)
+	text = visibleText(page)
+	first := when(w.firstWorkingDay(12)) + " to 13:00"
+	for _, want := range []string{first, "Free Dana Inspector", "Ed Lead (Education): no calendar is set up for them in the directory"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("slots page: no %q in %s", want, text)
+		}
+	}
+	ds := w.listAll()
+	if len(ds) != 1 {
+		t.Fatalf("%d discussions convened", len(ds))
+	}
+	id := ds[0].ID
+
+	// Book: Ed's calendar is unknown, so the booking asks to name him.
+	f = formValues(page, "/discussions/"+id+"/book")
+	f.Del("confirm_unknown")
+	page = bea.post("/discussions/"+id+"/book", f, http.StatusUnprocessableEntity)
+	if !strings.Contains(visibleText(page), "Ed Lead") || !strings.Contains(page, `href="#confirm-unknown"`) {
+		t.Errorf("booking on an unknown calendar: want it named: %s", visibleText(page))
+	}
+	f = formValues(page, "/discussions/"+id+"/book")
+	f.Set("confirm_unknown", "ed.lead@school.example.org")
+	page = bea.post("/discussions/"+id+"/book", f, http.StatusOK)
+	if !strings.Contains(visibleText(page), "The discussion is booked") {
+		t.Fatalf("booking: %s", visibleText(page))
+	}
+	readable(t, "discussion", page)
+
+	// Nina declines from her mail client; Today shows it.
+	w.reply(w.discussion(id), "Nina", "DECLINED")
+	page = bea.get("/today", http.StatusOK)
+	if !strings.Contains(visibleText(page), "Nina Named-Nurse (Health) declined") {
+		t.Errorf("today after Nina's decline: %s", visibleText(page))
+	}
+	readable(t, "today", page)
+
+	// The chair ticks people in and starts (early, so with a reason).
+	chris := w.signIn("chris")
+	page = chris.get("/discussions/"+id+"/quorum", http.StatusOK)
+	if !strings.Contains(visibleText(page), "Quorum not met") {
+		t.Errorf("quorum before anyone is here: %s", visibleText(page))
+	}
+	f = formValues(page, "/discussions/"+id+"/attendance")
+	for _, e := range []string{"chris.chair@council.example.org", "sam.social@council.example.org", "dana.inspector@police.example.org"} {
+		f.Add("present", e)
+	}
+	f.Add("knows_child", "sam.social@council.example.org")
+	page = chris.post("/discussions/"+id+"/attendance", f, http.StatusOK)
+	readable(t, "quorum", page)
+	page = chris.post("/discussions/"+id+"/start", formValues(page, "/discussions/"+id+"/start"), http.StatusUnprocessableEntity)
+	if !strings.Contains(page, `href="#override-reason"`) {
+		t.Errorf("starting without quorum and early: want the reason asked for: %s", visibleText(page))
+	}
+	f = formValues(page, "/discussions/"+id+"/start")
+	f.Set("override_reason", "Health could not come; everyone else is here now")
+	page = chris.post("/discussions/"+id+"/start", f, http.StatusOK)
+	if !strings.Contains(chris.at, "/outcome") {
+		t.Fatalf("after starting, at %s: %s", chris.at, visibleText(page))
+	}
+
+	// The outcome, with an action added on its own first.
+	f = formValues(page, "/discussions/"+id+"/outcome")
+	in := func(d time.Duration) time.Time { return time.Now().In(ukZone).Add(d) }
+	date := func(prefix string, t time.Time) {
+		f.Set(prefix+"-day", t.Format("2"))
+		f.Set(prefix+"-month", t.Format("1"))
+		f.Set(prefix+"-year", t.Format("2006"))
+	}
+	f.Set("new_action.description", "Joint visit")
+	f.Set("new_action.owner", "Sam Social")
+	f.Set("new_action.agency", "social_care")
+	f.Set("new_action.purpose", "See the child alone")
+	date("new_action.due", in(48*time.Hour))
+	f.Set("add", "action")
+	page = chris.post("/discussions/"+id+"/outcome", f, http.StatusOK)
+	if !strings.Contains(visibleText(page), "Joint visit") {
+		t.Fatalf("the action added is not listed: %s", visibleText(page))
+	}
+	f = formValues(page, "/discussions/"+id+"/outcome")
+	f.Set("outcome", "s47_enquiry")
+	f.Set("signs_of_safety.concerns", "Unexplained bruising")
+	f.Set("signs_of_safety.working_well", "Engaged grandparent")
+	f.Set("signs_of_safety.need_to_know", "Medical opinion")
+	f.Set("signs_of_safety.needs_to_be_done", "Joint visit")
+	f.Set("decisions[0].decision", "Start a section 47 enquiry")
+	f.Set("decisions[0].rationale", "Reasonable cause to suspect significant harm")
+	f.Set("child_seen.by", "Sam Social")
+	date("child_seen.at", in(4*time.Hour))
+	f.Set("child_seen.at-hour", "15")
+	f.Set("child_seen.at-minute", "00")
+	date("review.date", in(10*24*time.Hour))
+	f.Set("review.mechanism", "Review strategy discussion")
+	page = chris.post("/discussions/"+id+"/outcome", f, http.StatusOK)
+	if !strings.Contains(visibleText(page), "The outcome is recorded") {
+		t.Fatalf("recording the outcome: %s", visibleText(page))
+	}
+	readable(t, "concluded discussion", page)
+	if d := w.discussion(id); d.Outcome == nil || len(d.Outcome.Actions) != 1 || d.Outcome.Actions[0].Owner != "Sam Social" {
+		t.Errorf("recorded outcome: %+v", d.Outcome)
+	}
+
+	// The directory shows calendars, never credentials.
+	ada := w.signIn("ada")
+	page = ada.get("/directory", http.StatusOK)
+	if strings.Contains(page, "CONVENE_CRED") || !strings.Contains(visibleText(page), "CALDAV calendar, with a credential") {
+		t.Errorf("directory: %s", visibleText(page))
+	}
+}

@@ -1,0 +1,222 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/convene/convene/service"
+	"github.com/convene/convene/service/policy"
+)
+
+// Today is business support's first page: the discussions by deadline,
+// how long is left (a countdown for those due today), their status and
+// quorum forecast, and what needs someone's attention.
+
+// todayRow is one discussion on Today.
+type todayRow struct {
+	ID, CaseReference   string
+	Status, StatusClass string
+	Deadline, Left      string
+	DueToday, Overdue   bool
+	Booked              string
+	Rule                string
+	Forecast            string
+	ForecastMet         bool
+	HasForecast         bool
+	Attention           []string
+	Breached, AtRisk    bool
+}
+
+// todayFilter is what Today shows: a search by case reference and
+// filters by status and by trouble.
+type todayFilter struct {
+	Case    string
+	Show    string // open (default), all, or a status
+	Trouble string // "", at_risk, breached, attention
+}
+
+type todayPage struct {
+	Filter   todayFilter
+	Rows     []todayRow
+	Zone     string
+	Statuses []option
+	Count    string
+	Next     string
+}
+
+type option struct {
+	Value, Text string
+	Selected    bool
+}
+
+func readTodayFilter(q url.Values) todayFilter {
+	f := todayFilter{Case: strings.TrimSpace(q.Get("case")), Show: q.Get("show"), Trouble: q.Get("trouble")}
+	if len(f.Case) > 40 {
+		f.Case = f.Case[:40]
+	}
+	if f.Show == "" {
+		f.Show = "open"
+	}
+	return f
+}
+
+func (f todayFilter) discussions() service.DiscussionFilter {
+	out := service.DiscussionFilter{CaseReference: f.Case, Limit: 50}
+	switch f.Show {
+	case "all":
+	case "open":
+		out.Status = []service.DiscussionStatus{service.StatusProposed, service.StatusBooked, service.StatusInProgress}
+	default:
+		if slices.Contains(service.DiscussionStatuses, service.DiscussionStatus(f.Show)) {
+			out.Status = []service.DiscussionStatus{service.DiscussionStatus(f.Show)}
+		}
+	}
+	yes := true
+	switch f.Trouble {
+	case "at_risk":
+		out.AtRisk = &yes
+	case "breached":
+		out.Breached = &yes
+	}
+	return out
+}
+
+// today builds the page for the signed-in person (business support see
+// every discussion; chairs those they chair or are invited to: the App
+// decides).
+func (s *Server) today(ctx context.Context, f todayFilter) (*todayPage, error) {
+	ds, err := s.app.Discussions(ctx, f.discussions())
+	if err != nil {
+		return nil, err
+	}
+	now, zone := s.cfg.Now(), s.cfg.Zone
+	page := &todayPage{Filter: f, Zone: ZoneName(now, zone)}
+	for _, st := range append([]string{"open", "all"}, statusStrings()...) {
+		text := map[string]string{"open": "Open (not concluded or cancelled)", "all": "All"}[st]
+		if text == "" {
+			text = say(statusWords, service.DiscussionStatus(st))
+		}
+		page.Statuses = append(page.Statuses, option{Value: st, Text: text, Selected: st == f.Show})
+	}
+	for i := range ds {
+		d := &ds[i]
+		row := todayRow{ID: d.ID, CaseReference: d.CaseReference, Status: say(statusWords, d.Status), StatusClass: statusTag[d.Status],
+			Deadline: When(d.Deadline, zone), Rule: d.Timescale.BindingRule.ID, Breached: d.Breach != nil, AtRisk: d.AtRisk}
+		open := d.Status == service.StatusProposed || d.Status == service.StatusBooked || d.Status == service.StatusInProgress
+		if open {
+			row.Left = TimeLeft(d.Deadline, now)
+			row.DueToday, row.Overdue = sameDay(d.Deadline, now, zone), d.Deadline.Before(now)
+		}
+		if d.Booking != nil {
+			row.Booked = When(d.Booking.Start, zone)
+		}
+		if open {
+			// The full discussion (counters and held replies are not in
+			// a list's summaries) and the App's own quorum forecast.
+			full, err := s.app.Discussion(ctx, d.ID)
+			if err != nil {
+				return nil, err
+			}
+			row.Attention = attention(full, s.agency)
+			if q, err := s.app.Quorum(ctx, d.ID); err == nil {
+				row.HasForecast, row.ForecastMet, row.Forecast = true, q.Forecast.Met, q.Forecast.Summary
+			}
+		}
+		if f.Trouble == "attention" && len(row.Attention) == 0 {
+			continue
+		}
+		page.Rows = append(page.Rows, row)
+	}
+	page.Count = plural(len(page.Rows), "discussion", "discussions")
+	return page, nil
+}
+
+func statusStrings() []string {
+	out := make([]string, len(service.DiscussionStatuses))
+	for i, s := range service.DiscussionStatuses {
+		out[i] = string(s)
+	}
+	return out
+}
+
+// attention lists, in words, what about a discussion needs business
+// support: declines, counter proposals and held replies to decide,
+// calendars nobody could read, requirements nobody fills, and nobody who
+// knows the child.
+func attention(d *service.Discussion, label func(policy.Agency) string) []string {
+	var out []string
+	for _, inv := range d.Invitees {
+		if inv.Removed {
+			continue
+		}
+		if inv.Reply == policy.ReplyDeclined {
+			out = append(out, inv.Name+" ("+label(inv.Agency)+") declined")
+		}
+	}
+	for _, c := range d.Counters {
+		if c.Status == "pending" {
+			out = append(out, "A new time proposed by "+nameOf(d, c.From)+" to accept or decline")
+		}
+	}
+	for _, h := range d.HeldReplies {
+		if h.Status == "held" {
+			out = append(out, "A reply from "+h.From+" held for you to admit or reject")
+		}
+	}
+	if d.Booking != nil && len(d.Booking.Unknown) > 0 && d.Status == service.StatusBooked {
+		var names []string
+		for _, e := range d.Booking.Unknown {
+			names = append(names, nameOf(d, e))
+		}
+		out = append(out, "Booked without knowing whether "+strings.Join(names, ", ")+" are free")
+	}
+	for _, u := range d.Unfilled {
+		out = append(out, "Nobody invited fills: "+requirementName(d, u))
+	}
+	if d.Attendance.KnowsChild.Required && !slices.ContainsFunc(d.Invitees, func(inv service.Invitee) bool { return !inv.Removed && inv.KnowsChild }) {
+		out = append(out, "Nobody invited is marked as knowing the child")
+	}
+	return out
+}
+
+// nameOf names an invitee by email, or gives the email.
+func nameOf(d *service.Discussion, email string) string {
+	for _, inv := range d.Invitees {
+		if strings.EqualFold(inv.Email, email) {
+			return inv.Name
+		}
+	}
+	return email
+}
+
+func requirementName(d *service.Discussion, id string) string {
+	for _, r := range d.Attendance.Requirements {
+		if r.ID == id {
+			return r.Name
+		}
+	}
+	return id
+}
+
+func (s *Server) todayPage(w http.ResponseWriter, r *http.Request) error {
+	if p := service.PrincipalFrom(r.Context()); !p.Has(service.RoleBusinessSupport, service.RoleChair) {
+		// Administrators keep the directory; they see no discussions.
+		http.Redirect(w, r, "/directory", http.StatusSeeOther)
+		return nil
+	}
+	page, err := s.today(r.Context(), readTodayFilter(r.URL.Query()))
+	if err != nil {
+		return err
+	}
+	return s.render(w, r, http.StatusOK, "today.html", &Page{Title: "Today", Nav: "/today", Banner: banner(r), Data: page})
+}
+
+// sameDay reports whether t falls on now's day in the zone.
+func sameDay(t, now time.Time, zone *time.Location) bool {
+	a, b := t.In(zone), now.In(zone)
+	return a.Year() == b.Year() && a.YearDay() == b.YearDay()
+}
