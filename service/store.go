@@ -44,6 +44,7 @@ type Store interface {
 	DiscussionStore
 	SessionStore
 	NoticeStore
+	RetentionStore
 }
 
 // SessionStore keeps the web app's sign-in sessions server-side, so that

@@ -203,6 +203,23 @@ CREATE TABLE notice_preferences (
 ) WITHOUT ROWID;
 CREATE INDEX discussions_raised_due ON discussions (id) WHERE json_extract(head, '$.raised_due') = 1;
 `,
+	// 5: retention (issue 16). Audit entries may be deleted only when
+	// older than the bound the retention purge sets in audit_retention
+	// inside its own transaction; every other delete is still refused.
+	// Retention candidates come off an index of the finished discussions
+	// by last change.
+	`
+DROP TRIGGER audit_append_only_delete;
+CREATE TABLE audit_retention (
+	id     INTEGER PRIMARY KEY CHECK (id = 1),
+	before TEXT NOT NULL
+);
+CREATE TRIGGER audit_append_only_delete BEFORE DELETE ON audit
+WHEN OLD.at >= coalesce((SELECT before FROM audit_retention WHERE id = 1), '')
+BEGIN SELECT RAISE(ABORT, 'audit entries are append-only until their retention ends'); END;
+CREATE INDEX audit_at ON audit (at);
+CREATE INDEX discussions_finished ON discussions (updated_at, id) WHERE status IN ('concluded', 'cancelled');
+`,
 }
 
 // migrate brings the schema up to date in one transaction, and refuses a

@@ -72,6 +72,10 @@ func Run(t *testing.T, open func(t *testing.T) service.Store, caps Caps) {
 		{"Inbox", testInbox},
 		{"NoticePreferences", testNoticePreferences},
 		{"RaisedDue", testRaisedDue},
+		{"RetentionCandidates", testRetentionCandidates},
+		{"PurgeDiscussion", testPurgeDiscussion},
+		{"PurgeAudit", testPurgeAudit},
+		{"CaseReferenceSearch", testCaseReferenceSearch},
 	}
 	for _, c := range checks {
 		t.Run(c.name, func(t *testing.T) {
