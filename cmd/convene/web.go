@@ -28,11 +28,15 @@ func newWebApp(cfg config, app *service.App, log *slog.Logger) (*web.Server, err
 }
 
 // mount sends the API's paths to the API and every other path to the web
-// app.
+// app, which also opens the answer links of invitations (GET /v1/rsvp/...).
 func mount(api, site http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
 		switch {
+		case strings.HasPrefix(p, "/v1/rsvp/") && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+			// The answer links in invitations open the web app's
+			// invitation page (behind a one-time code).
+			site.ServeHTTP(w, r)
 		case strings.HasPrefix(p, "/v1/"), p == "/v1", strings.HasPrefix(p, "/openapi"), p == "/healthz", p == "/readyz", p == "/metrics":
 			api.ServeHTTP(w, r)
 		default:

@@ -31,6 +31,10 @@ const (
 
 type sessionKey struct{}
 
+// tokenKey carries the request's session token (a *string: set when the
+// cookie's session is loaded, and when a session is started).
+type tokenKey struct{}
+
 // sessionFrom returns the request's session, or nil.
 func sessionFrom(ctx context.Context) *service.Session {
 	s, _ := ctx.Value(sessionKey{}).(*service.Session)
@@ -70,6 +74,7 @@ func (s *Server) secure(next http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		ctx := service.WithRequestID(r.Context(), newToken()[:16])
+		ctx = context.WithValue(ctx, tokenKey{}, new(string))
 		if sess := s.loadSession(ctx, w, r); sess != nil {
 			ctx = context.WithValue(ctx, sessionKey{}, sess)
 		}
@@ -131,6 +136,9 @@ func (s *Server) loadSession(ctx context.Context, w http.ResponseWriter, r *http
 		clearCookie(w, sessionCookie)
 		return nil
 	}
+	if t, ok := ctx.Value(tokenKey{}).(*string); ok {
+		*t = c.Value
+	}
 	now := s.cfg.Now()
 	if now.After(sess.SeenAt.Add(s.cfg.IdleTimeout)) || now.After(sess.CreatedAt.Add(s.cfg.AbsoluteTimeout)) {
 		_ = s.sessions.DeleteSession(ctx, sess.ID)
@@ -168,6 +176,9 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, sess *serv
 	sess.ExpiresAt = s.expiry(sess)
 	if err := s.sessions.CreateSession(r.Context(), sess); err != nil {
 		return err
+	}
+	if t, ok := r.Context().Value(tokenKey{}).(*string); ok {
+		*t = tok
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: tok, Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	s.prune(r.Context(), now)
