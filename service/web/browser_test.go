@@ -511,6 +511,19 @@ func TestStaffDayWithoutJavaScript(t *testing.T) {
 		t.Errorf("recorded outcome: %+v", d.Outcome)
 	}
 
+	// The record, circulated by the chair.
+	page = chris.get("/discussions/"+id+"/record", http.StatusOK)
+	readable(t, "record", page)
+	for _, want := range []string{"Record of Strategy Discussion", "Joint visit", "Sent apologies", "Health could not come"} {
+		if !strings.Contains(visibleText(page), want) {
+			t.Errorf("record: no %q in %s", want, visibleText(page))
+		}
+	}
+	page = chris.post("/discussions/"+id+"/record/circulate", formValues(page, "/discussions/"+id+"/record/circulate"), http.StatusOK)
+	if !strings.Contains(visibleText(page), "The record is circulated") {
+		t.Errorf("circulating the record: %s", visibleText(page))
+	}
+
 	// The directory shows calendars, never credentials.
 	ada := w.signIn("ada")
 	page = ada.get("/directory", http.StatusOK)

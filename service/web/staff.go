@@ -36,6 +36,9 @@ func (s *Server) staffRoutes() {
 	s.staffPage("POST /discussions/{id}/start", s.startPost, ch)
 	s.staffPage("GET /discussions/{id}/outcome", s.outcomePage, ch)
 	s.staffPage("POST /discussions/{id}/outcome", s.outcomePost, ch)
+	s.staffPage("GET /discussions/{id}/record", s.recordPage, bs, ch)
+	s.staffPage("POST /discussions/{id}/record/circulate", s.circulatePost, bs, ch)
+	s.staffPage("POST /inbox/{notice}/dismiss", s.dismissPost, bs, ch)
 	s.staffPage("GET /directory", s.directoryPage, bs, ad)
 }
 
@@ -78,6 +81,8 @@ var banners = map[string]string{
 	"checked-in":  "Attendance is recorded.",
 	"started":     "The discussion has started.",
 	"outcome":     "The outcome is recorded.",
+	"circulated":  "The record is circulated: everyone who took part is sent a link to it.",
+	"dismissed":   "The item is dismissed.",
 }
 
 // banner is the page's banner from the "done" parameter.

@@ -40,6 +40,7 @@ type todayFilter struct {
 }
 
 type todayPage struct {
+	Inbox    []noticeView
 	Filter   todayFilter
 	Rows     []todayRow
 	Zone     string
@@ -102,6 +103,18 @@ func (s *Server) today(ctx context.Context, f todayFilter) (*todayPage, error) {
 		}
 		page.Statuses = append(page.Statuses, option{Value: st, Text: text, Selected: st == f.Show})
 	}
+	// What needs attention: the inbox (business support's shared one and
+	// a chair's own), by discussion.
+	notices, err := s.app.Inbox(ctx, service.InboxFilter{Limit: 100})
+	if err != nil {
+		return nil, err
+	}
+	byDiscussion := map[string][]service.Notice{}
+	for _, n := range notices {
+		byDiscussion[n.DiscussionID] = append(byDiscussion[n.DiscussionID], n)
+		page.Inbox = append(page.Inbox, noticeView{ID: n.ID, DiscussionID: n.DiscussionID, Label: n.Label,
+			Text: noticeText(n, nil, s.agency), When: When(n.CreatedAt, zone)})
+	}
 	for i := range ds {
 		d := &ds[i]
 		row := todayRow{ID: d.ID, CaseReference: d.CaseReference, Status: say(statusWords, d.Status), StatusClass: statusTag[d.Status],
@@ -114,14 +127,17 @@ func (s *Server) today(ctx context.Context, f todayFilter) (*todayPage, error) {
 		if d.Booking != nil {
 			row.Booked = When(d.Booking.Start, zone)
 		}
+		for _, n := range byDiscussion[d.ID] {
+			row.Attention = append(row.Attention, noticeText(n, d, s.agency))
+		}
 		if open {
-			// The full discussion (counters and held replies are not in
-			// a list's summaries) and the App's own quorum forecast.
-			full, err := s.app.Discussion(ctx, d.ID)
-			if err != nil {
-				return nil, err
+			for _, u := range d.Unfilled {
+				row.Attention = append(row.Attention, "Nobody invited fills: "+requirementName(d, u))
 			}
-			row.Attention = attention(full, s.agency)
+			if d.Attendance.KnowsChild.Required && !slices.ContainsFunc(d.Invitees, func(inv service.Invitee) bool { return !inv.Removed && inv.KnowsChild }) {
+				row.Attention = append(row.Attention, "Nobody invited is marked as knowing the child")
+			}
+			// The App's own quorum forecast.
 			if q, err := s.app.Quorum(ctx, d.ID); err == nil {
 				row.HasForecast, row.ForecastMet, row.Forecast = true, q.Forecast.Met, q.Forecast.Summary
 			}
@@ -219,4 +235,50 @@ func (s *Server) todayPage(w http.ResponseWriter, r *http.Request) error {
 func sameDay(t, now time.Time, zone *time.Location) bool {
 	a, b := t.In(zone), now.In(zone)
 	return a.Year() == b.Year() && a.YearDay() == b.YearDay()
+}
+
+// noticeView is an inbox item.
+type noticeView struct {
+	ID, DiscussionID, Label, Text, When string
+}
+
+var noticeWords = map[service.NoticeKind]string{
+	service.NoticeDecline:          "declined",
+	service.NoticeCounter:          "A new time is proposed, to accept or decline",
+	service.NoticeHeldReply:        "A reply is held for you to admit or reject",
+	service.NoticeDelegateBelow:    "A delegate is below the seniority the place needs",
+	service.NoticeUnknownCalendars: "Booked without knowing whether everyone is free",
+	service.NoticeAtRisk:           "At risk of missing the deadline: not booked yet",
+	service.NoticeBreached:         "The deadline is missed",
+	service.NoticeFollowOnDue:      "A deadline that follows the discussion is due",
+	service.NoticeFollowOnMissed:   "A deadline that follows the discussion is missed",
+	service.NoticeRecordDissent:    "An agency disagrees with the record",
+	service.NoticeRecordUnsigned:   "Not every agency has signed up to the record",
+	service.NoticeMailFailed:       "A message could not be delivered",
+}
+
+// noticeText says an inbox item in words, naming the person it is about
+// when the discussion is at hand.
+func noticeText(n service.Notice, d *service.Discussion, agency func(policy.Agency) string) string {
+	if n.Kind == service.NoticeDecline {
+		who := "Someone"
+		email, _, _ := strings.Cut(n.Key, ":")
+		if d != nil {
+			for _, inv := range d.Invitees {
+				if strings.EqualFold(inv.Email, email) {
+					who = inv.Name + " (" + agency(inv.Agency) + ")"
+				}
+			}
+		}
+		return who + " declined"
+	}
+	return say(noticeWords, n.Kind)
+}
+
+// dismissPost clears an item from the inbox: dealt with.
+func (s *Server) dismissPost(w http.ResponseWriter, r *http.Request) error {
+	if err := s.app.DismissNotice(r.Context(), r.PathValue("notice")); err != nil {
+		return err
+	}
+	return done(w, r, "/today", "dismissed")
 }
