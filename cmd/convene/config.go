@@ -104,6 +104,14 @@ type config struct {
 	WatchInterval, ReminderAfter time.Duration
 	AtRiskFraction               float64
 
+	// RetentionInterval is the time between retention passes
+	// (CONVENE_RETENTION_INTERVAL, default 6h); the periods are the area
+	// profiles' (retention:).
+	RetentionInterval time.Duration
+	// LogFormat is json (the default: one object a line, for a log
+	// collector) or text (CONVENE_LOG_FORMAT).
+	LogFormat string
+
 	// The web app. WebAssets is GOV.UK Frontend's dist/govuk directory
 	// (CONVENE_WEB_ASSETS; default found from the working directory).
 	// OIDC is the council's identity provider for staff sign-in:
@@ -167,6 +175,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		{"CONVENE_WATCH_INTERVAL", &c.WatchInterval, time.Minute},
 		{"CONVENE_REMINDER_AFTER", &c.ReminderAfter, 4 * time.Hour},
 		{"CONVENE_START_MARGIN", &c.StartMargin, 15 * time.Minute},
+		{"CONVENE_RETENTION_INTERVAL", &c.RetentionInterval, 6 * time.Hour},
 	} {
 		*d.into = d.def
 		if v := getenv(d.name); v != "" {
@@ -252,6 +261,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if !calendar.Region(c.Region).Valid() {
 		errs = append(errs, fmt.Errorf("CONVENE_REGION: %q is not england-and-wales, scotland or northern-ireland", c.Region))
+	}
+	c.LogFormat = or(getenv("CONVENE_LOG_FORMAT"), "json")
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		errs = append(errs, fmt.Errorf("CONVENE_LOG_FORMAT: %q is not json or text", c.LogFormat))
 	}
 	switch c.Demo {
 	case "auto", "on", "off":

@@ -89,7 +89,7 @@ func newLogger(level string) *slog.Logger {
 }
 
 func serve(ctx context.Context, cfg config, getenv func(string) string, stdout io.Writer) error {
-	log := newLogger(cfg.LogLevel)
+	log := serviceLogger(cfg, os.Stderr)
 	store, storeName, closeStore, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -187,6 +187,11 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout i
 		defer work.Done()
 		app.RunWatch(workCtx, instance, service.Watch{Interval: cfg.WatchInterval, AtRiskFraction: cfg.AtRiskFraction, ReminderAfter: cfg.ReminderAfter})
 	}()
+	// Retention: purges what the area profiles no longer let Convene keep.
+	retention := &service.RetentionWorker{App: app, Owner: instance, Interval: cfg.RetentionInterval}
+	registerRetentionMetrics(reg, retention)
+	work.Add(1)
+	go func() { defer work.Done(); retention.Run(workCtx) }()
 	defer func() { stopWork(); work.Wait() }()
 
 	var listeners []net.Addr
