@@ -198,8 +198,9 @@ const (
 )
 
 // NoticePreference is one person's choice of how notices reach them by
-// email. A chair with no preference is emailed at once; business support
-// staff who set one are emailed the team's notices too.
+// email. A chair with no preference gets the daily digest (the inbox is
+// where notices are dealt with; an email each is for those who ask);
+// business support staff who set one are emailed the team's notices too.
 type NoticePreference struct {
 	Email    string   `json:"email"`
 	Delivery Delivery `json:"delivery"`
@@ -370,8 +371,8 @@ func (m *OutboxMessage) Invitation() bool {
 }
 
 // mailNotice queues the emails of a notice for those who want them at
-// once: the chair (unless they chose otherwise), business-support staff
-// who chose it, and the team mailbox.
+// once: the chair if they chose it, business-support staff who chose it,
+// and the team mailbox.
 func (a *App) mailNotice(ctx context.Context, d *Discussion, r Raised, chair string) error {
 	if a.Mail == nil || a.Mail.Composer == nil {
 		return nil
@@ -387,7 +388,7 @@ func (a *App) mailNotice(ctx context.Context, d *Discussion, r Raised, chair str
 		}
 	}
 	add(a.Mail.Notify.BusinessSupport)
-	chairDelivery := DeliveryImmediate
+	chairDelivery := DeliveryDigest
 	for _, p := range prefs {
 		if p.Email == chair {
 			chairDelivery = p.Delivery
@@ -490,7 +491,8 @@ func (a *App) DismissNotice(ctx context.Context, id string) error {
 }
 
 // NotificationPreference returns the caller's choice of email for notices
-// (immediate when they have not chosen).
+// (for a chair who has not chosen, the daily digest; for business support,
+// none beyond the team mailbox).
 func (a *App) NotificationPreference(ctx context.Context) (*NoticePreference, error) {
 	p, err := require(ctx, RoleBusinessSupport, RoleChair)
 	if err != nil {
@@ -507,7 +509,10 @@ func (a *App) NotificationPreference(ctx context.Context) (*NoticePreference, er
 	if len(ps) == 1 {
 		return &ps[0], nil
 	}
-	return &NoticePreference{Email: email, Delivery: DeliveryImmediate, Team: p.Has(RoleBusinessSupport)}, nil
+	if p.Has(RoleBusinessSupport) {
+		return &NoticePreference{Email: email, Delivery: DeliveryOff, Team: true}, nil
+	}
+	return &NoticePreference{Email: email, Delivery: DeliveryDigest}, nil
 }
 
 // SetNotificationPreference stores the caller's choice: immediate, a
@@ -592,11 +597,36 @@ func (a *App) SendDigests(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	var ids []string
+	// Who gets one: those who chose it, and the directory's chairs who
+	// have not chosen.
+	chose := map[string]bool{}
+	var digestees []NoticePreference
 	for _, p := range prefs {
+		chose[p.Email] = true
 		if p.Delivery == DeliveryDigest {
-			ids = append(ids, "digest:"+p.Email+":"+day)
+			digestees = append(digestees, p)
 		}
+	}
+	yes := true
+	for f := (PersonFilter{Chair: &yes, Limit: 200}); ; {
+		page, err := a.Store.People(ctx, f)
+		if err != nil {
+			return 0, err
+		}
+		for _, c := range page {
+			if e := strings.ToLower(c.Email); c.Active && !chose[e] {
+				chose[e] = true
+				digestees = append(digestees, NoticePreference{Email: e, Delivery: DeliveryDigest})
+			}
+		}
+		if len(page) < f.Limit {
+			break
+		}
+		f.After = page[len(page)-1].ID
+	}
+	var ids []string
+	for _, p := range digestees {
+		ids = append(ids, "digest:"+p.Email+":"+day)
 	}
 	if len(ids) == 0 {
 		return 0, nil
@@ -606,9 +636,9 @@ func (a *App) SendDigests(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	queued := 0
-	for _, p := range prefs {
+	for _, p := range digestees {
 		id := "digest:" + p.Email + ":" + day
-		if p.Delivery != DeliveryDigest || slices.ContainsFunc(have, func(m OutboxMessage) bool { return m.ID == id }) {
+		if slices.ContainsFunc(have, func(m OutboxMessage) bool { return m.ID == id }) {
 			continue
 		}
 		recipients := []string{p.Email}

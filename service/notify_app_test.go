@@ -181,8 +181,11 @@ func TestNotifyUseCases(t *testing.T) {
 			if _, err := e.app.SetNotificationPreference(e.bso, "sometimes"); service.ErrorCode(err) != service.EINVALID {
 				t.Errorf("a preference that is not one: %v", err)
 			}
-			if p, err := e.app.NotificationPreference(e.chair); err != nil || p.Delivery != service.DeliveryImmediate {
+			if p, err := e.app.NotificationPreference(e.chair); err != nil || p.Delivery != service.DeliveryDigest {
 				t.Errorf("the chair's default: %+v %v", p, err)
+			}
+			if _, err := e.app.SetNotificationPreference(e.chair, service.DeliveryImmediate); err != nil {
+				t.Fatal(err)
 			}
 			e.app.Mail.Notify.Hooks = false
 			d := e.convene(t, true) // raises unknown_calendars
@@ -231,6 +234,23 @@ func TestNotifyUseCases(t *testing.T) {
 			if !slices.Equal(msgs[5].RcptTos, []string{"bea@council.example.org"}) || !strings.Contains(digest, "could not be read when the discussion was booked: 1") ||
 				!strings.Contains(digest, "/discussions/"+d.ID) || strings.Contains(digest, "Chris Chair") {
 				t.Errorf("digest to %v:\n%s", msgs[5].RcptTos, digest)
+			}
+		}},
+		{"a chair who has not chosen gets the daily digest, once", func(t *testing.T, e *env) {
+			d := e.convene(t, true)
+			now := time.Now().In(london)
+			e.app.Mail.Notify.DigestHour = (now.Hour() + 1) % 24
+			due := time.Date(now.Year(), now.Month(), now.Day(), now.Hour()+1, 1, 0, 0, london)
+			e.app.Now = func() time.Time { return due }
+			for i, want := range []int{1, 0} {
+				if n, err := e.app.SendDigests(context.Background()); err != nil || n != want {
+					t.Errorf("run %d queued %d %v, want %d", i, n, err, want)
+				}
+			}
+			id := "digest:chris@council.example.org:" + due.Format(time.DateOnly)
+			ms, err := e.app.Store.Messages(context.Background(), []string{id})
+			if err != nil || len(ms) != 1 || ms[0].Method != service.MethodDigest || !strings.Contains(decodeQP(t, ms[0].Raw), "/discussions/"+d.ID) {
+				t.Fatalf("digest %s: %v %+v", id, err, ms)
 			}
 		}},
 	}

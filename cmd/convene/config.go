@@ -20,6 +20,9 @@ import (
 // config is everything the service reads from its environment, with
 // defaults that run on a fresh machine.
 type config struct {
+	// Notify is how notices, digests and webhooks leave (notify.go).
+	Notify notifyConfig
+
 	Addr        string // CONVENE_ADDR
 	DataDir     string // CONVENE_DATA_DIR
 	MongoURI    string // MONGODB_URI; empty runs the embedded store
@@ -156,6 +159,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	var errs []error
 	errs = append(errs, loadWebConfig(&c, getenv)...)
+	errs = append(errs, loadNotifyConfig(&c, getenv)...)
 	if v := getenv("CONVENE_BODY_LIMIT"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1024 {

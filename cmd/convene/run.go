@@ -173,6 +173,10 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout i
 		app.Mail.PublicURL = "http://" + displayAddr(addr)
 	}
 
+	hook, err := useNotify(cfg, app)
+	if err != nil {
+		return err
+	}
 	// Background work: the outbox and the deadline watch. Both take leases
 	// in the store, so several instances can run them.
 	workCtx, stopWork := context.WithCancel(ctx)
@@ -180,7 +184,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout i
 	instance := instanceID()
 	work.Add(2)
 	sender := &outbox.Worker{App: app, Sender: mailSender, Log: log, Owner: instance, Workers: cfg.OutboxWorkers,
-		Lease: cfg.OutboxLease, RetryBase: cfg.OutboxRetryBase}
+		Lease: cfg.OutboxLease, RetryBase: cfg.OutboxRetryBase, Hook: hook}
 	registerOutboxMetrics(reg, app, sender)
 	go func() { defer work.Done(); sender.Run(workCtx) }()
 	go func() {

@@ -81,6 +81,13 @@ func (s *Server) routes() {
 	api(http.MethodPost, "/v1/discussions/:id/record/signatures", s.signRecord)
 	api(http.MethodPost, "/v1/discussions/:id/follow-ons/:followon/met", s.meetFollowOn)
 
+	// Notices (inbox.go, preferences.go), the case system's export and the
+	// management figures (exports.go, figures.go).
+	api(http.MethodGet, "/v1/inbox", s.listInbox, support, chair)
+	api(http.MethodPost, "/v1/inbox/:notice/dismiss", s.dismissNotice, support, chair)
+	api(http.MethodGet, "/v1/me/notification-preference", s.getPreference, support, chair)
+	api(http.MethodPut, "/v1/me/notification-preference", s.setPreference, support, chair)
+
 	// The mail gateway's service account only: an administrator must not
 	// be able to post a reply and take someone's place.
 	api(http.MethodPost, "/v1/imip", s.imip, gateway)
