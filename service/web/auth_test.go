@@ -2,8 +2,6 @@ package web_test
 
 import (
 	"context"
-	"crypto/tls"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -131,7 +129,13 @@ func newSite(t *testing.T, cfg ...func(*web.Config)) *site {
 	}
 	s.bso = service.WithPrincipal(context.Background(), &demoPeople[0])
 
-	wc := web.Config{App: app, Log: log, Demo: demoPeople, Now: c.Now}
+	// The server starts first, so the configuration can name its URL.
+	var handler http.Handler
+	s.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	t.Cleanup(s.srv.Close)
+	s.url = s.srv.URL
+	app.Mail.PublicURL = s.url
+	wc := web.Config{App: app, Log: log, Demo: demoPeople, Now: c.Now, PublicURL: s.url}
 	for _, f := range cfg {
 		f(&wc)
 	}
@@ -139,10 +143,7 @@ func newSite(t *testing.T, cfg ...func(*web.Config)) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.srv = httptest.NewTLSServer(site)
-	t.Cleanup(s.srv.Close)
-	s.url = s.srv.URL
-	app.Mail.PublicURL = s.url
+	handler = site
 	return s
 }
 
@@ -420,5 +421,3 @@ func TestPagesCarryAStrictPolicy(t *testing.T) {
 	}
 }
 
-var _ = fmt.Sprint
-var _ = tls.VersionTLS12
