@@ -1,0 +1,14 @@
+package mongodb_test
+
+import (
+	"testing"
+
+	"github.com/convene/convene/service"
+	"github.com/convene/convene/service/mongodb/mongodbtest"
+	"github.com/convene/convene/service/storetest"
+)
+
+// TestSessions runs the web sessions' conformance checks.
+func TestSessions(t *testing.T) {
+	storetest.RunSessions(t, func(t *testing.T) service.Store { return mongodbtest.Store(t) })
+}
