@@ -2,9 +2,14 @@
 .PHONY: run test deps vet bench build
 
 # Runs the service with the embedded store under ./data, a demo directory and
-# printed development tokens. Needs nothing but Go.
-run:
+# printed development tokens. Needs Go, and npm the first time: the web
+# app's GOV.UK Frontend is fetched from its lock file when missing.
+run: service/web/assets/node_modules
 	go run ./cmd/convene
+
+service/web/assets/node_modules: service/web/assets/package-lock.json
+	npm ci --prefix service/web/assets --ignore-scripts --no-audit --no-fund
+	@touch $@
 
 # Installs what the tests talk to (Radicale, aiosmtpd, python3-icalendar,
 # ical.js, python3-holidays), then vets and runs every test with the race
