@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,10 +13,13 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/convene/convene/calendar"
 	"github.com/convene/convene/calendar/caltest"
@@ -169,7 +173,7 @@ func (w *staffWorld) firstWorkingDay(hour int) time.Time {
 }
 
 // when is a time as the pages say it.
-func when(t time.Time) string { return web.When(t, ukZone) }
+func sayWhen(t time.Time) string { return web.When(t, ukZone) }
 
 // busy puts an event in someone's calendar.
 func (w *staffWorld) busy(who string, start, end time.Time) {
@@ -273,13 +277,13 @@ func (c *staffClient) post(path string, form url.Values, want int) string {
 // without changes: hidden inputs, checked boxes and radios, selected
 // options and text inputs' values.
 var (
-	inputTag  = regexp.MustCompile(`<input [^>]*>`)
-	attr      = regexp.MustCompile(`(\w[\w-]*)="([^"]*)"`)
-	selectTag = regexp.MustCompile(`(?s)<select [^>]*name="([^"]+)"[^>]*>(.*?)</select>`)
-	selected  = regexp.MustCompile(`<option value="([^"]*)" selected>`)
-	firstOpt  = regexp.MustCompile(`<option value="([^"]*)"`)
-	tagRE     = regexp.MustCompile(`(?s)<script.*?</script>|<[^>]+>`)
-	spaceRE   = regexp.MustCompile(`\s+`)
+	inputTag   = regexp.MustCompile(`<input [^>]*>`)
+	attrRE     = regexp.MustCompile(`(\w[\w-]*)="([^"]*)"`)
+	selectTag  = regexp.MustCompile(`(?s)<select [^>]*name="([^"]+)"[^>]*>(.*?)</select>`)
+	selectedRE = regexp.MustCompile(`<option value="([^"]*)" selected>`)
+	firstOptRE = regexp.MustCompile(`<option value="([^"]*)"`)
+	tagRE      = regexp.MustCompile(`(?s)<script.*?</script>|<[^>]+>`)
+	spaceRE    = regexp.MustCompile(`\s+`)
 )
 
 // formValues reads the first form on the page whose action is action.
@@ -295,7 +299,7 @@ func formValues(page, action string) url.Values {
 	out := url.Values{}
 	for _, tag := range inputTag.FindAllString(page, -1) {
 		a := map[string]string{}
-		for _, m := range attr.FindAllStringSubmatch(tag, -1) {
+		for _, m := range attrRE.FindAllStringSubmatch(tag, -1) {
 			a[m[1]] = htmlUnescape(m[2])
 		}
 		if a["name"] == "" || a["name"] == "csrf_token" {
@@ -311,9 +315,9 @@ func formValues(page, action string) url.Values {
 		}
 	}
 	for _, m := range selectTag.FindAllStringSubmatch(page, -1) {
-		if s := selected.FindStringSubmatch(m[2]); s != nil {
+		if s := selectedRE.FindStringSubmatch(m[2]); s != nil {
 			out.Set(m[1], htmlUnescape(s[1]))
-		} else if f := firstOpt.FindStringSubmatch(m[2]); f != nil {
+		} else if f := firstOptRE.FindStringSubmatch(m[2]); f != nil {
 			out.Set(m[1], htmlUnescape(f[1]))
 		}
 	}
@@ -411,7 +415,7 @@ func TestStaffDayWithoutJavaScript(t *testing.T) {
 	}
 	readable(t, "slots", page)
 	text = visibleText(page)
-	first := when(w.firstWorkingDay(12)) + " to 13:00"
+	first := sayWhen(w.firstWorkingDay(12)) + " to 13:00"
 	for _, want := range []string{first, "Free Dana Inspector", "Ed Lead (Education): no calendar is set up for them in the directory"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("slots page: no %q in %s", want, text)
@@ -529,5 +533,299 @@ func TestStaffDayWithoutJavaScript(t *testing.T) {
 	page = ada.get("/directory", http.StatusOK)
 	if strings.Contains(page, "CONVENE_CRED") || !strings.Contains(visibleText(page), "CALDAV calendar, with a credential") {
 		t.Errorf("directory: %s", visibleText(page))
+	}
+}
+
+// The users' days in a real browser: Debian's Chromium, headless, driven
+// over the DevTools protocol, with axe-core run on every page shown.
+
+const chromium = "/usr/bin/chromium"
+
+// axeTags are the rules every page must pass: WCAG 2.2 A and AA.
+var axeTags = []string{"wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"}
+
+// chrome is a browser tab for one person, with its own cookies.
+type chrome struct {
+	t      *testing.T
+	w      *staffWorld
+	ctx    context.Context
+	axe    string
+	checks int
+}
+
+// newChrome starts Chromium (failing loudly if it is not installed) with a
+// fresh profile, so each person has their own cookies, and a viewport of
+// the given size (a phone's below 600 pixels).
+func (w *staffWorld) newChrome(t *testing.T, width, height int) *chrome {
+	t.Helper()
+	if _, err := os.Stat(chromium); err != nil {
+		t.Fatalf("Chromium is needed for the browser tests (apt-get install chromium): %v", err)
+	}
+	axe, err := os.ReadFile("assets/node_modules/axe-core/axe.min.js")
+	if err != nil {
+		t.Fatalf("axe-core is needed for the accessibility checks (npm ci --prefix service/web/assets): %v", err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.Flag("ignore-certificate-errors", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(width, height))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	c := &chrome{t: t, w: w, ctx: ctx, axe: string(axe)}
+	// The first run starts the browser, which lives as long as the
+	// context of that run: no timeout on it.
+	viewport := chromedp.EmulateViewport(int64(width), int64(height))
+	if width < 600 {
+		viewport = chromedp.EmulateViewport(int64(width), int64(height), chromedp.EmulateMobile)
+	}
+	if err := chromedp.Do(ctx, viewport); err != nil {
+		t.Fatalf("starting Chromium: %v", err)
+	}
+	return c
+}
+
+// do runs the steps; a failure shows where the browser was and what the
+// page said.
+func (c *chrome) do(steps ...chromedp.Action[chromedp.Void]) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(c.ctx, time.Minute)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		c.t.Fatalf("browser at %s: %v\n%s", c.location(), err, c.text())
+	}
+}
+
+// open goes to a path and waits for the page's main content.
+func (c *chrome) open(path string) {
+	c.t.Helper()
+	c.do(chromedp.Navigate(c.w.URL+path), chromedp.WaitReady(chromedp.CSS("#main-content")))
+}
+
+// submit clicks a button and waits for the next page to load.
+func (c *chrome) submit(button string) {
+	c.t.Helper()
+	if _, err := chromedp.Run(c.ctx, chromedp.Evaluate[any](`document.body.dataset.leaving = "1"`)); err != nil {
+		c.t.Fatal(err)
+	}
+	c.do(chromedp.Click(chromedp.CSS(button)),
+		chromedp.WaitReady(chromedp.CSS(`body:not([data-leaving])`)), chromedp.WaitReady(chromedp.CSS("#main-content")))
+}
+
+// text is what the page's main content says.
+func (c *chrome) text() string {
+	s, _ := chromedp.Run(c.ctx, chromedp.Text(chromedp.CSS("main")))
+	return spaceRE.ReplaceAllString(s, " ")
+}
+
+// see fails unless the page says each of want.
+func (c *chrome) see(name string, want ...string) {
+	c.t.Helper()
+	text := c.text()
+	for _, w := range want {
+		if !strings.Contains(text, w) {
+			c.t.Errorf("%s: the page does not say %q:\n%s", name, w, text)
+		}
+	}
+}
+
+// axeViolation is what axe-core reports of a rule a page breaks.
+type axeViolation struct {
+	ID, Impact, Help string
+	Nodes            []struct{ Target []any }
+}
+
+// check runs axe-core on the page (no violations of WCAG 2.2 A and AA),
+// checks it shows no machine times or codes, and saves a screenshot as
+// screenshots/NAME.png.
+func (c *chrome) check(name string) {
+	c.t.Helper()
+	tags, _ := json.Marshal(axeTags)
+	run := `axe.run(document, {runOnly: {type: "tag", values: ` + string(tags) + `}}).then(r => r.violations.map(v => ` +
+		`({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => ({target: n.target}))})))`
+	if _, err := chromedp.Run(c.ctx, chromedp.Evaluate[any](c.axe)); err != nil {
+		c.t.Fatalf("%s: injecting axe-core: %v", name, err)
+	}
+	violations, err := chromedp.Run(c.ctx, chromedp.Evaluate[[]axeViolation](run, chromedp.EvalAwaitPromise))
+	if err != nil {
+		c.t.Fatalf("%s: running axe-core: %v", name, err)
+	}
+	for _, v := range violations {
+		c.t.Errorf("%s: accessibility: %s (%s, %s) at %v", name, v.Help, v.ID, v.Impact, v.Nodes)
+	}
+	c.checks++
+	html, err := chromedp.Run(c.ctx, chromedp.OuterHTML(chromedp.CSS("html")))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	readable(c.t, name, html)
+	png, err := chromedp.Run(c.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if err := os.MkdirAll("screenshots", 0o755); err != nil {
+		c.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join("screenshots", name+".png"), png, 0o644); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// signIn signs in on the demo sign-in page.
+func (c *chrome) signIn(subject string) {
+	c.t.Helper()
+	c.open("/sign-in")
+	c.click(`input[name="person"][value="` + subject + `"]`)
+	c.submit(`form[action="/sign-in/demo"] button[type="submit"]`)
+}
+
+func (c *chrome) fill(sel, value string) {
+	c.t.Helper()
+	q, _ := json.Marshal(sel)
+	c.do(chromedp.WaitReady(chromedp.CSS(sel)))
+	if _, err := chromedp.Run(c.ctx, chromedp.Evaluate[any](`document.querySelector(`+string(q)+`).value = ""`)); err != nil {
+		c.t.Fatalf("clearing %s: %v", sel, err)
+	}
+	c.do(chromedp.SendKeys(chromedp.CSS(sel), value))
+}
+
+func (c *chrome) choose(sel, value string) {
+	c.t.Helper()
+	c.do(chromedp.SetValue(chromedp.CSS(sel), value))
+}
+
+func (c *chrome) click(sel string) {
+	c.t.Helper()
+	c.do(chromedp.Click(chromedp.CSS(sel)))
+}
+
+func (c *chrome) location() string {
+	loc, _ := chromedp.Run(c.ctx, chromedp.Location())
+	return loc
+}
+
+// TestUsersDayInBrowser: business support signs in, convenes, books and
+// sees a decline arrive; the chair, on a phone-sized screen, ticks people
+// in and starts; the outcome is recorded and the record circulated. Every
+// page passes axe-core's WCAG 2.2 A and AA rules, and is saved as a
+// screenshot for the README.
+func TestUsersDayInBrowser(t *testing.T) {
+	w := newStaffWorld(t)
+	w.busy("Dana", time.Now().Add(-time.Hour), w.firstWorkingDay(12))
+
+	bea := w.newChrome(t, 1280, 900)
+	bea.signIn("bea")
+	bea.see("today", "Today", "No discussions match")
+	bea.click(`a[href="/convene"].govuk-button`)
+	bea.do(chromedp.WaitReady(chromedp.CSS("#case-reference")))
+	bea.check("convene-case")
+	// A name where the case reference goes is refused, naming the field
+	// and keeping what was typed.
+	bea.fill("#case-reference", "Jayden Smith")
+	bea.click("#rag-1")
+	bea.submit(`form[action="/convene"] button.govuk-button:not([name])`)
+	bea.see("convene refused", "There is a problem")
+	bea.check("convene-error")
+	bea.fill("#case-reference", "CR-2026-0042")
+	bea.submit(`form[action="/convene"] button.govuk-button:not([name])`)
+	bea.click(`input[name="concerns"][value="other"]`)
+	bea.check("convene-concerns")
+	bea.submit(`form[action="/convene"] button.govuk-button:not([name])`)
+	bea.fill("#child-age-years", "9")
+	bea.fill("#child-school-or-nursery", "Hillside Primary")
+	bea.check("convene-circumstances")
+	bea.submit(`form[action="/convene"] button.govuk-button:not([name])`)
+	bea.see("check page", "Must be held by", "G1", "002 §6, 003 §3", "Nothing is saved yet")
+	bea.check("convene-check")
+	if n := len(w.listAll()); n != 0 {
+		t.Fatalf("the check page saved %d discussions", n)
+	}
+	bea.submit(`form[action="/convene"] button.govuk-button:not([name])`)
+	bea.choose("#req-police", w.People["Dana"].ID)
+	bea.choose("#knows-child", w.People["Sam"].ID)
+	bea.choose("#venue-id", w.Venue)
+	bea.check("convene-people")
+	bea.submit(`form[action="/convene"] button.govuk-button:not([name])`)
+	if !strings.Contains(bea.location(), "/slots") {
+		t.Fatalf("after convening: at %s: %s", bea.location(), bea.text())
+	}
+	bea.see("slots", sayWhen(w.firstWorkingDay(12))+" to 13:00", "Ed Lead (Education): no calendar is set up for them in the directory")
+	bea.check("slots")
+	id := w.listAll()[0].ID
+	// Booking on Ed's unknown calendar needs him named.
+	bea.submit(`form[action="/discussions/` + id + `/book"] button.govuk-button`)
+	bea.see("booking refused", "There is a problem", "Ed Lead")
+	bea.click(`input[name="confirm_unknown"]`)
+	bea.submit(`form[action="/discussions/` + id + `/book"] button.govuk-button`)
+	bea.see("booked", "The discussion is booked", "MASH meeting room 2")
+	bea.check("discussion")
+
+	// Nina declines from her mail client; it arrives on Today.
+	w.reply(w.discussion(id), "Nina", "DECLINED")
+	bea.open("/today")
+	bea.see("today", "CR-2026-0042", "Nina Named-Nurse (Health) declined")
+	bea.check("today")
+
+	// The chair, on a phone.
+	chris := w.newChrome(t, 375, 812)
+	chris.signIn("chris")
+	chris.open("/discussions/" + id + "/quorum")
+	chris.see("quorum", "Quorum not met")
+	chris.check("quorum-phone-not-met")
+	for _, i := range []int{0, 1, 2} {
+		chris.click(fmt.Sprintf("#present-%d", i))
+	}
+	chris.click("#knows-child-1")
+	chris.submit(`form[action="/discussions/` + id + `/attendance"] button`)
+	chris.see("quorum after check-in", "Attendance is recorded")
+	chris.check("quorum-phone")
+	chris.fill("#override-reason", "Health could not come; everyone else is here now")
+	chris.submit(`form[action="/discussions/` + id + `/start"] button`)
+	if !strings.Contains(chris.location(), "/outcome") {
+		t.Fatalf("after starting: at %s: %s", chris.location(), chris.text())
+	}
+	chris.check("outcome-phone")
+
+	// The outcome, with an action added on its own first.
+	in := func(d time.Duration) time.Time { return time.Now().In(ukZone).Add(d) }
+	date := func(c *chrome, prefix string, t time.Time) {
+		c.fill("#"+prefix, t.Format("2")) // the day: the date input's own id
+		c.fill("#"+prefix+"-month", t.Format("1"))
+		c.fill("#"+prefix+"-year", t.Format("2006"))
+	}
+	chris.fill("#new-action-description", "Joint visit")
+	chris.fill("#new-action-owner", "Sam Social")
+	chris.choose("#new-action-agency", "social_care")
+	date(chris, "new-action-due", in(48*time.Hour))
+	chris.fill("#new-action-purpose", "See the child alone")
+	chris.submit(`button[name="add"][value="action"]`)
+	chris.see("action added", "Joint visit")
+	chris.click(`input[name="outcome"][value="s47_enquiry"]`)
+	chris.fill("#signs-of-safety-concerns", "Unexplained bruising")
+	chris.fill("#signs-of-safety-working-well", "Engaged grandparent")
+	chris.fill("#signs-of-safety-need-to-know", "Medical opinion")
+	chris.fill("#signs-of-safety-needs-to-be-done", "Joint visit")
+	chris.fill("#decisions-0-decision", "Start a section 47 enquiry")
+	chris.fill("#decisions-0-rationale", "Reasonable cause to suspect significant harm")
+	chris.fill("#child-seen-by", "Sam Social")
+	date(chris, "child-seen-at", in(4*time.Hour))
+	chris.fill("#child-seen-at-hour", "15")
+	chris.fill("#child-seen-at-minute", "00")
+	date(chris, "review-date", in(10*24*time.Hour))
+	chris.fill("#review-mechanism", "Review strategy discussion")
+	chris.submit(`form[action="/discussions/` + id + `/outcome"] button.govuk-button:not([name])`)
+	chris.see("outcome recorded", "The outcome is recorded", "Section 47 enquiry")
+	chris.open("/discussions/" + id + "/record")
+	chris.see("record", "Record of Strategy Discussion", "Joint visit", "Sent apologies")
+	chris.check("record")
+	if d := w.discussion(id); d.Status != service.StatusConcluded || d.Outcome == nil || len(d.Outcome.Actions) != 1 {
+		t.Errorf("after the outcome: status %s, outcome %+v", d.Status, d.Outcome)
+	}
+
+	ada := w.newChrome(t, 1280, 900)
+	ada.signIn("ada")
+	ada.see("directory", "Directory", "CALDAV calendar, with a credential")
+	ada.check("directory")
+	if got := bea.checks + chris.checks + ada.checks; got < 12 {
+		t.Errorf("axe ran on %d pages", got)
 	}
 }

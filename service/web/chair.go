@@ -92,7 +92,7 @@ func (s *Server) showQuorum(w http.ResponseWriter, r *http.Request, status int, 
 		v.KnowsChild = "Nobody present is marked as knowing the child"
 	}
 	for _, rs := range q.Actual.Requirements {
-		st := requirementState{Name: sentence(rs.Name), Essential: rs.Essential, Needed: or(rs.Needed.Label, "any level"),
+		st := requirementState{Name: capital(rs.Name), Essential: rs.Essential, Needed: or(rs.Needed.Label, "any level"),
 			Met: rs.Status == policy.StateSatisfied}
 		switch rs.Status {
 		case policy.StateSatisfied:
@@ -255,4 +255,12 @@ func (s *Server) plain(d *service.Discussion, errs []FieldError) []FieldError {
 		errs[i].Message = m
 	}
 	return errs
+}
+
+// capital starts a name with a capital letter ("police" → "Police").
+func capital(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }

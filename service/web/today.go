@@ -97,7 +97,7 @@ func (s *Server) today(ctx context.Context, f todayFilter) (*todayPage, error) {
 	now, zone := s.cfg.Now(), s.cfg.Zone
 	page := &todayPage{Filter: f, Zone: ZoneName(now, zone)}
 	for _, st := range append([]string{"open", "all"}, statusStrings()...) {
-		text := map[string]string{"open": "Open (not concluded or cancelled)", "all": "All"}[st]
+		text := map[string]string{"open": "Open", "all": "All"}[st]
 		if text == "" {
 			text = say(statusWords, service.DiscussionStatus(st))
 		}
@@ -110,10 +110,14 @@ func (s *Server) today(ctx context.Context, f todayFilter) (*todayPage, error) {
 		return nil, err
 	}
 	byDiscussion := map[string][]service.Notice{}
+	listed := map[string]*service.Discussion{}
+	for i := range ds {
+		listed[ds[i].ID] = &ds[i]
+	}
 	for _, n := range notices {
 		byDiscussion[n.DiscussionID] = append(byDiscussion[n.DiscussionID], n)
 		page.Inbox = append(page.Inbox, noticeView{ID: n.ID, DiscussionID: n.DiscussionID, Label: n.Label,
-			Text: noticeText(n, nil, s.agency), When: When(n.CreatedAt, zone)})
+			Text: noticeText(n, listed[n.DiscussionID], s.agency), When: When(n.CreatedAt, zone)})
 	}
 	for i := range ds {
 		d := &ds[i]
