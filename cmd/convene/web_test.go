@@ -1,0 +1,54 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestWebAppMountedBesideTheAPI runs the binary in demo mode: the API's
+// paths answer as the API, everything else is the web app, and the
+// invitations' answer links open the web app's page.
+func TestWebAppMountedBesideTheAPI(t *testing.T) {
+	env := testEnv(t, "CONVENE_DEMO", "on")
+	in := start(t, env)
+	get := func(path string) (*http.Response, string) {
+		t.Helper()
+		res, err := http.Get(in.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res, string(b)
+	}
+	res, body := get("/sign-in")
+	if res.StatusCode != http.StatusOK || !strings.Contains(body, "Chris Chair") || !strings.Contains(body, "govuk-frontend.min.css") {
+		t.Fatalf("/sign-in: %d\n%s", res.StatusCode, body)
+	}
+	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") {
+		t.Errorf("/sign-in CSP %q", csp)
+	}
+	res, body = get("/assets/govuk-frontend.min.css")
+	if res.StatusCode != http.StatusOK || len(body) < 1000 {
+		t.Errorf("GOV.UK Frontend's CSS: %d, %d bytes (npm ci --prefix service/web/assets)", res.StatusCode, len(body))
+	}
+	if code, _ := call(t, http.MethodGet, in.url+"/healthz", "", nil); code != http.StatusOK {
+		t.Errorf("/healthz: %d", code)
+	}
+	code, problem := call(t, http.MethodGet, in.url+"/v1/people", "", nil)
+	if code != http.StatusUnauthorized || problem["status"] == nil {
+		t.Errorf("/v1/people without a token: %d %v, want the API's 401 problem", code, problem)
+	}
+	code, _ = call(t, http.MethodGet, in.url+"/v1/people", in.tokens["business_support"], nil)
+	if code != http.StatusOK {
+		t.Errorf("/v1/people with a token: %d", code)
+	}
+	// An answer link, even a broken one, is the web app's page (HTML),
+	// not the API's old one.
+	res, body = get("/v1/rsvp/not-a-token")
+	if !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") || !strings.Contains(body, "govuk-template") {
+		t.Errorf("/v1/rsvp/...: %d %s\n%s", res.StatusCode, res.Header.Get("Content-Type"), body)
+	}
+}
