@@ -354,7 +354,14 @@ func (a *App) renderRecord(d *Discussion, pm PendingMessage) ([]*invites.Message
 		fmt.Fprintf(&body, "Dear %s,\n\n", name)
 	}
 	fmt.Fprintf(&body, "%s on %s is ready (version %d).\n\n", lead, held.In(a.zone()).Format("Monday 2 January 2006"), pm.Sequence)
-	body.WriteString("Read it, and agree or record your agency's disagreement, here:\n\n" + link + "\n\n")
+	asked := slices.ContainsFunc(d.Signups, func(s Signup) bool {
+		return slices.ContainsFunc(d.participants(), func(p Invitee) bool { return p.Agency == s.Agency && strings.EqualFold(p.Email, to) })
+	})
+	if asked {
+		body.WriteString("Read it, and agree or record your agency's disagreement, here:\n\n" + link + "\n\n")
+	} else {
+		body.WriteString("Read it here:\n\n" + link + "\n\n")
+	}
 	body.WriteString("The link is for you alone. Staff sign in as usual; colleagues in partner agencies are sent a one-time code to this address.\n")
 	body.WriteString("This email carries no case details by design.\n")
 	if err := invites.CheckContent(append(d.sensitive(), d.CaseReference), subject, body.String()); err != nil {
