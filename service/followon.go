@@ -157,7 +157,7 @@ func (d *Discussion) MeetFollowOn(id string, at time.Time, note string, by Actor
 // and the discussion is flagged.
 func (d *Discussion) meet(fo *FollowOn, at time.Time, note string, by Actor, now time.Time) {
 	if at.After(fo.Due) && fo.MissedAt == nil {
-		d.miss(fo, fo.Due, now)
+		d.miss(fo, fo.Due, by, now)
 	}
 	fo.State, fo.Done = FollowOnMet, true
 	fo.MetAt, fo.DoneAt, fo.MetBy, fo.Note = &at, &at, &by, note
@@ -169,24 +169,24 @@ func (d *Discussion) meet(fo *FollowOn, at time.Time, note string, by Actor, now
 	d.record(now, by, "follow_on_met", detail)
 }
 
-// miss records that fo's deadline passed unmet (at is when), flags the
+// miss records that fo's deadline passed unmet (at is when; by is who
+// found it: the deadline watch, or whoever recorded it late), flags the
 // discussion, and tells the owner's managers and the case system.
-func (d *Discussion) miss(fo *FollowOn, at, now time.Time) {
+func (d *Discussion) miss(fo *FollowOn, at time.Time, by Actor, now time.Time) {
 	at = at.UTC()
 	fo.MissedAt = &at
 	if fo.State != FollowOnMet {
 		fo.State = FollowOnMissed
 	}
-	system := Actor{Subject: "deadline-watch", Name: "Deadline watch"}
 	reason := "follow-on missed: " + fo.ID
 	if d.FollowOnBreach == nil {
-		d.FollowOnBreach = &Breach{At: now, Reason: reason, By: system}
+		d.FollowOnBreach = &Breach{At: now, Reason: reason, By: by}
 	} else if !strings.Contains(d.FollowOnBreach.Reason, " "+fo.ID) {
 		d.FollowOnBreach.Reason += ", " + fo.ID
 	}
 	d.Notify(NoticeFollowOnMissed, fo.ID, now)
 	d.Publish(HookFollowOnMissed, fo.ID, now)
-	d.record(now, system, "follow_on_missed", fo.ID+" was due "+fo.Due.Format(time.RFC3339)+": "+fo.Summary)
+	d.record(now, by, "follow_on_missed", fo.ID+" was due "+fo.Due.Format(time.RFC3339)+": "+fo.Summary)
 }
 
 // RecordConference records the initial child protection conference's date,
@@ -224,7 +224,7 @@ func (d *Discussion) RecordConference(date time.Time, note string, by Actor, now
 		// Known to be late: the deadline is missed, and flagged now rather
 		// than when it passes.
 		fo.Note = note
-		d.miss(fo, now, now)
+		d.miss(fo, now, by, now)
 		d.record(now, by, "conference_recorded", "ICPC on "+date.Format(time.RFC3339)+", after its deadline")
 		return Effects{Detail: map[string]any{"follow_on": fo.ID, "conference_date": date, "late": true}}, nil
 	}
@@ -275,7 +275,7 @@ func (d *Discussion) applyFollowOnFindings(f FollowOnFindings, now time.Time, de
 	system := Actor{Subject: "deadline-watch", Name: "Deadline watch"}
 	for _, id := range f.Missed {
 		if fo := d.followOn(id); fo != nil && fo.state() == FollowOnOpen {
-			d.miss(fo, now, now)
+			d.miss(fo, now, system, now)
 		}
 	}
 	for _, id := range f.DueSoon {

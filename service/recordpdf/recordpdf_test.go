@@ -99,3 +99,22 @@ func TestRender(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRender renders a typical record (five actions) and a long one
+// (forty), reporting the PDF's size.
+func BenchmarkRender(b *testing.B) {
+	for _, n := range []int{5, 40} {
+		b.Run(fmt.Sprintf("actions=%d", n), func(b *testing.B) {
+			r := record(n)
+			var size int
+			for b.Loop() {
+				var buf bytes.Buffer
+				if err := Render(&buf, r); err != nil {
+					b.Fatal(err)
+				}
+				size = buf.Len()
+			}
+			b.ReportMetric(float64(size)/1024, "KiB/pdf")
+		})
+	}
+}
