@@ -86,36 +86,9 @@ func newStaffWorld(t testing.TB) *staffWorld {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
-	wd, err := calendar.NewWorkingDays(calendar.WorkingDaysOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	env := map[string]string{}
-	app := service.NewApp(store, log)
-	app.Calendar, app.Region, app.Zone = wd, "england-and-wales", ukZone
-	app.Getenv = func(k string) string { return env[k] }
-	app.CredentialsDir = t.TempDir()
-	app.AvailabilityOptions = calendar.AvailabilityOptions{SourceTimeout: 5 * time.Second, Budget: 8 * time.Second}
-	app.SourceOptions = calendar.SourceOptions{Policy: calendar.OutboundPolicy{
-		AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}}
-	app.OnlineMeetingHosts = []string{"teams.microsoft.com"}
-	app.InboundAuth = invites.AuthConfig{TrustedAuthServIDs: []string{staffGateway},
-		LookupTXT: func(_ context.Context, name string) ([]string, error) {
-			return nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
-		}}
-	if app.Profiles, err = policy.NewRegistry(wd, ""); err != nil {
-		t.Fatal(err)
-	}
-	app.UseMailer(&service.Mailer{
-		Organizer: invites.Person{Name: "Business Support (Convene)", Email: "convene@council.example.org"},
-		Composer: &invites.Composer{Builder: invites.Builder{ProdID: "-//Convene//Strategy discussions//EN", Now: app.Now},
-			Domain: "council.example.org", EnvelopeFrom: "convene@council.example.org"},
-		RSVPKey: []byte("rsvp-test-key-0123456789abcdef-0123456789"),
-	})
+	app := newStaffApp(t, store, env)
+	log := app.Log
 	w := &staffWorld{t: t, App: app, Store: store, Mail: mail, Rad: rad, People: map[string]*staffPerson{}}
 	admin := service.WithPrincipal(ctx, &staffDemo[2])
 	for _, p := range []*staffPerson{
@@ -175,6 +148,44 @@ func (w *staffWorld) firstWorkingDay(hour int) time.Time {
 // when is a time as the pages say it.
 func sayWhen(t time.Time) string { return web.When(t, ukZone) }
 
+// newStaffApp is the App as the binary builds it, on store: the default
+// procedure profile, UK working days, calendars on loopback allowed,
+// replies believed from the test gateway, invitations composed for the
+// council. env holds the calendar credentials.
+func newStaffApp(t testing.TB, store service.Store, env map[string]string) *service.App {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	wd, err := calendar.NewWorkingDays(calendar.WorkingDaysOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := service.NewApp(store, log)
+	app.Calendar, app.Region, app.Zone = wd, "england-and-wales", ukZone
+	app.Getenv = func(k string) string { return env[k] }
+	app.CredentialsDir = t.TempDir()
+	app.AvailabilityOptions = calendar.AvailabilityOptions{SourceTimeout: 5 * time.Second, Budget: 8 * time.Second}
+	app.SourceOptions = calendar.SourceOptions{Policy: calendar.OutboundPolicy{
+		AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}}
+	app.OnlineMeetingHosts = []string{"teams.microsoft.com"}
+	app.InboundAuth = invites.AuthConfig{TrustedAuthServIDs: []string{staffGateway},
+		LookupTXT: func(_ context.Context, name string) ([]string, error) {
+			return nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
+		}}
+	if app.Profiles, err = policy.NewRegistry(wd, ""); err != nil {
+		t.Fatal(err)
+	}
+	app.UseMailer(&service.Mailer{
+		Organizer: invites.Person{Name: "Business Support (Convene)", Email: "convene@council.example.org"},
+		Composer: &invites.Composer{Builder: invites.Builder{ProdID: "-//Convene//Strategy discussions//EN", Now: app.Now},
+			Domain: "council.example.org", EnvelopeFrom: "convene@council.example.org"},
+		RSVPKey: []byte("rsvp-test-key-0123456789abcdef-0123456789"),
+	})
+	return app
+}
+
 // busy puts an event in someone's calendar.
 func (w *staffWorld) busy(who string, start, end time.Time) {
 	w.t.Helper()
@@ -230,9 +241,7 @@ var csrfInput = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
 func (w *staffWorld) signIn(subject string) *staffClient {
 	w.t.Helper()
 	jar, _ := cookiejar.New(nil)
-	c := w.srv.Client()
-	c.Jar = jar
-	sc := &staffClient{w: w, c: c}
+	sc := &staffClient{w: w, c: &http.Client{Transport: w.srv.Client().Transport, Jar: jar}}
 	sc.get("/sign-in", http.StatusOK)
 	sc.post("/sign-in/demo", url.Values{"person": {subject}}, http.StatusOK)
 	if !strings.Contains(sc.at, "/today") && !strings.Contains(sc.at, "/directory") {

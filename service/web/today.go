@@ -5,7 +5,9 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/convene/convene/service"
@@ -29,11 +31,14 @@ type todayRow struct {
 	HasForecast         bool
 	Attention           []string
 	Breached, AtRisk    bool
+	Open                bool
 }
 
 // todayFilter is what Today shows: a search by case reference and
 // filters by status and by trouble.
 type todayFilter struct {
+	// After is the cursor: the previous page's last deadline and id.
+	After   string
 	Case    string
 	Show    string // open (default), all, or a status
 	Trouble string // "", at_risk, breached, attention
@@ -55,7 +60,7 @@ type option struct {
 }
 
 func readTodayFilter(q url.Values) todayFilter {
-	f := todayFilter{Case: strings.TrimSpace(q.Get("case")), Show: q.Get("show"), Trouble: q.Get("trouble")}
+	f := todayFilter{Case: strings.TrimSpace(q.Get("case")), Show: q.Get("show"), Trouble: q.Get("trouble"), After: q.Get("after")}
 	if len(f.Case) > 40 {
 		f.Case = f.Case[:40]
 	}
@@ -66,7 +71,12 @@ func readTodayFilter(q url.Values) todayFilter {
 }
 
 func (f todayFilter) discussions() service.DiscussionFilter {
-	out := service.DiscussionFilter{CaseReference: f.Case, Limit: 50}
+	out := service.DiscussionFilter{CaseReference: f.Case, Limit: todayPageSize}
+	if nanos, id, ok := strings.Cut(f.After, "."); ok {
+		if n, err := strconv.ParseInt(nanos, 10, 64); err == nil && len(id) <= 64 {
+			out.AfterDeadline, out.AfterID = time.Unix(0, n).UTC(), id
+		}
+	}
 	switch f.Show {
 	case "all":
 	case "open":
@@ -124,6 +134,7 @@ func (s *Server) today(ctx context.Context, f todayFilter) (*todayPage, error) {
 		row := todayRow{ID: d.ID, CaseReference: d.CaseReference, Status: say(statusWords, d.Status), StatusClass: statusTag[d.Status],
 			Deadline: When(d.Deadline, zone), Rule: d.Timescale.BindingRule.ID, Breached: d.Breach != nil, AtRisk: d.AtRisk}
 		open := d.Status == service.StatusProposed || d.Status == service.StatusBooked || d.Status == service.StatusInProgress
+		row.Open = open
 		if open {
 			row.Left = TimeLeft(d.Deadline, now)
 			row.DueToday, row.Overdue = sameDay(d.Deadline, now, zone), d.Deadline.Before(now)
@@ -141,19 +152,49 @@ func (s *Server) today(ctx context.Context, f todayFilter) (*todayPage, error) {
 			if d.Attendance.KnowsChild.Required && !slices.ContainsFunc(d.Invitees, func(inv service.Invitee) bool { return !inv.Removed && inv.KnowsChild }) {
 				row.Attention = append(row.Attention, "Nobody invited is marked as knowing the child")
 			}
-			// The App's own quorum forecast.
-			if q, err := s.app.Quorum(ctx, d.ID); err == nil {
-				row.HasForecast, row.ForecastMet, row.Forecast = true, q.Forecast.Met, q.Forecast.Summary
-			}
 		}
 		if f.Trouble == "attention" && len(row.Attention) == 0 {
 			continue
 		}
 		page.Rows = append(page.Rows, row)
 	}
+	// The App's own quorum forecast for each open discussion, asked side
+	// by side: each is a read of the discussion, audited, and the audit
+	// entries of reads made together are committed together.
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i := range page.Rows {
+		row := &page.Rows[i]
+		if !row.Open {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if q, err := s.app.Quorum(ctx, row.ID); err == nil {
+				row.HasForecast, row.ForecastMet, row.Forecast = true, q.Forecast.Met, q.Forecast.Summary
+			}
+		}()
+	}
+	wg.Wait()
 	page.Count = plural(len(page.Rows), "discussion", "discussions")
+	if len(ds) == todayPageSize {
+		last := ds[len(ds)-1]
+		q := url.Values{"show": {f.Show}, "trouble": {f.Trouble}, "case": {f.Case},
+			"after": {strconv.FormatInt(last.Deadline.UnixNano(), 10) + "." + last.ID}}
+		page.Next = "/today?" + q.Encode()
+		page.Count = "The next " + page.Count + " by deadline"
+		if f.After == "" {
+			page.Count = "The first " + plural(len(page.Rows), "discussion", "discussions") + " by deadline"
+		}
+	}
 	return page, nil
 }
+
+// todayPageSize is how many discussions Today shows at once: each open
+// one's quorum forecast is a read of it.
+const todayPageSize = 25
 
 func statusStrings() []string {
 	out := make([]string, len(service.DiscussionStatuses))
