@@ -420,4 +420,3 @@ func TestPagesCarryAStrictPolicy(t *testing.T) {
 		t.Errorf("/assets/ serves more than GOV.UK Frontend's files: %d", res.StatusCode)
 	}
 }
-

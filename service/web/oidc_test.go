@@ -171,8 +171,8 @@ func oidcSite(t *testing.T) (*site, *provider) {
 		c.OIDC = &web.OIDCConfig{Issuer: p.url, ClientID: "convene-" + strings.TrimPrefix(c.PublicURL, "https://") + "/sign-in/callback",
 			ClientSecret: "client-secret", Scopes: []string{"profile", "email", storage.CustomScope},
 			RolesClaim: "groups", AgencyClaim: "org",
-			RoleMap:    map[string]service.Role{"cp-business-support": service.RoleBusinessSupport, "cp-chairs": service.RoleChair},
-			AgencyMap:  map[string]service.Agency{"CSC": policy.AgencySocialCare}}
+			RoleMap:   map[string]service.Role{"cp-business-support": service.RoleBusinessSupport, "cp-chairs": service.RoleChair},
+			AgencyMap: map[string]service.Agency{"CSC": policy.AgencySocialCare}}
 	})
 	return s, p
 }

@@ -312,6 +312,7 @@ func Words(code any) string {
 // phrases are codes whose words are not just the code spaced out.
 var phrases = map[string]string{
 	"needs_action":                 "Not answered yet",
+	"agency_rep":                   "Agency representative",
 	"accepted":                     "Accepted",
 	"declined":                     "Declined",
 	"tentative":                    "Tentatively accepted",
