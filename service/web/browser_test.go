@@ -15,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -836,5 +838,128 @@ func TestUsersDayInBrowser(t *testing.T) {
 	ada.check("directory")
 	if got := bea.checks + chris.checks + ada.checks; got < 12 {
 		t.Errorf("axe ran on %d pages", got)
+	}
+}
+
+// counter delivers an attendee's proposal of a new time (iTIP COUNTER, as
+// Outlook's Propose New Time sends it) through the gateway.
+func (w *staffWorld) counter(d *service.Discussion, who string, start time.Time) {
+	w.t.Helper()
+	p := w.People[who]
+	stamp := func(t time.Time) string { return t.UTC().Format("20060102T150405Z") }
+	cal := "BEGIN:VCALENDAR\r\nMETHOD:COUNTER\r\nPRODID:-//Test Mail//EN\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\n" +
+		"ATTENDEE;PARTSTAT=TENTATIVE;CN=" + p.Name + ":mailto:" + p.Email + "\r\n" +
+		"ORGANIZER:mailto:convene@council.example.org\r\nUID:" + d.UID + "\r\n" + fmt.Sprintf("SEQUENCE:%d\r\n", d.Sequence) +
+		"DTSTART:" + stamp(start) + "\r\nDTEND:" + stamp(start.Add(time.Hour)) + "\r\nCOMMENT:In court that morning.\r\n" +
+		"DTSTAMP:" + stamp(time.Now()) + "\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+	w.deliver(p.Name, p.Email, "New Time Proposed: Strategy discussion", "COUNTER", cal)
+}
+
+// deliver passes a message with a calendar part to the App as the SMTP
+// listener does, with the gateway's verdict on the sender's domain.
+func (w *staffWorld) deliver(name, email, subject, method, cal string) {
+	w.t.Helper()
+	_, domain, _ := strings.Cut(email, "@")
+	msg := "Authentication-Results: " + staffGateway + "; dmarc=pass header.from=" + domain + "\r\n" +
+		"From: " + name + " <" + email + ">\r\nTo: convene@council.example.org\r\nSubject: " + subject + "\r\n" +
+		"Date: " + time.Now().Format(time.RFC1123Z) + "\r\nMessage-ID: <" + fmt.Sprint(time.Now().UnixNano()) + "@" + domain + ">\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: text/calendar; method=" + method + "; charset=utf-8\r\n\r\n" + cal
+	if _, err := w.App.IngestMessage(context.Background(), []byte(msg), "smtp", email); err != nil {
+		w.t.Fatalf("%s's %s: %v", name, method, err)
+	}
+}
+
+// convened convenes and books a discussion through the App, as business
+// support, at the first slot on the first working day from hour.
+func (w *staffWorld) convened(ref string, hour int) *service.Discussion {
+	w.t.Helper()
+	ctx := service.WithPrincipal(context.Background(), &staffDemo[0])
+	age := 9
+	d, _, err := w.App.Convene(ctx, service.ConveneRequest{CaseReference: ref, ChooseInvitees: true, ChairID: w.People["Chris"].ID,
+		Case: policy.Case{TimescaleRequest: policy.TimescaleRequest{RAG: policy.RAGAmber, Concerns: []policy.Concern{policy.ConcernOther},
+			ReferralReceivedAt: time.Now()}, Child: policy.Child{AgeYears: &age, SchoolOrNursery: "Hillside Primary"}}})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	d, err = w.App.Book(ctx, d.ID, service.BookRequest{Start: w.firstWorkingDay(hour), VenueID: w.Venue,
+		ConfirmUnknown: []string{"ed.lead@school.example.org"}})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return d
+}
+
+// TestDiscussionChanges: what business support change on the discussion
+// page, each through the App: someone added and removed, a new time
+// proposed and accepted, a held reply admitted, a cancellation refused
+// without a reason (naming the field, keeping nothing lost) and then made.
+func TestDiscussionChanges(t *testing.T) {
+	w := newStaffWorld(t)
+	d := w.convened("CR-2026-0101", 14)
+	bea := w.signIn("bea")
+	path := "/discussions/" + d.ID
+	page := bea.get(path, http.StatusOK)
+	readable(t, "discussion", page)
+
+	// Add Pat, then remove him.
+	page = bea.post(path+"/attendees", url.Values{"person_id": {w.People["Pat"].ID}}, http.StatusOK)
+	if !strings.Contains(visibleText(page), "They are invited") || !strings.Contains(visibleText(page), "Pat Constable") {
+		t.Errorf("adding Pat: %s", visibleText(page))
+	}
+	page = bea.post(path+"/attendees/remove", url.Values{"email": {"pat.constable@police.example.org"}}, http.StatusOK)
+	if !strings.Contains(visibleText(page), "They are removed") {
+		t.Errorf("removing Pat: %s", visibleText(page))
+	}
+	if got := w.discussion(d.ID); slices.ContainsFunc(got.Invitees, func(inv service.Invitee) bool { return inv.Email == "pat.constable@police.example.org" && !inv.Removed }) {
+		t.Error("Pat is still invited")
+	}
+
+	// Dana proposes the afternoon; business support accept it.
+	w.counter(w.discussion(d.ID), "Dana", w.firstWorkingDay(16))
+	page = bea.get(path, http.StatusOK)
+	text := visibleText(page)
+	if !strings.Contains(text, "Dana Inspector proposes "+sayWhen(w.firstWorkingDay(16))) || !strings.Contains(text, "In court that morning") {
+		t.Errorf("the counter proposal: %s", text)
+	}
+	cs := w.discussion(d.ID).Counters
+	if len(cs) != 1 {
+		t.Fatalf("%d counters", len(cs))
+	}
+	page = bea.post(path+"/counters/"+cs[0].ID+"/accept", url.Values{"confirm_unknown": {"ed.lead@school.example.org"}}, http.StatusOK)
+	if !strings.Contains(visibleText(page), "The proposed time is decided") {
+		t.Errorf("accepting: %s", visibleText(page))
+	}
+	if got := w.discussion(d.ID); !got.Booking.Start.Equal(w.firstWorkingDay(16)) {
+		t.Errorf("after accepting, booked at %s", got.Booking.Start)
+	}
+
+	// A reply from someone not invited is held; business support admit it.
+	cal := "BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nPRODID:-//Test Mail//EN\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\n" +
+		"ATTENDEE;PARTSTAT=ACCEPTED;CN=Pat Constable:mailto:pat.constable@police.example.org\r\n" +
+		"UID:" + d.UID + "\r\nSEQUENCE:" + strconv.Itoa(w.discussion(d.ID).Sequence) + "\r\nDTSTAMP:" + time.Now().UTC().Format("20060102T150405Z") +
+		"\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+	w.deliver("Pat Constable", "pat.constable@police.example.org", "Accepted: Strategy discussion", "REPLY", cal)
+	page = bea.get(path, http.StatusOK)
+	if !strings.Contains(visibleText(page), "Replies held for you") {
+		t.Fatalf("the held reply is not shown: %s", visibleText(page))
+	}
+	held := w.discussion(d.ID).HeldReplies
+	if len(held) != 1 {
+		t.Fatalf("%d held replies", len(held))
+	}
+	page = bea.post(path+"/held/"+held[0].ID+"/reject", url.Values{}, http.StatusOK)
+	if !strings.Contains(visibleText(page), "The held reply is decided") {
+		t.Errorf("rejecting: %s", visibleText(page))
+	}
+	readable(t, "discussion after changes", page)
+
+	// Cancelling needs a reason.
+	page = bea.post(path+"/cancel", url.Values{"reason": {""}}, http.StatusUnprocessableEntity)
+	if !strings.Contains(page, `href="#reason"`) {
+		t.Errorf("cancelling without a reason: want the error summary linking the field: %s", visibleText(page))
+	}
+	page = bea.post(path+"/cancel", url.Values{"reason": {"Merged with CR-2026-0042"}}, http.StatusOK)
+	if w.discussion(d.ID).Status != service.StatusCancelled || !strings.Contains(visibleText(page), "The discussion is cancelled") {
+		t.Errorf("after cancelling: %s", visibleText(page))
 	}
 }
