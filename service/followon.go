@@ -162,6 +162,9 @@ func (d *Discussion) meet(fo *FollowOn, at time.Time, note string, by Actor, now
 	fo.State, fo.Done = FollowOnMet, true
 	fo.MetAt, fo.DoneAt, fo.MetBy, fo.Note = &at, &at, &by, note
 	d.Publish(HookFollowOnMet, fo.ID, now)
+	// Dealt with: the reminder, and a miss (the flag stays on the record).
+	d.Resolved(NoticeFollowOnDue, fo.ID, now)
+	d.Resolved(NoticeFollowOnMissed, fo.ID, now)
 	detail := fo.ID + " met at " + at.Format(time.RFC3339)
 	if note != "" {
 		detail += ": " + note
@@ -184,6 +187,7 @@ func (d *Discussion) miss(fo *FollowOn, at time.Time, by Actor, now time.Time) {
 	} else if !strings.Contains(d.FollowOnBreach.Reason, " "+fo.ID) {
 		d.FollowOnBreach.Reason += ", " + fo.ID
 	}
+	d.Resolved(NoticeFollowOnDue, fo.ID, now)
 	d.Notify(NoticeFollowOnMissed, fo.ID, now)
 	d.Publish(HookFollowOnMissed, fo.ID, now)
 	d.record(now, by, "follow_on_missed", fo.ID+" was due "+fo.Due.Format(time.RFC3339)+": "+fo.Summary)

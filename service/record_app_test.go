@@ -218,6 +218,69 @@ func TestRecordUseCases(t *testing.T) {
 				t.Errorf("ICPC %+v", fo)
 			}
 		}},
+		{"the watch chases non-signers once per version and reminds owners once; each is raised once", func(t *testing.T, store service.Store) {
+			e, c, d := concludedEnv(t, store)
+			d, err := e.app.CirculateRecord(e.bso, d.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.app.SignRecord(e.police, d.ID, "", service.DecisionAgree, ""); err != nil {
+				t.Fatal(err)
+			}
+			// Past the profile's chase time (1 working day), days before
+			// S47 is due; two passes, as two watch intervals would.
+			profile, err := e.app.Profiles.Profile(d.Timescale.Profile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Set(profile.RecordChaseDue("", d.Circulation.At).Add(time.Minute))
+			for range 2 {
+				if err := e.app.WatchOnce(context.Background(), service.Watch{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			d, err = e.app.Discussion(e.bso, d.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var chased []string
+			for _, r := range d.Outbox {
+				if r.Method == "RECORD" && strings.HasSuffix(r.ID, ":2") {
+					chased = append(chased, r.To)
+				}
+			}
+			if d.Circulation.ChasedVersion != 1 || len(chased) != 1 || chased[0] != "nina@nhs.example.org" {
+				t.Errorf("chase: %+v, chased %v; want health's participant once (police signed)", d.Circulation, chased)
+			}
+			// A day before S47 is due, its owner is reminded, once; met,
+			// the reminder is dealt with.
+			c.Set(followOn(d, "S47").Due.Add(-2 * time.Hour))
+			for range 2 {
+				if err := e.app.WatchOnce(context.Background(), service.Watch{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			sam := as("sam", "sam@council.example.org", policy.AgencySocialCare, service.RoleAgencyRep)
+			if d, err = e.app.MeetFollowOn(sam, d.ID, "S47", time.Time{}, ""); err != nil {
+				t.Fatal(err)
+			}
+			count := map[string]int{}
+			for _, r := range d.Raised {
+				k := string(r.Notice) + string(r.Event)
+				if r.Resolve {
+					k = "resolved " + k
+				}
+				count[k+" "+r.Key]++
+			}
+			for k, want := range map[string]int{
+				"record_unsigned v1": 1, "record.circulated v1": 1, "record.signed police:v1:agree": 1, "follow_on.met RECORD": 1,
+				"follow_on_due S47": 1, "resolved follow_on_due S47": 1, "follow_on.met S47": 1,
+			} {
+				if count[k] != want {
+					t.Errorf("raised %q %d times, want %d (all: %v)", k, count[k], want, count)
+				}
+			}
+		}},
 	}
 	for _, st := range stores {
 		t.Run(st.name, func(t *testing.T) {

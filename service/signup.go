@@ -139,6 +139,14 @@ func (d *Discussion) Circulate(by Actor, now time.Time) (Effects, error) {
 	for _, email := range to {
 		d.queueRecord(email, v, 1)
 	}
+	if prev := d.Circulation; prev != nil {
+		// A new version: what was raised about the old one is dealt with
+		// (a dissent is answered by the amendment, or raised again).
+		for _, s := range d.Signups {
+			d.Resolved(NoticeRecordDissent, string(s.Agency)+":v"+itoa(prev.Version), now)
+		}
+		d.Resolved(NoticeRecordUnsigned, "v"+itoa(prev.Version), now)
+	}
 	d.Circulation = &Circulation{Version: v, At: now, By: by, To: to}
 	var signups []Signup
 	for _, a := range d.signingAgencies() {
@@ -209,6 +217,7 @@ func (d *Discussion) Sign(who Invitee, decision, reason, method string, now time
 	actor := Actor{Subject: "signup", Name: who.Name, Email: s.Email}
 	if decision == DecisionAgree {
 		s.State = SignupAgreed
+		d.Resolved(NoticeRecordDissent, string(who.Agency)+":v"+itoa(c.Version), now)
 		d.record(now, actor, "record_agreed", string(who.Agency)+" agreed with version "+itoa(c.Version))
 	} else {
 		s.State = SignupDissented
@@ -216,6 +225,9 @@ func (d *Discussion) Sign(who Invitee, decision, reason, method string, now time
 		d.record(now, actor, "record_dissented", string(who.Agency)+" dissented from version "+itoa(c.Version))
 	}
 	d.Publish(HookRecordSigned, string(who.Agency)+":v"+itoa(c.Version)+":"+decision, now)
+	if !slices.ContainsFunc(d.Signups, func(s Signup) bool { return s.State == SignupPending }) {
+		d.Resolved(NoticeRecordUnsigned, "v"+itoa(c.Version), now)
+	}
 	return Effects{Detail: map[string]any{"agency": who.Agency, "decision": decision, "version": c.Version, "method": method}}, nil
 }
 
