@@ -415,6 +415,17 @@ func TestStaffDayWithoutJavaScript(t *testing.T) {
 	if ds := w.listAll(); len(ds) != 0 {
 		t.Fatalf("the check page saved %d discussions", len(ds))
 	}
+	// Change an answer from the check page, and come back to it.
+	f = formValues(page, "/convene")
+	f.Set("change", "concerns")
+	page = bea.post("/convene", f, http.StatusOK)
+	if !strings.Contains(visibleText(page), "Back to the check page") {
+		t.Errorf("changing the concerns from the check page: %s", visibleText(page))
+	}
+	page = bea.post("/convene", formValues(page, "/convene"), http.StatusOK)
+	if !strings.Contains(visibleText(page), "Nothing is saved yet") {
+		t.Errorf("after changing an answer, not back on the check page: %s", visibleText(page))
+	}
 	page = bea.post("/convene", formValues(page, "/convene"), http.StatusOK)
 	f = formValues(page, "/convene")
 	f.Set("req.police", w.People["Dana"].ID)

@@ -71,7 +71,11 @@ func stepOf(field string) string {
 // conveneView is what the question pages show.
 type conveneView struct {
 	formKit
-	Step   string
+	Step string
+	// Prev is the page before; Return is set when a page was opened
+	// from the check page to change an answer.
+	Prev   string
+	Return bool
 	Hidden []hiddenField
 	// The case page.
 	RAGs      []option
@@ -258,6 +262,12 @@ func (s *Server) conveneNext(w http.ResponseWriter, r *http.Request) error {
 	}
 	// "Change" on the check page goes back to a question page.
 	if to := form.Get("change"); slices.Contains(conveneSteps, to) {
+		if step == stepCheck {
+			// Changed from the check page: back to it after.
+			form.Set("return", stepCheck)
+		} else {
+			form.Del("return")
+		}
 		return s.conveneShow(w, r, http.StatusOK, to, form, nil)
 	}
 	req, errs := s.conveneForm(form)
@@ -328,7 +338,10 @@ func (s *Server) conveneCreate(w http.ResponseWriter, r *http.Request, form url.
 // conveneShow renders a question page with every other answer hidden.
 func (s *Server) conveneShow(w http.ResponseWriter, r *http.Request, status int, step string, form url.Values, errs []FieldError) error {
 	ctx := r.Context()
-	v := &conveneView{Step: step}
+	v := &conveneView{Step: step, Return: form.Get("return") == stepCheck && step != stepCheck && step != stepPeople}
+	if i := slices.Index(conveneSteps, step); i > 0 {
+		v.Prev = conveneSteps[i-1]
+	}
 	own := stepFields[step]
 	keys := make([]string, 0, len(form))
 	for k := range form {
@@ -346,9 +359,6 @@ func (s *Server) conveneShow(w http.ResponseWriter, r *http.Request, status int,
 	}
 	p := &Page{Title: conveneTitles[step], Form: form, Errors: errs, Nav: "/convene", Data: v}
 	v.Page = p
-	if i := slices.Index(conveneSteps, step); i > 0 {
-		p.Back = "" // the back link is a button in the form: answers travel in it
-	}
 	profile := s.profile()
 	req, _ := s.conveneForm(form)
 	switch step {
