@@ -138,3 +138,32 @@ func (a *App) SendSignInCode(ctx context.Context, discussionID, email, code stri
 	a.Wake()
 	return nil
 }
+
+// SignInMethod says how someone signed in to the web app.
+type SignInMethod string
+
+// The ways into the web app.
+const (
+	SignInDemo     SignInMethod = "demo"
+	SignInOIDC     SignInMethod = "oidc"
+	SignInCode     SignInMethod = "one_time_code"
+	SignInRefused  SignInMethod = "refused"
+	SignOutRequest SignInMethod = "sign_out"
+)
+
+// AuditSignIn records a sign-in to the web app, or a sign-out, by the
+// principal in ctx (a refused sign-in has the claimed person, or none).
+// Partners' sign-ins name the discussion they are bound to.
+func (a *App) AuditSignIn(ctx context.Context, how SignInMethod, discussionID string) error {
+	action, resource := "session.sign_in", "sessions"
+	switch how {
+	case SignOutRequest:
+		action = "session.sign_out"
+	case SignInRefused:
+		action = "session.sign_in.refused"
+	}
+	if discussionID != "" {
+		resource = "discussions/" + discussionID
+	}
+	return a.audit(ctx, action, resource, map[string]any{"method": string(how)})
+}

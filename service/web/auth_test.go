@@ -300,6 +300,21 @@ func TestDemoSignInSessionAndSignOut(t *testing.T) {
 	old := b.cookie("__Host-convene").Value
 	res, body = b.post("/sign-out", nil)
 	wantRedirect(t, res, body, "/sign-in")
+	// Both are in the audit log, with who.
+	admin := service.WithPrincipal(context.Background(), &service.Principal{Subject: "ada", Roles: []service.Role{service.RoleAdmin}})
+	entries, err := s.app.ListAudit(admin, service.AuditFilter{Resource: "sessions", Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, e := range entries {
+		if e.Actor.Subject == "demo-bso" {
+			actions = append(actions, e.Action)
+		}
+	}
+	if strings.Join(actions, ",") != "session.sign_out,session.sign_in" {
+		t.Errorf("audit of the session: %v, want sign-out then sign-in (newest first)", actions)
+	}
 	// The old cookie no longer signs anyone in.
 	other := s.browser()
 	u, _ := url.Parse(s.url)

@@ -183,9 +183,17 @@ func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request) error {
 	}
 	principal, err := s.oidc.principal(idt.Subject, claims)
 	if err != nil {
+		claimed := &service.Principal{Subject: idt.Subject}
+		if e, ok := claims["email"].(string); ok {
+			claimed.Email = e
+		}
+		_ = s.app.AuditSignIn(service.WithPrincipal(r.Context(), claimed), service.SignInRefused, "")
 		return err
 	}
 	if err := s.startSession(w, r, &service.Session{Principal: *principal, Confirmed: true}); err != nil {
+		return err
+	}
+	if err := s.app.AuditSignIn(service.WithPrincipal(r.Context(), principal), service.SignInOIDC, ""); err != nil {
 		return err
 	}
 	http.Redirect(w, r, or(sess.ReturnTo, StaffHome), http.StatusSeeOther)

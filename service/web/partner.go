@@ -195,6 +195,9 @@ func (s *Server) confirmCode(w http.ResponseWriter, r *http.Request) error {
 	if err := s.startSession(w, r, confirmed); err != nil {
 		return err
 	}
+	if err := s.app.AuditSignIn(service.WithPrincipal(r.Context(), &confirmed.Principal), service.SignInCode, confirmed.DiscussionID); err != nil {
+		return err
+	}
 	http.Redirect(w, r, "/invitations/"+link.DiscussionID+"?answer="+string(link.Answer), http.StatusSeeOther)
 	return nil
 }

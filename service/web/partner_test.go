@@ -213,7 +213,7 @@ func TestPartnerConfirmsACodeBeforeSeeingTheCase(t *testing.T) {
 	for _, e := range entries {
 		seen[e.Action] = true
 	}
-	for _, want := range []string{"discussion.invitation.link", "discussion.sign_in_code.sent", "discussion.read"} {
+	for _, want := range []string{"discussion.invitation.link", "discussion.sign_in_code.sent", "discussion.read", "session.sign_in"} {
 		if !seen[want] {
 			t.Errorf("no %s in the audit log (have %v)", want, seen)
 		}

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/convene/convene/service"
@@ -185,19 +184,14 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, sess *serv
 	return nil
 }
 
-var pruned struct {
-	sync.Mutex
-	at time.Time
-}
-
 // prune removes expired sessions, at most every ten minutes.
 func (s *Server) prune(ctx context.Context, now time.Time) {
-	pruned.Lock()
-	due := now.Sub(pruned.at) > 10*time.Minute
+	s.pruneMu.Lock()
+	due := now.Sub(s.prunedAt) > 10*time.Minute
 	if due {
-		pruned.at = now
+		s.prunedAt = now
 	}
-	pruned.Unlock()
+	s.pruneMu.Unlock()
 	if due {
 		if err := s.sessions.PruneSessions(ctx, now); err != nil {
 			s.log.WarnContext(ctx, "web: pruning sessions", "err", err)
@@ -325,6 +319,9 @@ func (s *Server) signInDemo(w http.ResponseWriter, r *http.Request) error {
 			if err := s.startSession(w, r, &service.Session{Principal: p, Confirmed: true}); err != nil {
 				return err
 			}
+			if err := s.app.AuditSignIn(service.WithPrincipal(r.Context(), &p), service.SignInDemo, ""); err != nil {
+				return err
+			}
 			http.Redirect(w, r, or(safeReturn(r.PostForm.Get("return")), StaffHome), http.StatusSeeOther)
 			return nil
 		}
@@ -339,6 +336,11 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) error {
 	if sess := sessionFrom(r.Context()); sess != nil {
 		if err := s.sessions.DeleteSession(r.Context(), sess.ID); err != nil {
 			return err
+		}
+		if sess.Confirmed {
+			if err := s.app.AuditSignIn(service.WithPrincipal(r.Context(), &sess.Principal), service.SignOutRequest, sess.DiscussionID); err != nil {
+				return err
+			}
 		}
 	}
 	clearCookie(w, sessionCookie)

@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/convene/convene/service"
@@ -68,6 +69,9 @@ type Server struct {
 	assets   http.Handler
 	oidc     *oidcClient
 	codes    *codeLimiter
+
+	pruneMu  sync.Mutex
+	prunedAt time.Time
 }
 
 // New builds the web app.
