@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"maps"
 	"mime"
@@ -14,6 +15,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -269,4 +271,95 @@ func plainMail(t *testing.T, raw []byte) (subject, body string) {
 	}
 	b, _ := io.ReadAll(r)
 	return subject, string(b)
+}
+
+// TestRecordMailAcrossACrash: the record is circulated while the mail
+// server is down, and the process is killed (SIGKILL: nothing flushed).
+// After a restart with the mail server up, every participant gets the
+// record's email, and nobody gets it twice.
+func TestRecordMailAcrossACrash(t *testing.T) {
+	bin := buildBinary(t)
+	mailPort := smtptest.FreePort(t)
+	env := testEnv(t, "CONVENE_ADDR", "127.0.0.1:0", "CONVENE_LOG_LEVEL", "warn",
+		"CONVENE_SMTP_ADDR", fmt.Sprintf("127.0.0.1:%d", mailPort), "CONVENE_SMTP_TLS", "none",
+		"CONVENE_OUTBOX_RETRY_BASE", "1s", "CONVENE_OUTBOX_LEASE", "10s")
+	first := spawn(t, bin, env)
+	bso := mint(t, env, "business_support", "bea", "bea@council.example.org", "social_care")
+	admin := mint(t, env, "admin", "ada", "ada@council.example.org", "")
+	chairTok := mint(t, env, "chair", "chris", "chris@council.example.org", "social_care")
+	chair, others := directory(t, first.url, admin)
+	code, d := call(t, "POST", first.url+"/v1/discussions", bso, map[string]any{
+		"case_reference": "CR-2026-4002", "rag": "amber", "concerns": []string{"other"},
+		"referral_received_at": time.Now().Format(time.RFC3339), "chair_id": chair, "choose_invitees": false,
+		"invitees": []map[string]any{{"person_id": others[0], "knows_child": true}, {"person_id": others[1]}, {"person_id": others[2]}},
+	})
+	if code != 201 {
+		t.Fatalf("convene: %d %v", code, d)
+	}
+	path := first.url + "/v1/discussions/" + d["id"].(string)
+	if code, d = call(t, "POST", path+"/book", bso, map[string]any{"earliest": true, "confirm_unknown": everyone}); code != 200 {
+		t.Fatalf("book: %d %v", code, d)
+	}
+	participants := []string{"chris@council.example.org", "dana@police.example.org", "nina@nhs.example.org", "sam@council.example.org"}
+	for _, email := range participants {
+		if code, body := call(t, "POST", path+"/attendance", chairTok, map[string]any{"email": email}); code != 200 {
+			t.Fatalf("check in %s: %d %v", email, code, body)
+		}
+	}
+	if code, body := call(t, "POST", path+"/start", chairTok, map[string]any{"override_reason": "everyone is here now"}); code != 200 {
+		t.Fatalf("start: %d %v", code, body)
+	}
+	if code, body := call(t, "POST", path+"/outcome", chairTok, map[string]any{
+		"outcome":         "s17_assessment",
+		"signs_of_safety": map[string]any{"concerns": "c", "working_well": "w", "need_to_know": "n", "needs_to_be_done": "d"},
+		"decisions":       []map[string]any{{"decision": "s17 assessment", "rationale": "needs support"}},
+		"review":          map[string]any{"date": time.Now().Add(7 * 24 * time.Hour).Format(time.RFC3339), "mechanism": "supervision"},
+	}); code != 200 {
+		t.Fatalf("outcome: %d %v", code, body)
+	}
+	if code, body := call(t, "POST", path+"/record/circulate", bso, nil); code != 200 {
+		t.Fatalf("circulate: %d %v", code, body)
+	}
+	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.cmd.Wait()
+
+	mail := smtptest.Start(t, smtptest.Options{Port: mailPort})
+	second := spawn(t, bin, env)
+	path = second.url + path[len(first.url):]
+	// Once every message in the discussion's outbox is sent, nothing more
+	// of it can be: then count.
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		_, d = call(t, "GET", path, bso, nil)
+		outbox, _ := d["outbox"].([]any)
+		records, sent := 0, 0
+		for _, m := range outbox {
+			m := m.(map[string]any)
+			if m["method"] == "RECORD" {
+				records++
+			}
+			if m["state"] == "sent" {
+				sent++
+			}
+		}
+		if records == len(participants) && sent == len(outbox) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the outbox after the restart: %v", outbox)
+		}
+		time.Sleep(200 * time.Millisecond) // polling the outbox, with the deadline above
+	}
+	var to []string
+	for _, m := range mail.Received(t) {
+		if subject, _ := plainMail(t, m.Raw); strings.Contains(subject, "Record of strategy discussion") {
+			to = append(to, m.RcptTos...)
+		}
+	}
+	slices.Sort(to)
+	if !slices.Equal(to, participants) {
+		t.Errorf("the record's email went to %v, want each participant once: %v", to, participants)
+	}
 }
