@@ -1,10 +1,15 @@
 package main
 
 import (
+	"context"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
 // TestWebAppMountedBesideTheAPI runs the binary in demo mode: the API's
@@ -50,5 +55,40 @@ func TestWebAppMountedBesideTheAPI(t *testing.T) {
 	res, body = get("/v1/rsvp/not-a-token")
 	if !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") || !strings.Contains(body, "govuk-template") {
 		t.Errorf("/v1/rsvp/...: %d %s\n%s", res.StatusCode, res.Header.Get("Content-Type"), body)
+	}
+}
+
+// TestDemoSignInInChromiumOverHTTP signs in as `make run` is used: plain
+// HTTP on 127.0.0.1, where Chromium still keeps the __Host- cookie (it
+// treats loopback as a secure context).
+func TestDemoSignInInChromiumOverHTTP(t *testing.T) {
+	const chromium = "/usr/bin/chromium"
+	if _, err := os.Stat(chromium); err != nil {
+		t.Fatalf("Chromium is needed (apt-get install chromium): %v", err)
+	}
+	in := start(t, testEnv(t, "CONVENE_DEMO", "on"))
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.UserDataDir(t.TempDir()))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, stop := context.WithTimeout(ctx, 90*time.Second)
+	defer stop()
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(in.url+"/sign-in"),
+		chromedp.WaitReady(chromedp.CSS(`input[value="demo-chair"]`)),
+		chromedp.Click(chromedp.CSS(`input[value="demo-chair"]`)),
+		chromedp.Click(chromedp.CSS(`form[action="/sign-in/demo"] button[type="submit"]`)),
+		chromedp.WaitReady(chromedp.CSS(`.convene-account__name`)),
+	)
+	if err != nil {
+		t.Fatalf("signing in in Chromium: %v", err)
+	}
+	text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`.convene-account__name`)))
+	if err != nil {
+		t.Fatalf("signing in in Chromium: %v", err)
+	}
+	if !strings.Contains(text, "Chris Chair") {
+		t.Fatalf("after signing in, the page says %q", text)
 	}
 }
