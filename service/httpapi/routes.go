@@ -87,6 +87,8 @@ func (s *Server) routes() {
 	api(http.MethodPost, "/v1/inbox/:notice/dismiss", s.dismissNotice, support, chair)
 	api(http.MethodGet, "/v1/me/notification-preference", s.getPreference, support, chair)
 	api(http.MethodPut, "/v1/me/notification-preference", s.setPreference, support, chair)
+	api(http.MethodGet, "/v1/exports/discussions", s.exportDiscussions, support, admin)
+	api(http.MethodGet, "/v1/figures", s.getFigures, support, admin)
 
 	// The mail gateway's service account only: an administrator must not
 	// be able to post a reply and take someone's place.
