@@ -147,7 +147,7 @@ func (d *Discussion) MeetFollowOn(id string, at time.Time, note string, by Actor
 		return Effects{}, err
 	}
 	if fo.state() == FollowOnMet {
-		return Effects{}, Errorf(EPRECONDITION, "follow-on %s was already met at %s", id, fo.MetAt.Format(time.RFC3339))
+		return Effects{}, Errorf(EPRECONDITION, "follow-on %s is already met", id)
 	}
 	d.meet(fo, at, note, by, now)
 	return Effects{Detail: map[string]any{"follow_on": id, "at": at, "late": at.After(fo.Due)}}, nil
@@ -220,7 +220,7 @@ func (d *Discussion) RecordConference(date time.Time, note string, by Actor, now
 		return Effects{}, err
 	}
 	if fo.state() == FollowOnMet {
-		return Effects{}, Errorf(EPRECONDITION, "the conference was already recorded for %s", fo.ConferenceDate.Format(time.RFC3339))
+		return Effects{}, Errorf(EPRECONDITION, "the ICPC follow-on is already met")
 	}
 	date = date.UTC()
 	fo.ConferenceDate = &date
