@@ -260,30 +260,37 @@ type NotifyOptions struct {
 	DigestHour int
 }
 
-// flushRaised moves what a change raised to the inbox and the outbox and
-// wakes the dispatcher. Failing here loses nothing: the discussion stays
-// flagged and the sweep (SweepRaised) moves it later.
+// flushRaised moves what a change raised to the inbox and the outbox and,
+// if it queued anything to send, wakes the dispatcher. Failing here loses
+// nothing: the discussion stays flagged and the sweep (SweepRaised) moves
+// it later.
 func (a *App) flushRaised(ctx context.Context, d *Discussion) {
 	if !d.RaisedDue {
 		return
 	}
-	if err := a.moveRaised(ctx, d); err != nil {
+	queued, err := a.moveRaised(ctx, d)
+	if err != nil {
 		a.Log.WarnContext(ctx, "notices left for the sweep", "discussion", d.ID, "err", err)
 	}
-	a.Wake()
+	if queued > 0 {
+		a.Wake()
+	}
 }
 
 // moveRaised delivers each raised item not yet moved (idempotently, by ids
-// made from its own), then marks them moved on the discussion.
-func (a *App) moveRaised(ctx context.Context, d *Discussion) error {
+// made from its own), then marks them moved on the discussion. It returns
+// how many outbox messages it queued.
+func (a *App) moveRaised(ctx context.Context, d *Discussion) (queued int, err error) {
 	for attempt := 0; ; attempt++ {
 		moved := map[string]bool{}
 		for _, r := range d.Raised {
 			if r.Moved {
 				continue
 			}
-			if err := a.deliverRaised(ctx, d, r); err != nil {
-				return err
+			n, err := a.deliverRaised(ctx, d, r)
+			queued += n
+			if err != nil {
+				return queued, err
 			}
 			moved[r.ID] = true
 		}
@@ -297,46 +304,47 @@ func (a *App) moveRaised(ctx context.Context, d *Discussion) error {
 		now := a.Now().UTC()
 		patch := Diff(before, d, now)
 		if patch.Empty() {
-			return nil
+			return queued, nil
 		}
 		err := a.Store.PatchDiscussion(ctx, patch)
 		if err == nil {
 			d.Version++
 			d.UpdatedAt = now
-			return nil
+			return queued, nil
 		}
 		if ErrorCode(err) != ECONFLICT || attempt > 8 {
 			*d = *before
-			return err
+			return queued, err
 		}
 		fresh, err := a.Store.Discussion(ctx, d.ID)
 		if err != nil {
-			return err
+			return queued, err
 		}
 		*d = *fresh
 		if !d.RaisedDue {
-			return nil
+			return queued, nil
 		}
 	}
 }
 
 // deliverRaised moves one raised item: a notice to its recipients' inboxes
 // and to the emails of those who want it at once; a resolution to the
-// inbox; an event to the outbox for the webhook.
-func (a *App) deliverRaised(ctx context.Context, d *Discussion, r Raised) error {
+// inbox; an event to the outbox for the webhook. It returns how many
+// outbox messages it queued.
+func (a *App) deliverRaised(ctx context.Context, d *Discussion, r Raised) (int, error) {
 	switch {
 	case r.Resolve:
-		return a.Store.ResolveNotices(ctx, d.ID, r.Notice, r.Key, r.At)
+		return 0, a.Store.ResolveNotices(ctx, d.ID, r.Notice, r.Key, r.At)
 	case r.Event != "":
 		if a.Mail == nil || !a.Mail.Notify.Hooks {
-			return nil
+			return 0, nil
 		}
 		body, err := a.hookBody(d, r)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		now := a.Now().UTC()
-		return a.Store.EnqueueMessage(ctx, &OutboxMessage{ID: r.ID, DiscussionID: d.ID, Method: MethodWebhook, To: "case-system",
+		return 1, a.Store.EnqueueMessage(ctx, &OutboxMessage{ID: r.ID, DiscussionID: d.ID, Method: MethodWebhook, To: "case-system",
 			Raw: body, State: MessageQueued, NextAttempt: now, CreatedAt: now})
 	case r.Notice != "":
 		recipients := []string{InboxBusinessSupport}
@@ -349,12 +357,12 @@ func (a *App) deliverRaised(ctx context.Context, d *Discussion, r Raised) error 
 			n := &Notice{ID: r.ID + ":" + to, Recipient: to, DiscussionID: d.ID, Kind: r.Notice, Key: r.Key,
 				Label: d.label(), CreatedAt: r.At}
 			if err := a.Store.AddNotice(ctx, n); err != nil {
-				return err
+				return 0, err
 			}
 		}
 		return a.mailNotice(ctx, d, r, chair)
 	}
-	return nil
+	return 0, nil
 }
 
 // Outbox methods of what is not an invitation.
@@ -373,13 +381,13 @@ func (m *OutboxMessage) Invitation() bool {
 // mailNotice queues the emails of a notice for those who want them at
 // once: the chair if they chose it, business-support staff who chose it,
 // and the team mailbox.
-func (a *App) mailNotice(ctx context.Context, d *Discussion, r Raised, chair string) error {
+func (a *App) mailNotice(ctx context.Context, d *Discussion, r Raised, chair string) (int, error) {
 	if a.Mail == nil || a.Mail.Composer == nil {
-		return nil
+		return 0, nil
 	}
 	prefs, err := a.Store.NoticePreferences(ctx, nil)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	var to []string
 	add := func(e string) {
@@ -405,14 +413,14 @@ func (a *App) mailNotice(ctx context.Context, d *Discussion, r Raised, chair str
 	body := r.Notice.Words() + ".\r\n\r\n" + d.label() + "\r\n\r\nOpen the discussion (sign-in required):\r\n" + link +
 		"\r\n\r\nYou can choose a daily digest instead of these emails in Convene.\r\n"
 	now := a.Now().UTC()
-	for _, e := range to {
+	for i, e := range to {
 		m := a.plainMail(r.ID+":mail:"+e, e, subject, body, now)
 		m.DiscussionID, m.Method = d.ID, MethodNotice
 		if err := a.Store.EnqueueMessage(ctx, m); err != nil {
-			return err
+			return i, err
 		}
 	}
-	return nil
+	return len(to), nil
 }
 
 // SweepRaised moves what discussions raised but did not move (a crash
@@ -426,7 +434,7 @@ func (a *App) SweepRaised(ctx context.Context) {
 	for _, id := range ids {
 		d, err := a.Store.Discussion(ctx, id)
 		if err == nil {
-			err = a.moveRaised(ctx, d)
+			_, err = a.moveRaised(ctx, d)
 		}
 		if err != nil {
 			a.Log.WarnContext(ctx, "notice sweep", "discussion", id, "err", err)

@@ -46,6 +46,9 @@ type Worker struct {
 
 	// Sent and Failed count messages delivered and given up on.
 	Sent, Failed atomic.Int64
+
+	// failing counts failures still being recorded on their discussions.
+	failing sync.WaitGroup
 }
 
 func (w *Worker) defaults() {
@@ -109,6 +112,7 @@ func (w *Worker) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			wg.Wait()
+			w.failing.Wait()
 			return
 		case <-digest.C:
 			w.digests(ctx)
@@ -184,7 +188,13 @@ func (w *Worker) sendOne(ctx context.Context) bool {
 		w.Failed.Add(1)
 		w.Log.ErrorContext(ctx, "invitation not delivered", "discussion", m.DiscussionID, "to", m.To, "attempts", m.Attempts, "err", err)
 		record()
-		w.App.MessageFailed(context.WithoutCancel(ctx), m)
+		// Recorded on the discussion (its timeline, business support's
+		// inbox) beside the sending, which goes on at once.
+		w.failing.Add(1)
+		go func() {
+			defer w.failing.Done()
+			w.App.MessageFailed(context.WithoutCancel(ctx), m)
+		}()
 		return true
 	}
 	m.State, m.NextAttempt = service.MessageQueued, now.Add(w.backoff(m.Attempts))
