@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/url"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // AttendeeSource is one person whose availability is wanted, and where to
@@ -36,6 +38,10 @@ type AvailabilityOptions struct {
 	// server such as Radicale answers them more slowly together than one
 	// after another.
 	PerServer int
+	// Tracer, when set, traces each read (see trace.go); Observe, when
+	// set, is told of each read's server and outcome.
+	Tracer  trace.Tracer
+	Observe ReadObserver
 }
 
 // server names the host a source reads from, for PerServer.
@@ -144,9 +150,13 @@ func Availability(ctx context.Context, attendees []AttendeeSource, window Interv
 			}
 			sctx, cancel := context.WithTimeout(ctx, opts.SourceTimeout)
 			defer cancel()
+			sctx, end := startRead(sctx, opts, host)
 			t0 := time.Now()
 			res, err := a.Source.Busy(sctx, window, a.Options)
-			answers <- answer{i, attendeeBusy(a.ID, res, err, time.Since(t0), opts)}
+			ab := attendeeBusy(a.ID, res, err, time.Since(t0), opts)
+			end(ab)
+			observe(ctx, opts, host, ab)
+			answers <- answer{i, ab}
 		}()
 	}
 	for pending > 0 {

@@ -95,6 +95,13 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout i
 		return err
 	}
 	defer closeStore()
+	// Traces: off unless an OTLP endpoint is configured.
+	tp, stopTracing, err := setupTracing(ctx, getenv)
+	if err != nil {
+		return fmt.Errorf("tracing: %w", err)
+	}
+	defer func() { _ = stopTracing(context.WithoutCancel(ctx)) }()
+	store = traceStore(store, tp, storeName)
 
 	secret, err := cfg.devSecret()
 	if err != nil {
@@ -118,6 +125,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout i
 	if err != nil {
 		return err
 	}
+	mailSender = tracedSender{Sender: mailSender, tracer: tp.Tracer(tracerName)}
 
 	if cfg.demo() {
 		n, err := seedDemo(ctx, app)
@@ -132,9 +140,11 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout i
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registerWatchGauges(reg, app)
+	registerFollowOnMetrics(reg, app)
+	app.AvailabilityOptions.Tracer, app.AvailabilityOptions.Observe = tp.Tracer(tracerName), calendarMetrics(reg)
 	onMain := cfg.MetricsAddr == ""
 	api, err := httpapi.New(httpapi.Config{App: app, Auth: auth, Log: log, BodyLimit: cfg.BodyLimit, Metrics: reg, StoreName: storeName,
-		MetricsOnMainRouter: &onMain, MetricsToken: cfg.MetricsToken, TrustedProxies: cfg.TrustedProxies})
+		MetricsOnMainRouter: &onMain, MetricsToken: cfg.MetricsToken, TrustedProxies: cfg.TrustedProxies, TracerProvider: tp})
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/convene/convene/openapi"
 	"github.com/convene/convene/service"
@@ -52,6 +53,8 @@ type Config struct {
 	// the client. Without any, the client is the address that connected,
 	// which behind a proxy is the proxy for every client.
 	TrustedProxies []netip.Prefix
+	// TracerProvider traces each request (otel.go); nil traces nothing.
+	TracerProvider trace.TracerProvider
 	// AuthFailuresPerMinute is how many failed authentications one client
 	// address may make in a minute before it is refused for the rest of
 	// it (429); 20 if zero.
@@ -115,7 +118,7 @@ func New(cfg Config) (*Server, error) {
 		rsvp:          newLimiter(cfg.RSVPPerMinute, time.Minute),
 	}
 	e := s.newEcho(cfg.TrustedProxies)
-	e.Use(s.requestID, s.secureHeaders, s.observe, middleware.Recover(), s.limitBody)
+	e.Use(s.requestID, tracing(cfg.TracerProvider), s.secureHeaders, s.observe, middleware.Recover(), s.limitBody)
 	s.echo = e
 	s.routes()
 	return s, nil
