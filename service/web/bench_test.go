@@ -228,6 +228,12 @@ func BenchmarkPages(b *testing.B) {
 			for _, p := range pages {
 				b.Run(p.name, func(b *testing.B) {
 					p.as.w.t = b
+					// The first request after start reads the page's
+					// part of a 2 GB database from disk; it is reported
+					// on its own, then the page is measured warm.
+					t := time.Now()
+					p.as.get(p.path, http.StatusOK)
+					first := time.Since(t)
 					durs := make([]time.Duration, 0, b.N)
 					b.ResetTimer()
 					for range b.N {
@@ -236,9 +242,8 @@ func BenchmarkPages(b *testing.B) {
 						durs = append(durs, time.Since(t))
 					}
 					b.StopTimer()
-					slices.Sort(durs)
-					b.ReportMetric(float64(durs[len(durs)*99/100].Microseconds())/1000, "p99-ms")
-					b.ReportMetric(float64(durs[len(durs)/2].Microseconds())/1000, "p50-ms")
+					report(b, durs)
+					b.ReportMetric(float64(first.Microseconds())/1000, "first-ms")
 				})
 			}
 			// The check page: the question pages' answers, and the
@@ -260,10 +265,20 @@ func BenchmarkPages(b *testing.B) {
 					durs = append(durs, time.Since(t))
 				}
 				b.StopTimer()
-				slices.Sort(durs)
-				b.ReportMetric(float64(durs[len(durs)*99/100].Microseconds())/1000, "p99-ms")
-				b.ReportMetric(float64(durs[len(durs)/2].Microseconds())/1000, "p50-ms")
+				report(b, durs)
 			})
 		})
+	}
+}
+
+// report gives the median, the 99th percentile and the slowest of the
+// timings.
+func report(b *testing.B, durs []time.Duration) {
+	slices.Sort(durs)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	b.ReportMetric(ms(durs[len(durs)/2]), "p50-ms")
+	b.ReportMetric(ms(durs[len(durs)*99/100]), "p99-ms")
+	if testing.Verbose() {
+		b.Logf("slowest: %v", durs[max(0, len(durs)-5):])
 	}
 }

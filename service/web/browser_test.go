@@ -553,7 +553,7 @@ func TestStaffDayWithoutJavaScript(t *testing.T) {
 	// The directory shows calendars, never credentials.
 	ada := w.signIn("ada")
 	page = ada.get("/directory", http.StatusOK)
-	if strings.Contains(page, "CONVENE_CRED") || !strings.Contains(visibleText(page), "CALDAV calendar, with a credential") {
+	if strings.Contains(page, "CONVENE_CRED") || !strings.Contains(visibleText(page), "CalDAV calendar, with a credential") {
 		t.Errorf("directory: %s", visibleText(page))
 	}
 }
@@ -845,7 +845,7 @@ func TestUsersDayInBrowser(t *testing.T) {
 
 	ada := w.newChrome(t, 1280, 900)
 	ada.signIn("ada")
-	ada.see("directory", "Directory", "CALDAV calendar, with a credential")
+	ada.see("directory", "Directory", "CalDAV calendar, with a credential")
 	ada.check("directory")
 	if got := bea.checks + chris.checks + ada.checks; got < 12 {
 		t.Errorf("axe ran on %d pages", got)

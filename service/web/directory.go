@@ -57,7 +57,10 @@ func (s *Server) directoryPage(w http.ResponseWriter, r *http.Request) error {
 		if c := p.Calendar; c != nil {
 			// What kind of calendar and where, never the credential nor
 			// its reference.
-			dp.Calendar = strings.ToUpper(c.Type) + " calendar"
+			dp.Calendar = map[string]string{"caldav": "CalDAV calendar", "ics": "Calendar feed (ICS)"}[c.Type]
+			if dp.Calendar == "" {
+				dp.Calendar = "Calendar"
+			}
 			if c.CredentialRef != "" {
 				dp.Calendar += ", with a credential"
 			}
