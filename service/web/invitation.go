@@ -237,3 +237,55 @@ func parseDateTime(f map[string][]string, name string, zone *time.Location) (tim
 	}
 	return t, nil
 }
+
+// invitationsWindowDays is how far back the invitations list looks.
+const invitationsWindowDays = 30
+
+// invitationRow is one line of an agency representative's invitations.
+type invitationRow struct {
+	ID, CaseReference string
+	Status            service.DiscussionStatus
+	Start             time.Time
+	Deadline          time.Time
+	Reply             policy.ReplyStatus
+}
+
+// invitations lists the open discussions the signed-in person is invited
+// to (the App lists only those for anyone but business support): where an
+// agency representative with a council account starts.
+func (s *Server) invitations(w http.ResponseWriter, r *http.Request) error {
+	sess := sessionFrom(r.Context())
+	if sess == nil || !sess.Confirmed {
+		http.Redirect(w, r, "/sign-in?return=/invitations", http.StatusSeeOther)
+		return nil
+	}
+	if sess.Partner {
+		http.Redirect(w, r, "/invitations/"+sess.DiscussionID, http.StatusSeeOther)
+		return nil
+	}
+	ctx := service.WithPrincipal(r.Context(), &sess.Principal)
+	// Open discussions have recent or coming deadlines: the list starts
+	// 30 days back (as a cursor, so the store walks the person's
+	// memberships from there, not from a decade ago). Any older one is
+	// still reached from its invitation's link.
+	ds, err := s.app.Discussions(ctx, service.DiscussionFilter{VisibleTo: sess.Principal.Email, Limit: 25,
+		AfterDeadline: s.cfg.Now().AddDate(0, 0, -invitationsWindowDays),
+		Status:        []service.DiscussionStatus{service.StatusProposed, service.StatusBooked, service.StatusInProgress}})
+	if err != nil {
+		return err
+	}
+	var rows []invitationRow
+	for _, d := range ds {
+		row := invitationRow{ID: d.ID, CaseReference: d.CaseReference, Status: d.Status, Deadline: d.Deadline}
+		if d.Booking != nil {
+			row.Start = d.Booking.Start
+		}
+		for _, inv := range d.Invitees {
+			if !inv.Removed && strings.EqualFold(inv.Email, sess.Principal.Email) {
+				row.Reply = inv.Reply
+			}
+		}
+		rows = append(rows, row)
+	}
+	return s.render(w, r, http.StatusOK, "invitations.html", &Page{Title: "Your invitations", Nav: "/invitations", Data: rows})
+}

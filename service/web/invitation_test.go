@@ -182,3 +182,37 @@ func TestInvitationNeedsTheInviteeOwnSession(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// An agency representative with an account (here the demo sign-in) starts
+// on their invitations, and answers from the same page partners use.
+func TestAgencyRepStartsOnTheirInvitations(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	d := s.convene(t)
+	notHers, _, err := s.app.Convene(s.bso, service.ConveneRequest{CaseReference: "CR-2026-7999", Case: d.Case,
+		ChairID: s.people["chris"].ID, Invitees: []service.InviteeRequest{{PersonID: s.people["sam"].ID, KnowsChild: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := s.browser()
+	b.get("/sign-in")
+	res, body := b.post("/sign-in/demo", url.Values{"person": {"demo-police"}})
+	wantRedirect(t, res, body, "/invitations")
+	res, body = b.get("/invitations")
+	wantStatus(t, res, body, http.StatusOK)
+	if !strings.Contains(body, `href="/invitations/`+d.ID+`"`) || !strings.Contains(body, d.CaseReference) || !strings.Contains(body, "Not answered yet") {
+		t.Fatalf("the invitations page:\n%s", body)
+	}
+	if strings.Contains(body, notHers.CaseReference) {
+		t.Error("the list shows a discussion she is not invited to")
+	}
+	b.get("/invitations/" + d.ID)
+	res, body = b.post("/invitations/"+d.ID, url.Values{"answer": {"tentative"}})
+	wantRedirect(t, res, body, "/invitations/"+d.ID)
+	if got := s.invitee(t, d.ID, "dana@police.example.org").Reply; got != policy.ReplyTentative {
+		t.Fatalf("reply %q", got)
+	}
+	// Staff pages are not hers.
+	res, body = b.get("/invitations/" + notHers.ID)
+	wantStatus(t, res, body, http.StatusNotFound)
+}

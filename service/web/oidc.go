@@ -196,7 +196,7 @@ func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request) error {
 	if err := s.app.AuditSignIn(service.WithPrincipal(r.Context(), principal), service.SignInOIDC, ""); err != nil {
 		return err
 	}
-	http.Redirect(w, r, or(sess.ReturnTo, StaffHome), http.StatusSeeOther)
+	http.Redirect(w, r, or(sess.ReturnTo, homeFor(&service.Session{Principal: *principal})), http.StatusSeeOther)
 	return nil
 }
 

@@ -38,6 +38,7 @@ func (s *Server) partnerRoutes() {
 	s.page("POST /invitation/{token}/code", s.sendCode)
 	s.page("GET /invitation/{token}/code", s.codeForm)
 	s.page("POST /invitation/{token}/confirm", s.confirmCode)
+	s.page("GET /invitations", s.invitations)
 	s.page("GET /invitations/{id}", s.invitation)
 	s.page("POST /invitations/{id}", s.answer)
 }

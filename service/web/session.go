@@ -272,16 +272,32 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 // home sends people where they start: staff to today's discussions,
 // anyone else to sign in.
 func (s *Server) home(w http.ResponseWriter, r *http.Request) error {
-	if sess := sessionFrom(r.Context()); sess != nil && sess.Confirmed && !sess.Partner {
-		http.Redirect(w, r, StaffHome, http.StatusSeeOther)
+	if sess := sessionFrom(r.Context()); sess != nil && sess.Confirmed {
+		http.Redirect(w, r, homeFor(sess), http.StatusSeeOther)
 		return nil
 	}
 	http.Redirect(w, r, "/sign-in", http.StatusSeeOther)
 	return nil
 }
 
-// StaffHome is where staff land after signing in (D2's today page).
+// StaffHome is where business support and chairs land after signing in.
 const StaffHome = "/today"
+
+// homeFor is where a signed-in person starts: business support and chairs
+// on Today, administrators on the directory, agency representatives on
+// their invitations, a partner on the one invitation they signed in for.
+func homeFor(sess *service.Session) string {
+	p := &sess.Principal
+	switch {
+	case sess.Partner:
+		return "/invitations/" + sess.DiscussionID
+	case p.Has(service.RoleBusinessSupport, service.RoleChair):
+		return StaffHome
+	case p.Has(service.RoleAdmin):
+		return "/directory"
+	}
+	return "/invitations"
+}
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) error {
 	return service.Errorf(service.ENOTFOUND, "no such page")
@@ -322,7 +338,7 @@ func (s *Server) signInDemo(w http.ResponseWriter, r *http.Request) error {
 			if err := s.app.AuditSignIn(service.WithPrincipal(r.Context(), &p), service.SignInDemo, ""); err != nil {
 				return err
 			}
-			http.Redirect(w, r, or(safeReturn(r.PostForm.Get("return")), StaffHome), http.StatusSeeOther)
+			http.Redirect(w, r, or(safeReturn(r.PostForm.Get("return")), homeFor(&service.Session{Principal: p})), http.StatusSeeOther)
 			return nil
 		}
 	}
