@@ -150,7 +150,7 @@ func (s *Server) slots(ctx context.Context, d *service.Discussion, form url.Valu
 	}
 	for i, sl := range slots {
 		sv := slotView{Value: sl.Start.UTC().Format(time.RFC3339), When: WhenRange(sl.Start, sl.End, zone), Late: sl.End.After(d.Deadline),
-			AllFree: len(sl.Blockers) == 0 && len(sl.Unknown) == 0}
+			AllFree: true}
 		sv.Checked = form.Get("start") == sv.Value || form.Get("start") == "" && i == 0
 		for _, inv := range whom {
 			if !inv.Essential && !inv.Chair {
@@ -166,6 +166,7 @@ func (s *Server) slots(ctx context.Context, d *service.Discussion, form url.Valu
 				sp.State, sp.Class = "Free", "govuk-tag--green"
 			}
 			sv.People = append(sv.People, sp)
+			sv.AllFree = sv.AllFree && sp.State == "Free"
 		}
 		v.Slots = append(v.Slots, sv)
 	}
