@@ -485,6 +485,18 @@ func TestStaffDayWithoutJavaScript(t *testing.T) {
 	f.Add("knows_child", "sam.social@council.example.org")
 	page = chris.post("/discussions/"+id+"/attendance", f, http.StatusOK)
 	readable(t, "quorum", page)
+	// A walk-in: refused without their details, each named; then added.
+	page = chris.post("/discussions/"+id+"/walk-in", url.Values{"walk_in.name": {""}, "walk_in.agency": {""}}, http.StatusUnprocessableEntity)
+	for _, field := range []string{"walk-in-name", "walk-in-agency", "walk-in-role"} {
+		if !strings.Contains(page, `href="#`+field+`"`) {
+			t.Errorf("a walk-in without details: no error for %s: %s", field, visibleText(page))
+		}
+	}
+	page = chris.post("/discussions/"+id+"/walk-in", url.Values{"walk_in.name": {"Wendy Walker"}, "walk_in.agency": {"health"},
+		"walk_in.role": {"health visitor"}, "walk_in.seniority": {"2"}, "walk_in.knows_child": {"yes"}}, http.StatusOK)
+	if !strings.Contains(visibleText(page), "Wendy Walker") {
+		t.Errorf("the walk-in is not listed: %s", visibleText(page))
+	}
 	page = chris.post("/discussions/"+id+"/start", formValues(page, "/discussions/"+id+"/start"), http.StatusUnprocessableEntity)
 	if !strings.Contains(page, `href="#override-reason"`) {
 		t.Errorf("starting without quorum and early: want the reason asked for: %s", visibleText(page))
@@ -776,6 +788,7 @@ func TestUsersDayInBrowser(t *testing.T) {
 	// Booking on Ed's unknown calendar needs him named.
 	bea.submit(`form[action="/discussions/` + id + `/book"] button.govuk-button`)
 	bea.see("booking refused", "There is a problem", "Ed Lead")
+	bea.check("slots-error")
 	bea.click(`input[name="confirm_unknown"]`)
 	bea.submit(`form[action="/discussions/` + id + `/book"] button.govuk-button`)
 	bea.see("booked", "The discussion is booked", "MASH meeting room 2")
@@ -800,6 +813,11 @@ func TestUsersDayInBrowser(t *testing.T) {
 	chris.submit(`form[action="/discussions/` + id + `/attendance"] button`)
 	chris.see("quorum after check-in", "Attendance is recorded")
 	chris.check("quorum-phone")
+	// Starting without quorum, and early, is refused until a reason is
+	// given.
+	chris.submit(`form[action="/discussions/` + id + `/start"] button`)
+	chris.see("start refused", "There is a problem", "give the reason below")
+	chris.check("quorum-phone-error")
 	chris.fill("#override-reason", "Health could not come; everyone else is here now")
 	chris.submit(`form[action="/discussions/` + id + `/start"] button`)
 	if !strings.Contains(chris.location(), "/outcome") {
@@ -942,6 +960,23 @@ func TestDiscussionChanges(t *testing.T) {
 	}
 	if got := w.discussion(d.ID); !got.Booking.Start.Equal(w.firstWorkingDay(16)) {
 		t.Errorf("after accepting, booked at %s", got.Booking.Start)
+	}
+
+	// Move it again from the slots page.
+	page = bea.get(path+"/slots", http.StatusOK)
+	f := formValues(page, path+"/book")
+	f.Set("start", "other")
+	later := w.firstWorkingDay(10)
+	for _, part := range [][2]string{{"day", "2"}, {"month", "1"}, {"year", "2006"}, {"hour", "15"}, {"minute", "04"}} {
+		f.Set("other-"+part[0], later.Format(part[1]))
+	}
+	f.Set("confirm_unknown", "ed.lead@school.example.org")
+	page = bea.post(path+"/book", f, http.StatusOK)
+	if !strings.Contains(visibleText(page), "The discussion is moved") {
+		t.Errorf("rescheduling: %s", visibleText(page))
+	}
+	if got := w.discussion(d.ID); !got.Booking.Start.Equal(later) {
+		t.Errorf("after rescheduling, booked at %s, want %s", got.Booking.Start, later)
 	}
 
 	// A reply from someone not invited is held; business support admit it.
