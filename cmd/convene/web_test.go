@@ -92,3 +92,47 @@ func TestDemoSignInInChromiumOverHTTP(t *testing.T) {
 		t.Fatalf("after signing in, the page says %q", text)
 	}
 }
+
+func TestWebConfig(t *testing.T) {
+	cases := []struct {
+		name    string
+		env     map[string]string
+		wantErr string
+		check   func(t *testing.T, c config)
+	}{
+		{"no provider", nil, "", func(t *testing.T, c config) {
+			if c.OIDC.Issuer != "" || c.OIDC.RolesClaim != "roles" || c.OIDC.AgencyClaim != "agency" {
+				t.Errorf("defaults %+v", c.OIDC)
+			}
+		}},
+		{"a provider with its claims mapped", map[string]string{"CONVENE_OIDC_ISSUER": "https://login.council.example/v2.0", "CONVENE_OIDC_CLIENT_ID": "convene",
+			"CONVENE_OIDC_CLIENT_SECRET": "s3cret", "CONVENE_OIDC_ROLES_CLAIM": "groups", "CONVENE_OIDC_AGENCY_CLAIM": "department",
+			"CONVENE_OIDC_ROLE_MAP": "cp-bso=business_support, cp-chairs=chair", "CONVENE_OIDC_AGENCY_MAP": "Childrens Services=social_care"}, "",
+			func(t *testing.T, c config) {
+				o := c.OIDC
+				if o.ClientSecret != "s3cret" || o.RolesClaim != "groups" || o.AgencyClaim != "department" ||
+					o.RoleMap["cp-bso"] != "business_support" || o.RoleMap["cp-chairs"] != "chair" || o.AgencyMap["Childrens Services"] != "social_care" {
+					t.Errorf("mapped %+v", o)
+				}
+			}},
+		{"an issuer without a client", map[string]string{"CONVENE_OIDC_ISSUER": "https://login.council.example"}, "CONVENE_OIDC_CLIENT_ID", nil},
+		{"a role that is not one", map[string]string{"CONVENE_OIDC_ROLE_MAP": "admins=superuser"}, "CONVENE_OIDC_ROLE_MAP", nil},
+		{"the mail gateway's role is never given by sign-in", map[string]string{"CONVENE_OIDC_ROLE_MAP": "mx=mail_gateway"}, "CONVENE_OIDC_ROLE_MAP", nil},
+		{"an agency that is not one", map[string]string{"CONVENE_OIDC_AGENCY_MAP": "Parks=parks"}, "CONVENE_OIDC_AGENCY_MAP", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := loadConfig(func(k string) string { return c.env[k] })
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("error %v, want one naming %s", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.check(t, cfg)
+		})
+	}
+}

@@ -63,7 +63,7 @@ func (s *Server) invitationLink(w http.ResponseWriter, r *http.Request) error {
 	}
 	link, err := s.app.OpenInvitationLink(r.Context(), token)
 	if err != nil {
-		return err
+		return s.linkFailed(w, r, err)
 	}
 	if sess := sessionFrom(r.Context()); sess != nil && sess.Confirmed && strings.EqualFold(sess.Principal.Email, link.Email) &&
 		(!sess.Partner || sess.DiscussionID == link.DiscussionID) {
@@ -83,7 +83,7 @@ func (s *Server) sendCode(w http.ResponseWriter, r *http.Request) error {
 	}
 	link, err := s.app.OpenInvitationLink(r.Context(), token)
 	if err != nil {
-		return err
+		return s.linkFailed(w, r, err)
 	}
 	now := s.cfg.Now()
 	sess := sessionFrom(r.Context())
@@ -136,7 +136,7 @@ func (s *Server) codeForm(w http.ResponseWriter, r *http.Request) error {
 	token := r.PathValue("token")
 	link, err := s.app.OpenInvitationLink(r.Context(), token)
 	if err != nil {
-		return err
+		return s.linkFailed(w, r, err)
 	}
 	sess := sessionFrom(r.Context())
 	if sess == nil || !sess.Partner || sess.DiscussionID != link.DiscussionID || sess.CodeHash == "" {
@@ -153,7 +153,7 @@ func (s *Server) confirmCode(w http.ResponseWriter, r *http.Request) error {
 	token := r.PathValue("token")
 	link, err := s.app.OpenInvitationLink(r.Context(), token)
 	if err != nil {
-		return err
+		return s.linkFailed(w, r, err)
 	}
 	sess := sessionFrom(r.Context())
 	if sess == nil || !sess.Partner || sess.Confirmed || sess.DiscussionID != link.DiscussionID || sess.CodeHash == "" ||
@@ -272,4 +272,15 @@ func (l *codeLimiter) allow(key string, max int) error {
 		return service.Errorf(service.ETOOMANY, "too many requests from your network; wait a minute and try again")
 	}
 	return nil
+}
+
+// linkFailed shows why a link cannot be used (withdrawn, expired, not
+// valid) in the domain's words; anything else is the usual error page.
+func (s *Server) linkFailed(w http.ResponseWriter, r *http.Request, err error) error {
+	switch service.ErrorCode(err) {
+	case service.ENOTFOUND, service.EUNAUTHORIZED:
+		return s.render(w, r, http.StatusNotFound, "error.html", &Page{Title: "This link cannot be used",
+			Data: sentence(service.ErrorMessage(err)) + " If you still need to answer, use the latest invitation email, or contact business support."})
+	}
+	return err
 }

@@ -7,7 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,7 +17,8 @@ import (
 	"github.com/convene/convene/service/policy"
 )
 
-var caseRefs sync.Map
+// caseRefs numbers the test discussions: each case reference once.
+var caseRefs atomic.Int64
 
 // convene convenes a discussion with the chair, the social worker, the
 // police inspector and the nurse, booked tomorrow at ten.
@@ -26,13 +27,7 @@ func (s *site) convene(t *testing.T) *service.Discussion { return s.conveneAt(t,
 // conveneAt is convene booked tomorrow at the hour.
 func (s *site) conveneAt(t *testing.T, hour int) *service.Discussion {
 	t.Helper()
-	n := 0
-	for {
-		n++
-		if _, taken := caseRefs.LoadOrStore(fmt.Sprintf("%s/%d", t.Name(), n), true); !taken {
-			break
-		}
-	}
+	n := int(caseRefs.Add(1))
 	d, _, err := s.app.Convene(s.bso, service.ConveneRequest{
 		CaseReference: fmt.Sprintf("CR-2026-%04d", 7000+n), Case: policy.Case{TimescaleRequest: policy.TimescaleRequest{
 			RAG: policy.RAGAmber, Concerns: []policy.Concern{"other"}, ReferralReceivedAt: s.clock.Now()}},
@@ -282,12 +277,23 @@ func TestPartnerCodeLimits(t *testing.T) {
 	t.Run("a forged or tampered link shows nothing", func(t *testing.T) {
 		b := s.browser()
 		res, body := b.get(tokenPath[:len(tokenPath)-3] + "xyz")
-		if res.StatusCode == http.StatusOK || strings.Contains(body, "Email me a code") {
-			t.Fatalf("a tampered link was taken: %d", res.StatusCode)
+		if res.StatusCode != http.StatusNotFound || strings.Contains(body, "Email me a code") || !strings.Contains(body, "This link cannot be used") {
+			t.Fatalf("a tampered link was taken: %d\n%s", res.StatusCode, body)
 		}
 		res, _ = b.post(tokenPath[:len(tokenPath)-3]+"xyz/code", url.Values{"csrf_token": {b.last}})
 		if res.StatusCode == http.StatusSeeOther {
 			t.Fatal("a tampered link sent a code")
+		}
+	})
+	t.Run("a cancelled discussion's link says it is withdrawn", func(t *testing.T) {
+		other := s.conveneAt(t, 15)
+		link := strings.Replace(s.link(t, other, "dana@police.example.org", invites.PartStatAccepted), "/v1/rsvp/", "/invitation/", 1)
+		if _, err := s.app.Cancel(s.bso, other.ID, "test: no longer needed"); err != nil {
+			t.Fatal(err)
+		}
+		res, body := s.browser().get(link)
+		if res.StatusCode != http.StatusNotFound || !strings.Contains(body, "This invitation was withdrawn.") {
+			t.Fatalf("a withdrawn invitation's link: %d\n%s", res.StatusCode, body)
 		}
 	})
 }
