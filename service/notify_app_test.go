@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"mime/quotedprintable"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"github.com/convene/convene/invites/smtptest"
 	"github.com/convene/convene/service"
 	"github.com/convene/convene/service/outbox"
+	"github.com/convene/convene/service/storetest"
 )
 
 // decodeQP returns a plain email's headers and decoded body.
@@ -234,6 +236,29 @@ func TestNotifyUseCases(t *testing.T) {
 			if !slices.Equal(msgs[5].RcptTos, []string{"bea@council.example.org"}) || !strings.Contains(digest, "could not be read when the discussion was booked: 1") ||
 				!strings.Contains(digest, "/discussions/"+d.ID) || strings.Contains(digest, "Chris Chair") {
 				t.Errorf("digest to %v:\n%s", msgs[5].RcptTos, digest)
+			}
+		}},
+		{"the export and the figures page through every discussion of the period, by deadline", func(t *testing.T, e *env) {
+			base := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+			for i := range 230 {
+				if err := e.app.Store.CreateDiscussion(context.Background(), storetest.Discussion(fmt.Sprintf("x%04d", i), base.Add(time.Duration(i)*time.Hour))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			period := service.PeriodFilter{From: base, To: base.Add(229 * time.Hour)} // the last one is outside
+			var got []string
+			if err := e.app.ExportDiscussions(e.bso, period, func(r *service.ExportRow) error { got = append(got, r.ID); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 229 || got[0] != "x0000" || got[228] != "x0228" || !slices.IsSorted(got) {
+				t.Errorf("exported %d: %v … %v", len(got), got[:3], got[len(got)-3:])
+			}
+			figs, err := e.app.ManagementFigures(e.bso, period)
+			if err != nil || len(figs.Timeliness) != 1 || figs.Timeliness[0].Discussions != 229 || figs.Timeliness[0].Overdue != 229 {
+				t.Errorf("figures %+v %v", figs, err)
+			}
+			if err := e.app.ExportDiscussions(e.chair, period, func(*service.ExportRow) error { return nil }); service.ErrorCode(err) != service.EFORBIDDEN {
+				t.Errorf("a chair's export: %v", err)
 			}
 		}},
 		{"a chair who has not chosen gets the daily digest, once", func(t *testing.T, e *env) {
