@@ -638,3 +638,25 @@ func TestDashboardMetricsAreExposed(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryVariableIsDocumented: the README's Configuration table names
+// every variable the service reads.
+func TestEveryVariableIsDocumented(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "\n## Configuration\n")
+	if !ok {
+		t.Fatal("the README has no Configuration section")
+	}
+	if i := strings.Index(section, "\n## "); i >= 0 {
+		section = section[:i]
+	}
+	for v := range knownVariables(t) {
+		if !strings.Contains(section, "`"+v+"`") {
+			t.Errorf("%s is not in the README's Configuration table", v)
+		}
+	}
+}
