@@ -199,11 +199,19 @@ func (b *browser) signInOIDC(t *testing.T, username, password string) (*http.Res
 // where the provider sends the browser back.
 func (b *browser) followProvider(t *testing.T, authURL, username, password string) (*http.Response, string) {
 	t.Helper()
+	return b.get(strings.TrimPrefix(b.loginAtProvider(t, authURL, username, password), b.s.url))
+}
+
+// loginAtProvider follows the provider's pages from the authorization
+// request, logging in on its form, and returns the URL it sends the
+// browser back to (Convene's callback, not yet opened).
+func (b *browser) loginAtProvider(t *testing.T, authURL, username, password string) string {
+	t.Helper()
 	c := &http.Client{Jar: b.jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	loc := authURL
 	for i := 0; i < 10; i++ {
 		if strings.HasPrefix(loc, b.s.url) {
-			return b.get(strings.TrimPrefix(loc, b.s.url))
+			return loc
 		}
 		var res *http.Response
 		var err error
@@ -223,7 +231,7 @@ func (b *browser) followProvider(t *testing.T, authURL, username, password strin
 		loc = next.String()
 	}
 	t.Fatal("too many redirects at the provider")
-	return nil, ""
+	return ""
 }
 
 func TestOIDCSignIn(t *testing.T) {
@@ -316,27 +324,7 @@ func TestOIDCRefusesCrossSiteRequests(t *testing.T) {
 	// victim's, so it is refused.
 	attacker.get("/sign-in")
 	res, body := attacker.get("/sign-in/oidc")
-	auth := res.Header.Get("Location")
-	c := &http.Client{Jar: attacker.jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	loc := auth
-	for !strings.HasPrefix(loc, s.url) {
-		var r *http.Response
-		var err error
-		if u, _ := url.Parse(loc); strings.HasSuffix(u.Path, "/login/username") {
-			r, err = c.PostForm(loc, url.Values{"id": {u.Query().Get("authRequestID")}, "username": {"bea"}, "password": {"correct horse"}})
-		} else {
-			r, err = c.Get(loc)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.Body.Close()
-		next, err := r.Location()
-		if err != nil {
-			t.Fatalf("provider stopped: %d", r.StatusCode)
-		}
-		loc = next.String()
-	}
+	loc := attacker.loginAtProvider(t, res.Header.Get("Location"), "bea", "correct horse")
 	victim.get("/sign-in")
 	victim.get("/sign-in/oidc") // the victim has a sign-in of their own under way
 	res, body = victim.get(strings.TrimPrefix(loc, s.url))

@@ -57,13 +57,9 @@ type codeData struct {
 // discussion goes straight to the invitation; anyone else is offered a
 // code by email.
 func (s *Server) invitationLink(w http.ResponseWriter, r *http.Request) error {
-	token := r.PathValue("token")
-	if err := s.codes.allow("ip:"+clientIP(r), 30); err != nil {
+	token, link, err := s.openLink(w, r, true)
+	if link == nil {
 		return err
-	}
-	link, err := s.app.OpenInvitationLink(r.Context(), token)
-	if err != nil {
-		return s.linkFailed(w, r, err)
 	}
 	if sess := sessionFrom(r.Context()); sess != nil && sess.Confirmed && strings.EqualFold(sess.Principal.Email, link.Email) &&
 		(!sess.Partner || sess.DiscussionID == link.DiscussionID) {
@@ -77,13 +73,9 @@ func (s *Server) invitationLink(w http.ResponseWriter, r *http.Request) error {
 // sendCode emails a one-time code to the invitation's address and starts
 // a sign-in waiting for it.
 func (s *Server) sendCode(w http.ResponseWriter, r *http.Request) error {
-	token := r.PathValue("token")
-	if err := s.codes.allow("ip:"+clientIP(r), 30); err != nil {
+	token, link, err := s.openLink(w, r, true)
+	if link == nil {
 		return err
-	}
-	link, err := s.app.OpenInvitationLink(r.Context(), token)
-	if err != nil {
-		return s.linkFailed(w, r, err)
 	}
 	now := s.cfg.Now()
 	sess := sessionFrom(r.Context())
@@ -133,10 +125,9 @@ func (s *Server) sendCode(w http.ResponseWriter, r *http.Request) error {
 
 // codeForm asks for the code that was sent.
 func (s *Server) codeForm(w http.ResponseWriter, r *http.Request) error {
-	token := r.PathValue("token")
-	link, err := s.app.OpenInvitationLink(r.Context(), token)
-	if err != nil {
-		return s.linkFailed(w, r, err)
+	token, link, err := s.openLink(w, r, false)
+	if link == nil {
+		return err
 	}
 	sess := sessionFrom(r.Context())
 	if sess == nil || !sess.Partner || sess.DiscussionID != link.DiscussionID || sess.CodeHash == "" {
@@ -150,10 +141,9 @@ func (s *Server) codeForm(w http.ResponseWriter, r *http.Request) error {
 // confirmCode checks the code; the right one turns the waiting sign-in
 // into a session for this person and this discussion (under a new id).
 func (s *Server) confirmCode(w http.ResponseWriter, r *http.Request) error {
-	token := r.PathValue("token")
-	link, err := s.app.OpenInvitationLink(r.Context(), token)
-	if err != nil {
-		return s.linkFailed(w, r, err)
+	token, link, err := s.openLink(w, r, false)
+	if link == nil {
+		return err
 	}
 	sess := sessionFrom(r.Context())
 	if sess == nil || !sess.Partner || sess.Confirmed || sess.DiscussionID != link.DiscussionID || sess.CodeHash == "" ||
@@ -272,6 +262,23 @@ func (l *codeLimiter) allow(key string, max int) error {
 		return service.Errorf(service.ETOOMANY, "too many requests from your network; wait a minute and try again")
 	}
 	return nil
+}
+
+// openLink checks the request's invitation link, counting it against the
+// client's limit when limited. A link that cannot be used has had its page
+// shown (or its error returned) and link is nil.
+func (s *Server) openLink(w http.ResponseWriter, r *http.Request, limited bool) (string, *service.InvitationLink, error) {
+	token := r.PathValue("token")
+	if limited {
+		if err := s.codes.allow("ip:"+clientIP(r), 30); err != nil {
+			return token, nil, err
+		}
+	}
+	link, err := s.app.OpenInvitationLink(r.Context(), token)
+	if err != nil {
+		return token, nil, s.linkFailed(w, r, err)
+	}
+	return token, link, nil
 }
 
 // linkFailed shows why a link cannot be used (withdrawn, expired, not
