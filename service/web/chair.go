@@ -3,9 +3,11 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/convene/convene/service"
 	"github.com/convene/convene/service/policy"
@@ -137,7 +139,8 @@ func (s *Server) showQuorum(w http.ResponseWriter, r *http.Request, status int, 
 		case inv.DelegatedTo != "":
 			e.Note = "Delegated to " + nameOf(d, inv.DelegatedTo)
 		}
-		if form != nil {
+		if form.Get("roster") == "1" {
+			// A refused roster: what was ticked.
 			e.Present = slices.Contains(form["present"], inv.Email)
 			e.KnowsChild = slices.Contains(form["knows_child"], inv.Email)
 		}
@@ -244,15 +247,24 @@ func (s *Server) startPost(w http.ResponseWriter, r *http.Request) error {
 	return done(w, r, "/discussions/"+id+"/outcome", "started")
 }
 
+// goDuration is a duration as Go prints it ("15m0s").
+var goDuration = regexp.MustCompile(`\b\d+h\d+m0s\b|\b\d+m0s\b`)
+
 // plain says the App's messages without API words: times as people say
 // them, agencies by name, field names as what to do.
 func (s *Server) plain(d *service.Discussion, errs []FieldError) []FieldError {
 	errs = named(d, errs)
 	for i := range errs {
-		m := humanise(errs[i].Message, s.cfg.Zone, s.agency)
+		m := errs[i].Message
 		m = strings.ReplaceAll(m, "Start with override_reason to proceed without quorum.", "To start anyway, give the reason below.")
-		m = strings.ReplaceAll(m, "needs override_reason", "needs a reason, given below")
-		errs[i].Message = m
+		m = strings.ReplaceAll(m, "needs override_reason", "needs a reason: give the reason below")
+		m = goDuration.ReplaceAllStringFunc(m, func(d string) string {
+			if v, err := time.ParseDuration(d); err == nil {
+				return minutesText(int(v.Minutes()))
+			}
+			return d
+		})
+		errs[i].Message = humanise(m, s.cfg.Zone, s.agency)
 	}
 	return errs
 }
