@@ -68,9 +68,10 @@ func decodedText(t *testing.T, raw []byte) string {
 // TestPartnerInBrowser: a police officer opens the link in the invitation
 // Convene emailed her, asks for a code, types it from the second email,
 // reads the invitation, and delegates to a colleague below the seniority
-// needed, so is warned and then told business support must confirm. Every
-// page passes axe-core's WCAG 2.2 A and AA rules and is saved as a
-// screenshot.
+// needed, so is warned and then told business support must confirm; then
+// the sign-in page, her invitations as an account holder, and a link that
+// cannot be used. Every page passes axe-core's WCAG 2.2 A and AA rules and
+// is saved as a screenshot.
 func TestPartnerInBrowser(t *testing.T) {
 	w := newStaffWorld(t)
 	w.App.Mail.PublicURL = w.URL
@@ -134,6 +135,23 @@ func TestPartnerInBrowser(t *testing.T) {
 	if len(held) != 1 || held[0].From != dana.Email || held[0].DelegatedTo != w.People["Pat"].Email {
 		t.Fatalf("held replies %+v", held)
 	}
+
+	// Signed out, the sign-in page (and its error); an agency rep with an
+	// account starts on her invitations; a link that cannot be used says
+	// so.
+	c.submit(`form[action="/sign-out"] button[type="submit"]`)
+	c.see("signed out", "You have signed out.", "Dana Inspector")
+	c.check("sign-in")
+	c.submit(`form[action="/sign-in/demo"] button[type="submit"]`)
+	c.see("sign-in refused", "There is a problem", "Select who you are signing in as.")
+	c.check("sign-in-error")
+	c.click(`input[name="person"][value="dana"]`)
+	c.submit(`form[action="/sign-in/demo"] button[type="submit"]`)
+	c.see("invitations", "Your invitations", "CR-2026-0815", "Not answered yet")
+	c.check("invitations")
+	c.open("/invitation/not-a-link")
+	c.see("bad link", "This link cannot be used")
+	c.check("link-cannot-be-used")
 }
 
 // partnerCase is an amber referral received now.
