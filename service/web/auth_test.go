@@ -437,3 +437,34 @@ func TestPagesCarryAStrictPolicy(t *testing.T) {
 		t.Errorf("/assets/ serves more than GOV.UK Frontend's files: %d", res.StatusCode)
 	}
 }
+
+// Sessions live in the store: a second instance of the web app on the
+// same store knows the session the first started, and a sign-out at one
+// ends it at both.
+func TestSessionsSharedByInstances(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	second, err := web.New(web.Config{App: s.app, Demo: demoPeople, Now: s.clock.Now, PublicURL: s.url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewTLSServer(second)
+	t.Cleanup(srv.Close)
+	s2 := *s
+	s2.srv, s2.url = srv, srv.URL
+
+	one := s.browser()
+	one.signInDemo("demo-chair")
+	two := s2.browser()
+	u, _ := url.Parse(s2.url)
+	two.jar.SetCookies(u, []*http.Cookie{one.cookie("__Host-convene")})
+	_, body := two.get("/sign-in")
+	if !strings.Contains(body, "Signed in as <strong>Chris Chair</strong>") {
+		t.Fatalf("the second instance does not know the session:\n%s", body)
+	}
+	res, body := two.post("/sign-out", nil)
+	wantRedirect(t, res, body, "/sign-in")
+	if _, body = one.get("/sign-in"); strings.Contains(body, "Signed in as") {
+		t.Fatal("signed out at one instance, still signed in at the other")
+	}
+}
