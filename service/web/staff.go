@@ -169,9 +169,11 @@ var slotReasonWords = map[calendar.SlotReason]string{
 }
 
 var messageWords = map[service.MessageState]string{
-	service.MessageQueued: "Waiting to send",
-	service.MessageSent:   "Sent",
-	service.MessageFailed: "Failed",
+	service.MessageQueued:     "Waiting to send",
+	service.MessageSent:       "Sent",
+	service.MessageFailed:     "Failed",
+	service.MessageSending:    "Sending",
+	service.MessageSuperseded: "Replaced by a later message",
 }
 
 var methodWords = map[string]string{

@@ -32,6 +32,9 @@ type todayRow struct {
 	Attention           []string
 	Breached, AtRisk    bool
 	Open                bool
+	// Link is where the case reference goes: the discussion, or for a
+	// chair its quorum and roster once it is booked.
+	Link string
 }
 
 // todayFilter is what Today shows: a search by case reference and
@@ -105,6 +108,8 @@ func (s *Server) today(ctx context.Context, f todayFilter) (*todayPage, error) {
 		return nil, err
 	}
 	now, zone := s.cfg.Now(), s.cfg.Zone
+	p := service.PrincipalFrom(ctx)
+	chairOnly := p.Has(service.RoleChair) && !p.Has(service.RoleBusinessSupport)
 	page := &todayPage{Filter: f, Zone: ZoneName(now, zone)}
 	for _, st := range append([]string{"open", "all"}, statusStrings()...) {
 		text := map[string]string{"open": "Open", "all": "All"}[st]
@@ -134,7 +139,10 @@ func (s *Server) today(ctx context.Context, f todayFilter) (*todayPage, error) {
 		row := todayRow{ID: d.ID, CaseReference: d.CaseReference, Status: say(statusWords, d.Status), StatusClass: statusTag[d.Status],
 			Deadline: When(d.Deadline, zone), Rule: d.Timescale.BindingRule.ID, Breached: d.Breach != nil, AtRisk: d.AtRisk}
 		open := d.Status == service.StatusProposed || d.Status == service.StatusBooked || d.Status == service.StatusInProgress
-		row.Open = open
+		row.Open, row.Link = open, "/discussions/"+d.ID
+		if chairOnly && (d.Status == service.StatusBooked || d.Status == service.StatusInProgress) {
+			row.Link += "/quorum"
+		}
 		if open {
 			row.Left = TimeLeft(d.Deadline, now)
 			row.DueToday, row.Overdue = sameDay(d.Deadline, now, zone), d.Deadline.Before(now)
@@ -233,7 +241,11 @@ func attention(d *service.Discussion, label func(policy.Agency) string) []string
 		for _, e := range d.Booking.Unknown {
 			names = append(names, nameOf(d, e))
 		}
-		out = append(out, "Booked without knowing whether "+strings.Join(names, ", ")+" are free")
+		verb := " is free"
+		if len(names) > 1 {
+			verb = " are free"
+		}
+		out = append(out, "Booked without knowing whether "+strings.Join(names, ", ")+verb)
 	}
 	for _, u := range d.Unfilled {
 		out = append(out, "Nobody invited fills: "+requirementName(d, u))
