@@ -42,6 +42,7 @@ func (s *Server) routes() {
 	api(http.MethodPut, "/v1/venues/:id", s.updateVenue, admin)
 
 	api(http.MethodGet, "/v1/audit", s.listAudit, admin)
+	api(http.MethodGet, "/v1/admin/case-search", s.caseSearch, admin)
 
 	api(http.MethodPost, "/v1/availability", s.checkAvailability, support, chair)
 	api(http.MethodPost, "/v1/timescales", s.timescales)
