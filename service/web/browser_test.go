@@ -1009,3 +1009,59 @@ func TestDiscussionChanges(t *testing.T) {
 		t.Errorf("after cancelling: %s", visibleText(page))
 	}
 }
+
+// TestTodayCountdownFiltersAndSearch: a same-day discussion counts down,
+// the search finds one case by its reference, and the filters narrow the
+// list.
+func TestTodayCountdownFiltersAndSearch(t *testing.T) {
+	w := newStaffWorld(t)
+	ctx := service.WithPrincipal(context.Background(), &staffDemo[0])
+	w.convened("CR-2026-0201", 14)
+	// Serious physical injury: the same calendar day (S1).
+	urgent, _, err := w.App.Convene(ctx, service.ConveneRequest{CaseReference: "CR-2026-0202", ChooseInvitees: true,
+		Case: policy.Case{TimescaleRequest: policy.TimescaleRequest{RAG: policy.RAGRed, Concerns: []policy.Concern{policy.ConcernSeriousPhysicalInjury},
+			ReferralReceivedAt: time.Now()}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if urgent.Timescale.BindingRule.ID != "S1" {
+		t.Fatalf("binding rule %s, want S1", urgent.Timescale.BindingRule.ID)
+	}
+	bea := w.signIn("bea")
+	// The list, after the inbox above it.
+	list := func(path string) string {
+		text := visibleText(bea.get(path, http.StatusOK))
+		if _, after, ok := strings.Cut(text, "Case Must be held by"); ok {
+			return after
+		}
+		return ""
+	}
+	text := list("/today")
+	if !strings.Contains(text, "CR-2026-0201") || !strings.Contains(text, "CR-2026-0202") {
+		t.Fatalf("today: %s", text)
+	}
+	if i, j := strings.Index(text, "CR-2026-0202"), strings.Index(text, "CR-2026-0201"); i > j {
+		t.Errorf("the same-day discussion is not first: %s", text)
+	}
+	if !strings.Contains(text, "left today") {
+		t.Errorf("no countdown for the same-day discussion: %s", text)
+	}
+	text = list("/today?case=CR-2026-0201&show=all")
+	if !strings.Contains(text, "CR-2026-0201") || strings.Contains(text, "CR-2026-0202") {
+		t.Errorf("search by case reference: %s", text)
+	}
+	text = list("/today?show=booked")
+	if !strings.Contains(text, "CR-2026-0201") || strings.Contains(text, "CR-2026-0202") {
+		t.Errorf("only booked: %s", text)
+	}
+	text = list("/today?show=proposed")
+	if strings.Contains(text, "CR-2026-0201") || !strings.Contains(text, "CR-2026-0202") {
+		t.Errorf("only not booked: %s", text)
+	}
+	// The chair sees the discussions they chair, and goes to the quorum.
+	chris := w.signIn("chris")
+	page := chris.get("/today", http.StatusOK)
+	if !strings.Contains(page, "/quorum\">CR-2026-0201") {
+		t.Errorf("the chair's Today does not lead to the quorum: %s", visibleText(page))
+	}
+}
