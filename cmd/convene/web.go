@@ -16,15 +16,38 @@ import (
 func newWebApp(cfg config, app *service.App, log *slog.Logger) (*web.Server, error) {
 	wc := web.Config{App: app, Log: log, AssetsDir: cfg.WebAssets, PublicURL: cfg.PublicURL}
 	if cfg.demo() {
-		for _, u := range demoUsers {
-			wc.Demo = append(wc.Demo, u.Principal)
-		}
+		wc.Demo = demoSignIns()
 	}
 	if cfg.OIDC.Issuer != "" {
 		o := cfg.OIDC
 		wc.OIDC = &o
 	}
 	return web.New(wc)
+}
+
+// demoSignIns are the people the demo sign-in page offers: the demo users
+// (business support, the chair, a police inspector, the administrator),
+// then everyone else in the demo directory, as agency representatives (a
+// chair in the directory as a chair).
+func demoSignIns() []service.Principal {
+	var out []service.Principal
+	seen := map[string]bool{}
+	for _, u := range demoUsers {
+		out = append(out, u.Principal)
+		seen[u.Principal.Email] = true
+	}
+	for _, p := range demoPeople {
+		if seen[p.Email] {
+			continue
+		}
+		role := service.RoleAgencyRep
+		if p.Chair {
+			role = service.RoleChair
+		}
+		local, _, _ := strings.Cut(p.Email, "@")
+		out = append(out, service.Principal{Subject: "demo-" + local, Name: p.Name, Email: p.Email, Roles: []service.Role{role}, Agency: p.Agency})
+	}
+	return out
 }
 
 // mount sends the API's paths to the API and every other path to the web
