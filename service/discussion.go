@@ -497,6 +497,9 @@ type DiscussionFilter struct {
 	VisibleTo string
 	Breached  *bool
 	AtRisk    *bool
+	// FollowOnBreach selects discussions with (or without) a missed
+	// follow-on deadline (FollowOnBreach set), for business support.
+	FollowOnBreach *bool
 	// After is the cursor: the deadline and id of the previous page's last
 	// discussion.
 	AfterDeadline time.Time

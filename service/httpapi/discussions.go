@@ -225,7 +225,7 @@ func (s *Server) listDiscussions(c echo.Context) error {
 	for _, b := range []struct {
 		name string
 		into **bool
-	}{{"breached", &f.Breached}, {"at_risk", &f.AtRisk}} {
+	}{{"breached", &f.Breached}, {"at_risk", &f.AtRisk}, {"follow_on_breach", &f.FollowOnBreach}} {
 		if v := c.QueryParam(b.name); v != "" {
 			x := v == "true"
 			*b.into = &x
@@ -500,13 +500,15 @@ type discussionSummary struct {
 	Start         *time.Time               `json:"start,omitempty"`
 	Breached      bool                     `json:"breached"`
 	AtRisk        bool                     `json:"at_risk"`
-	Replies       map[string]int           `json:"replies"`
+	// FollowOnBreach: a follow-on deadline was missed (issue 14).
+	FollowOnBreach bool           `json:"follow_on_breach"`
+	Replies        map[string]int `json:"replies"`
 }
 
 func (s *Server) summarise(d *service.Discussion) discussionSummary {
 	v := discussionSummary{ID: d.ID, CaseReference: d.CaseReference, Status: d.Status, Deadline: d.Deadline.In(s.zone()),
 		BindingRule: d.Timescale.BindingRule, Format: d.Format.Format, Breached: d.Breach != nil, AtRisk: d.AtRisk,
-		Replies: map[string]int{}}
+		FollowOnBreach: d.FollowOnBreach != nil, Replies: map[string]int{}}
 	for _, inv := range d.Invitees {
 		if inv.Removed {
 			continue
@@ -557,6 +559,9 @@ type discussionView struct {
 	OutcomeHistory  []service.OutcomeVersion     `json:"outcome_history"`
 	Authorisations  []service.Authorisation      `json:"authorisations"`
 	FollowOns       []service.FollowOn           `json:"follow_ons"`
+	Circulation     *service.Circulation         `json:"circulation,omitempty"`
+	Signups         []service.Signup             `json:"signups"`
+	FollowOnBreach  *service.Breach              `json:"follow_on_breach,omitempty"`
 	Linked          []service.Link               `json:"linked"`
 	ParentID        string                       `json:"parent_id,omitempty"`
 	FollowUpID      string                       `json:"follow_up_id,omitempty"`
@@ -607,6 +612,7 @@ func (s *Server) viewDiscussion(c echo.Context, d *service.Discussion) discussio
 		Booking: d.Booking, Breach: d.Breach, AtRisk: d.AtRisk, UID: d.UID, Sequence: d.Sequence, Counters: orEmpty(d.Counters),
 		CheckIns: orEmpty(d.CheckIns), Started: d.Started, Outcome: d.Outcome, OutcomeHistory: orEmpty(d.OutcomeHistory),
 		Authorisations: orEmpty(d.Authorisations), FollowOns: orEmpty(d.FollowOns), Linked: orEmpty(d.Linked),
+		Circulation: d.Circulation, Signups: orEmpty(d.Signups), FollowOnBreach: d.FollowOnBreach,
 		ParentID: d.ParentID, FollowUpID: d.FollowUpID, Timeline: orEmpty(d.Timeline),
 		CreatedBy: d.CreatedBy, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, Version: d.Version,
 	}
@@ -620,6 +626,11 @@ func (s *Server) viewDiscussion(c echo.Context, d *service.Discussion) discussio
 	}
 	for i := range v.FollowOns {
 		v.FollowOns[i].Due = v.FollowOns[i].Due.In(z)
+	}
+	if v.Circulation != nil {
+		circ := *v.Circulation
+		circ.At = circ.At.In(z)
+		v.Circulation = &circ
 	}
 	for _, inv := range d.Invitees {
 		if !inv.Removed {

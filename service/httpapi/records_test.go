@@ -165,6 +165,51 @@ func TestTheRecordOverHTTP(t *testing.T) {
 		t.Errorf("a late conference: %+v, breach %+v", rec.FollowOns[i], rec.FollowOnBreach)
 	}
 
+	// The discussion shows its circulation, sign-ups and the follow-on
+	// breach, and business support finds it by the breach in the list.
+	r = m.h.do("GET", path, m.bso, nil)
+	if r.Status != http.StatusOK {
+		t.Fatalf("discussion: %d %s", r.Status, r.Body)
+	}
+	conforms(t, "GET", "/v1/discussions/{id}", r)
+	var disc recordDoc
+	decodeInto(t, r.Body, &disc)
+	states = nil
+	for _, s := range disc.Signups {
+		states = append(states, s.Agency+":"+s.State)
+	}
+	if disc.Circulation == nil || disc.Circulation.Version != 1 || len(disc.Circulation.To) != 4 ||
+		!slices.Equal(states, []string{"police:agreed", "health:dissented"}) ||
+		disc.FollowOnBreach == nil || !strings.Contains(disc.FollowOnBreach.Reason, "ICPC") {
+		t.Errorf("the discussion's circulation %+v, sign-ups %v, follow-on breach %+v", disc.Circulation, states, disc.FollowOnBreach)
+	}
+	for _, tt := range []struct {
+		query string
+		want  bool
+	}{{"?follow_on_breach=true", true}, {"?follow_on_breach=false", false}, {"?follow_on_breach=true&status=concluded,cancelled", true}} {
+		r := m.h.do("GET", "/v1/discussions"+tt.query, m.bso, nil)
+		if r.Status != http.StatusOK {
+			t.Fatalf("list %s: %d %s", tt.query, r.Status, r.Body)
+		}
+		conforms(t, "GET", "/v1/discussions", r)
+		var page struct {
+			Items []struct {
+				ID             string `json:"id"`
+				FollowOnBreach bool   `json:"follow_on_breach"`
+			} `json:"items"`
+		}
+		decodeInto(t, r.Body, &page)
+		i := slices.IndexFunc(page.Items, func(it struct {
+			ID             string `json:"id"`
+			FollowOnBreach bool   `json:"follow_on_breach"`
+		}) bool {
+			return it.ID == m.d.ID
+		})
+		if (i >= 0) != tt.want || (i >= 0 && !page.Items[i].FollowOnBreach) {
+			t.Errorf("list %s: the discussion listed %v, want %v (%s)", tt.query, i >= 0, tt.want, r.Body)
+		}
+	}
+
 	var actions []string
 	for _, e := range auditEntries(t, m.h, m.d.ID) {
 		actions = append(actions, e.Action)

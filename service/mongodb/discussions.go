@@ -270,6 +270,13 @@ func (s *Store) Discussions(ctx context.Context, f service.DiscussionFilter) ([]
 	if f.AtRisk != nil {
 		add("at_risk", *f.AtRisk)
 	}
+	if f.FollowOnBreach != nil {
+		if *f.FollowOnBreach {
+			add("head.follow_on_breach", bson.D{{Key: "$ne", Value: nil}})
+		} else {
+			add("head.follow_on_breach", nil)
+		}
+	}
 	if f.AfterID != "" || !f.AfterDeadline.IsZero() {
 		add("$or", bson.A{
 			bson.D{{Key: "deadline", Value: bson.D{{Key: "$gt", Value: f.AfterDeadline}}}},

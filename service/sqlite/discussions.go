@@ -489,6 +489,15 @@ func listQuery(f service.DiscussionFilter) (string, []any) {
 	if f.AtRisk != nil {
 		cond("d.at_risk = ?", boolInt(*f.AtRisk))
 	}
+	if f.FollowOnBreach != nil {
+		// Written as the partial index discussions_follow_on_breach's
+		// condition, so that true walks that index in deadline order.
+		if *f.FollowOnBreach {
+			cond(followOnBreached)
+		} else {
+			cond("NOT " + followOnBreached)
+		}
+	}
 	if f.Agency != "" {
 		cond("EXISTS (SELECT 1 FROM discussion_members a WHERE a.discussion_id = d.id AND a.agency = ?)", string(f.Agency))
 	}
@@ -522,6 +531,14 @@ func listQuery(f service.DiscussionFilter) (string, []any) {
 	if after {
 		cond("(d.deadline, d.id) > (?, ?)", ts(f.AfterDeadline), f.AfterID)
 	}
+	if f.FollowOnBreach != nil && *f.FollowOnBreach {
+		// Few discussions have a missed follow-on: walk those, in
+		// deadline order, and check the rest on each (a status index
+		// would walk every concluded discussion).
+		statusCond()
+		q := "SELECT d.id FROM discussions d INDEXED BY discussions_follow_on_breach" + where() + " ORDER BY d.deadline, d.id LIMIT ?"
+		return q, append(args, lim)
+	}
 	if len(statuses) <= 1 || f.ChairEmail != "" || f.CaseReference != "" {
 		statusCond()
 		q := "SELECT d.id FROM discussions d" + where() + " ORDER BY d.deadline, d.id LIMIT ?"
@@ -543,6 +560,10 @@ func listQuery(f service.DiscussionFilter) (string, []any) {
 	q := "SELECT id FROM (" + strings.Join(arms, " UNION ALL ") + " ORDER BY deadline, id LIMIT ?)"
 	return q, append(args, lim)
 }
+
+// followOnBreached is the condition of the partial index
+// discussions_follow_on_breach (schema.go), word for word.
+const followOnBreached = "json_extract(d.head, '$.follow_on_breach') IS NOT NULL"
 
 func anys[T ~string](vs []T) []any {
 	out := make([]any, len(vs))

@@ -220,6 +220,11 @@ BEGIN SELECT RAISE(ABORT, 'audit entries are append-only until their retention e
 CREATE INDEX audit_at ON audit (at);
 CREATE INDEX discussions_finished ON discussions (updated_at, id) WHERE status IN ('concluded', 'cancelled');
 `,
+	// 6: discussions with a missed follow-on deadline (issue 14), for
+	// the list's follow_on_breach filter, in deadline order.
+	`
+CREATE INDEX discussions_follow_on_breach ON discussions (deadline, id) WHERE json_extract(head, '$.follow_on_breach') IS NOT NULL;
+`,
 }
 
 // migrate brings the schema up to date in one transaction, and refuses a

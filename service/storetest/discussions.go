@@ -67,6 +67,7 @@ func filterFixture(t *testing.T, s service.Store) time.Time {
 	removed.Removed = true
 	d3 := Discussion("d3", base.Add(24*time.Hour), removed, Invitee("teacher@school.example.org", "education"))
 	d3.Status, d3.AtRisk, d3.CaseReference = service.StatusConcluded, true, "CR-shared"
+	d3.FollowOnBreach = &service.Breach{At: base, Reason: "ICPC: the conference was not held by its deadline"}
 	d4 := Discussion("d4", base.Add(72*time.Hour), Invitee("pc@police.example.org", "police"))
 	d4.Status, d4.CaseReference = service.StatusCancelled, "CR-shared"
 	mustCreate(t, s, d1, d2, d3, d4)
@@ -93,6 +94,12 @@ func testDiscussionFilters(t *testing.T, s service.Store) {
 		{"not breached", service.DiscussionFilter{Breached: &no}, []string{"d3", "d1", "d4"}},
 		{"at risk", service.DiscussionFilter{AtRisk: &yes}, []string{"d3"}},
 		{"not at risk", service.DiscussionFilter{AtRisk: &no}, []string{"d2", "d1", "d4"}},
+		{"follow-on breached", service.DiscussionFilter{FollowOnBreach: &yes}, []string{"d3"}},
+		{"follow-on not breached", service.DiscussionFilter{FollowOnBreach: &no}, []string{"d2", "d1", "d4"}},
+		{"follow-on breached, statuses", service.DiscussionFilter{FollowOnBreach: &yes,
+			Status: []service.DiscussionStatus{service.StatusConcluded, service.StatusCancelled}}, []string{"d3"}},
+		{"follow-on breached, visible to", service.DiscussionFilter{FollowOnBreach: &yes, VisibleTo: "teacher@school.example.org"}, []string{"d3"}},
+		{"follow-on breached, not visible to", service.DiscussionFilter{FollowOnBreach: &yes, VisibleTo: "pc@police.example.org"}, nil},
 		{"due before", service.DiscussionFilter{DueBefore: base.Add(25 * time.Hour)}, []string{"d2", "d3"}},
 		{"after a cursor", service.DiscussionFilter{AfterDeadline: base, AfterID: "d2"}, []string{"d3", "d1", "d4"}},
 		{"status", service.DiscussionFilter{Status: []service.DiscussionStatus{service.StatusBooked}}, []string{"d2"}},
@@ -119,6 +126,27 @@ func testDiscussionFilters(t *testing.T, s service.Store) {
 			}
 		})
 	}
+	// A follow-on missed later (a head patch) flags the discussion in
+	// the list; clearing it unflags it.
+	d1 := mustLoad(t, s, "d1")
+	h := d1.Clone()
+	h.FollowOnBreach = &service.Breach{At: base, Reason: "S47: the enquiry was not completed by its deadline"}
+	mustPatch(t, s, &service.DiscussionPatch{ID: "d1", Version: d1.Version, Head: h, At: base})
+	flagged, err := s.Discussions(ctx, service.DiscussionFilter{FollowOnBreach: &yes, Limit: 10})
+	if err != nil || !slices.Equal(ids(flagged), []string{"d3", "d1"}) {
+		t.Errorf("follow-on breached after a patch: %v %v, want [d3 d1]", ids(flagged), err)
+	}
+	d1 = mustLoad(t, s, "d1")
+	if d1.FollowOnBreach == nil || d1.FollowOnBreach.Reason == "" {
+		t.Errorf("the flag did not round-trip: %+v", d1.FollowOnBreach)
+	}
+	h = d1.Clone()
+	h.FollowOnBreach = nil
+	mustPatch(t, s, &service.DiscussionPatch{ID: "d1", Version: d1.Version, Head: h, At: base})
+	if flagged, err = s.Discussions(ctx, service.DiscussionFilter{FollowOnBreach: &yes, Limit: 10}); err != nil || !slices.Equal(ids(flagged), []string{"d3"}) {
+		t.Errorf("follow-on breached after clearing: %v %v, want [d3]", ids(flagged), err)
+	}
+
 	// A listed discussion is whole, as loaded on its own.
 	ds, err := s.Discussions(ctx, service.DiscussionFilter{CaseReference: "CR-d1", Limit: 10})
 	if err != nil || len(ds) != 1 {
