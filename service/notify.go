@@ -353,6 +353,9 @@ func (a *App) deliverRaised(ctx context.Context, d *Discussion, r Raised) (int, 
 			chair = strings.ToLower(c.Email)
 			recipients = append(recipients, chair)
 		}
+		if o := d.noticeOwner(r); o != "" && !slices.Contains(recipients, o) {
+			recipients = append(recipients, o)
+		}
 		for _, to := range recipients {
 			n := &Notice{ID: r.ID + ":" + to, Recipient: to, DiscussionID: d.ID, Kind: r.Notice, Key: r.Key,
 				Label: d.label(), CreatedAt: r.At}
@@ -363,6 +366,22 @@ func (a *App) deliverRaised(ctx context.Context, d *Discussion, r Raised) (int, 
 		return a.mailNotice(ctx, d, r, chair)
 	}
 	return 0, nil
+}
+
+// noticeOwner is the email of whoever owns the follow-on a reminder or
+// a missed notice is about (the social worker named for SEEN and S47, the
+// chair for the rest; see assignFollowOnOwners), "" for other notices or
+// an owner with no email: they are told as well as business support and
+// the chair.
+func (d *Discussion) noticeOwner(r Raised) string {
+	if r.Notice != NoticeFollowOnDue && r.Notice != NoticeFollowOnMissed {
+		return ""
+	}
+	fo := d.followOn(r.Key)
+	if fo == nil || fo.Owner == nil {
+		return ""
+	}
+	return strings.ToLower(strings.TrimSpace(fo.Owner.Email))
 }
 
 // Outbox methods of what is not an invitation.
@@ -407,6 +426,19 @@ func (a *App) mailNotice(ctx context.Context, d *Discussion, r Raised, chair str
 	}
 	if chair != "" && chairDelivery == DeliveryImmediate {
 		add(chair)
+	}
+	// The follow-on's owner is emailed at once unless they chose
+	// otherwise: the reminder is for the one who does the work.
+	if o := d.noticeOwner(r); o != "" && o != chair {
+		ownerDelivery := DeliveryImmediate
+		for _, p := range prefs {
+			if p.Email == o {
+				ownerDelivery = p.Delivery
+			}
+		}
+		if ownerDelivery == DeliveryImmediate {
+			add(o)
+		}
 	}
 	link := a.DiscussionLink(d.ID)
 	subject := "Convene: " + r.Notice.Words()

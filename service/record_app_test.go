@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -278,6 +279,92 @@ func TestRecordUseCases(t *testing.T) {
 			} {
 				if count[k] != want {
 					t.Errorf("raised %q %d times, want %d (all: %v)", k, count[k], want, count)
+				}
+			}
+		}},
+		{"a follow-on's reminder and its miss reach its owner as well as business support and the chair", func(t *testing.T, store service.Store) {
+			e, c, d := concludedEnv(t, store)
+			e.app.Mail.Notify.BusinessSupport = "support@council.example.org"
+			ctx := context.Background()
+			sam, chris := "sam@council.example.org", "chris@council.example.org"
+			if fo := followOn(d, "S47"); fo.Owner == nil || fo.Owner.Email != sam {
+				t.Fatalf("S47's owner %+v, want the social worker who sees the child", fo.Owner)
+			}
+			// Each notice: in the inboxes of business support, the chair and
+			// the owner, and emailed at once to the team mailbox and the
+			// owner (the chair has the digest by default), with no case
+			// details.
+			check := func(kind service.NoticeKind, key string, inboxes, mailed []string) {
+				t.Helper()
+				id := d.ID + ":notice:" + string(kind) + ":" + key
+				for _, to := range []string{service.InboxBusinessSupport, chris, sam} {
+					ns, err := e.app.Store.Inbox(ctx, service.InboxFilter{Recipients: []string{to}, Limit: 200})
+					if err != nil {
+						t.Fatal(err)
+					}
+					n := 0
+					for _, x := range ns {
+						if x.DiscussionID == d.ID && x.Kind == kind && x.Key == key {
+							n++
+						}
+					}
+					if want := slices.Contains(inboxes, to); (n == 1) != want || n > 1 {
+						t.Errorf("%s %s in %s's inbox %d times, want it there: %v", kind, key, to, n, want)
+					}
+				}
+				var ids []string
+				for _, to := range []string{"support@council.example.org", chris, sam} {
+					ids = append(ids, id+":mail:"+to)
+				}
+				var got []string
+				for _, m := range outboxOf(t, e, d, ids, service.MethodNotice) {
+					got = append(got, m.To)
+					body := decodeQP(t, m.Raw)
+					for _, secret := range []string{"Bruising", "joint visit", "see the child", "Sam Social"} {
+						if strings.Contains(body, secret) {
+							t.Errorf("the %s email to %s carries %q:\n%s", kind, m.To, secret, body)
+						}
+					}
+					if !strings.Contains(body, "/discussions/"+d.ID) {
+						t.Errorf("the %s email to %s has no link:\n%s", kind, m.To, body)
+					}
+				}
+				slices.Sort(got)
+				if !slices.Equal(got, mailed) {
+					t.Errorf("%s %s emailed to %v, want %v", kind, key, got, mailed)
+				}
+			}
+			c.Set(followOn(d, "S47").Due.Add(-2 * time.Hour))
+			if err := e.app.WatchOnce(ctx, service.Watch{}); err != nil {
+				t.Fatal(err)
+			}
+			check(service.NoticeFollowOnDue, "S47", []string{service.InboxBusinessSupport, chris, sam}, []string{sam, "support@council.example.org"})
+			c.Set(followOn(d, "S47").Due.Add(time.Minute))
+			if err := e.app.WatchOnce(ctx, service.Watch{}); err != nil {
+				t.Fatal(err)
+			}
+			d, err := e.app.Discussion(e.bso, d.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fo := followOn(d, "S47"); fo.State != service.FollowOnMissed || d.FollowOnBreach == nil {
+				t.Fatalf("S47 past its due time %+v, flag %+v", fo, d.FollowOnBreach)
+			}
+			check(service.NoticeFollowOnMissed, "S47", []string{service.InboxBusinessSupport, chris, sam}, []string{sam, "support@council.example.org"})
+			// The record (never circulated) is the chair's: they are told
+			// once, as chair and owner alike.
+			if fo := followOn(d, "RECORD"); fo.State != service.FollowOnMissed || fo.Owner.Email != chris {
+				t.Fatalf("RECORD %+v", fo)
+			}
+			check(service.NoticeFollowOnMissed, "RECORD", []string{service.InboxBusinessSupport, chris}, []string{"support@council.example.org"})
+			// Notices of other kinds are not the owner's.
+			if ns, err := e.app.Store.Inbox(ctx, service.InboxFilter{Recipients: []string{sam}, Limit: 200}); err != nil {
+				t.Fatal(err)
+			} else {
+				for _, n := range ns {
+					if n.Kind != service.NoticeFollowOnDue && n.Kind != service.NoticeFollowOnMissed {
+						t.Errorf("the owner was told of %s", n.Kind)
+					}
 				}
 			}
 		}},
