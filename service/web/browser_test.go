@@ -463,6 +463,11 @@ func TestStaffDayWithoutJavaScript(t *testing.T) {
 		t.Fatalf("booking: %s", visibleText(page))
 	}
 	readable(t, "discussion", page)
+	for _, want := range []string{"Police At least Sergeant", "Dana Inspector (Inspector)", "Health At least Named or designated professional"} {
+		if !strings.Contains(visibleText(page), want) {
+			t.Errorf("the discussion does not say who fills what: no %q in %s", want, visibleText(page))
+		}
+	}
 
 	// Nina declines from her mail client; Today shows it.
 	w.reply(w.discussion(id), "Nina", "DECLINED")

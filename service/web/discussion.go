@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,6 +44,15 @@ type discussionView struct {
 	Breach      string
 	Agenda      []string
 	FollowOns   []followOnView
+	// Requirements are who must take part, with who is invited for each.
+	Requirements []requirementFill
+}
+
+// requirementFill is a requirement with who was invited to fill it and
+// their seniority against the minimum.
+type requirementFill struct {
+	Name, Minimum, Who, Citation string
+	Essential, Filled            bool
 }
 
 type inviteeView struct {
@@ -114,6 +124,20 @@ func (s *Server) showDiscussion(w http.ResponseWriter, r *http.Request, status i
 		v.FollowOns = append(v.FollowOns, followOnView{What: fo.Summary, Due: When(fo.Due, zone), Citation: fo.Citation, Done: fo.Done})
 	}
 	v.Attention = attention(d, s.agency)
+	for _, r := range d.Attendance.Requirements {
+		rf := requirementFill{Name: capital(r.Name), Minimum: or(r.MinSeniority.Label, "any level"), Citation: r.Citation, Essential: r.Essential}
+		if r.Detail != "" {
+			rf.Name += ": " + r.Detail
+		}
+		var who []string
+		for _, inv := range d.Invitees {
+			if !inv.Removed && slices.Contains(inv.Requirements, r.ID) {
+				who = append(who, inv.Name+" ("+s.profile().SeniorityLabel(inv.Agency, inv.Seniority)+")")
+			}
+		}
+		rf.Filled, rf.Who = len(who) > 0, strings.Join(who, ", ")
+		v.Requirements = append(v.Requirements, rf)
+	}
 	for _, u := range d.Unfilled {
 		v.Unfilled = append(v.Unfilled, requirementName(d, u))
 	}
