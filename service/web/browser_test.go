@@ -228,6 +228,22 @@ func (w *staffWorld) discussion(id string) *service.Discussion {
 	return d
 }
 
+// outcomeAnswers are the chair's answers on the outcome form, by field.
+var outcomeAnswers = [][2]string{
+	{"signs_of_safety.concerns", "Unexplained bruising"},
+	{"signs_of_safety.working_well", "Engaged grandparent"},
+	{"signs_of_safety.need_to_know", "Medical opinion"},
+	{"signs_of_safety.needs_to_be_done", "Joint visit"},
+	{"decisions[0].decision", "Start a section 47 enquiry"},
+	{"decisions[0].rationale", "Reasonable cause to suspect significant harm"},
+	{"child_seen.by", "Sam Social"},
+}
+
+// inputID is the id the pages give a field's control ("a.b[0]" → "a-b-0").
+func inputID(field string) string {
+	return strings.NewReplacer(".", "-", "[", "-", "]", "", "_", "-").Replace(field)
+}
+
 // staffClient is a browser without JavaScript: cookies, forms, redirects.
 type staffClient struct {
 	w    *staffWorld
@@ -533,13 +549,9 @@ func TestStaffDayWithoutJavaScript(t *testing.T) {
 	}
 	f = formValues(page, "/discussions/"+id+"/outcome")
 	f.Set("outcome", "s47_enquiry")
-	f.Set("signs_of_safety.concerns", "Unexplained bruising")
-	f.Set("signs_of_safety.working_well", "Engaged grandparent")
-	f.Set("signs_of_safety.need_to_know", "Medical opinion")
-	f.Set("signs_of_safety.needs_to_be_done", "Joint visit")
-	f.Set("decisions[0].decision", "Start a section 47 enquiry")
-	f.Set("decisions[0].rationale", "Reasonable cause to suspect significant harm")
-	f.Set("child_seen.by", "Sam Social")
+	for _, a := range outcomeAnswers {
+		f.Set(a[0], a[1])
+	}
 	date("child_seen.at", in(4*time.Hour))
 	f.Set("child_seen.at-hour", "15")
 	f.Set("child_seen.at-minute", "00")
@@ -845,13 +857,9 @@ func TestUsersDayInBrowser(t *testing.T) {
 	chris.submit(`button[name="add"][value="action"]`)
 	chris.see("action added", "Joint visit")
 	chris.click(`input[name="outcome"][value="s47_enquiry"]`)
-	chris.fill("#signs-of-safety-concerns", "Unexplained bruising")
-	chris.fill("#signs-of-safety-working-well", "Engaged grandparent")
-	chris.fill("#signs-of-safety-need-to-know", "Medical opinion")
-	chris.fill("#signs-of-safety-needs-to-be-done", "Joint visit")
-	chris.fill("#decisions-0-decision", "Start a section 47 enquiry")
-	chris.fill("#decisions-0-rationale", "Reasonable cause to suspect significant harm")
-	chris.fill("#child-seen-by", "Sam Social")
+	for _, a := range outcomeAnswers {
+		chris.fill("#"+inputID(a[0]), a[1])
+	}
 	date(chris, "child-seen-at", in(4*time.Hour))
 	chris.fill("#child-seen-at-hour", "15")
 	chris.fill("#child-seen-at-minute", "00")
