@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -296,4 +297,45 @@ func TestPartnerCodeLimits(t *testing.T) {
 			t.Fatalf("a withdrawn invitation's link: %d\n%s", res.StatusCode, body)
 		}
 	})
+}
+
+// Attempts at a code sent at once are counted one by one (the session's
+// version guards each count): however many arrive together, at most five
+// codes are ever compared.
+func TestPartnerCodeAttemptsAtOnce(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	d := s.convene(t)
+	tokenPath := strings.Replace(s.link(t, d, "dana@police.example.org", invites.PartStatAccepted), "/v1/rsvp/", "/invitation/", 1)
+	b := s.browser()
+	b.get(tokenPath)
+	res, body := b.post(tokenPath+"/code", nil)
+	b.get(wantRedirect(t, res, body, tokenPath+"/code"))
+	code, _ := s.codeMail(t, "dana@police.example.org", 1)
+	token := b.last
+	n := mustAtoi(t, code)
+	var wg sync.WaitGroup
+	var compared atomic.Int64
+	for i := range 20 {
+		wg.Add(1)
+		wrong := fmt.Sprintf("%06d", (n+1+i)%1_000_000)
+		go func() {
+			defer wg.Done()
+			_, body := b.do(http.MethodPost, tokenPath+"/confirm", url.Values{"code": {wrong}, "csrf_token": {token}})
+			if strings.Contains(body, "The code is not right") {
+				compared.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := compared.Load(); n < 1 || n > 5 {
+		t.Fatalf("%d wrong codes were compared, want 1 to 5", n)
+	}
+	// Whatever is left of the five, the right code works only while some
+	// are left.
+	for range 5 {
+		res, body = b.post(tokenPath+"/confirm", url.Values{"code": {fmt.Sprintf("%06d", (n+500)%1_000_000)}, "csrf_token": {token}})
+	}
+	res, body = b.post(tokenPath+"/confirm", url.Values{"code": {code}, "csrf_token": {token}})
+	wantStatus(t, res, body, http.StatusTooManyRequests)
 }
