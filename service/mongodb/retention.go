@@ -32,6 +32,13 @@ func (s *Store) RetentionCandidates(ctx context.Context, changedBefore, afterUpd
 			bson.D{{Key: "updated_at", Value: afterUpdated}, {Key: "_id", Value: bson.D{{Key: "$gt", Value: afterID}}}},
 		}},
 	}
+	if afterID == "" {
+		// A pass begins: make sure its queries and the audit purge run
+		// off indexes (creating an index that exists does nothing).
+		if err := s.retentionIndexes(ctx); err != nil {
+			return nil, err
+		}
+	}
 	cur, err := s.discussions.Find(ctx, filter, options.Find().
 		SetSort(bson.D{{Key: "updated_at", Value: 1}, {Key: "_id", Value: 1}}).
 		SetProjection(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(max(limit, 0))))
@@ -144,6 +151,19 @@ func (s *Store) finishPurges(ctx context.Context) error {
 				return translate(err, "purge")
 			}
 		}
+	}
+	return nil
+}
+
+// retentionIndexes are the indexes retention's queries use: finished
+// discussions by last change, and audit entries by time.
+func (s *Store) retentionIndexes(ctx context.Context) error {
+	if _, err := s.discussions.Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys: bson.D{{Key: "updated_at", Value: 1}, {Key: "_id", Value: 1}}}); err != nil {
+		return translate(err, "retention index")
+	}
+	if _, err := s.audit.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: "at", Value: 1}}}); err != nil {
+		return translate(err, "retention index")
 	}
 	return nil
 }

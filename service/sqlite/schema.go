@@ -225,6 +225,12 @@ CREATE INDEX discussions_finished ON discussions (updated_at, id) WHERE status I
 	`
 CREATE INDEX discussions_follow_on_breach ON discussions (deadline, id) WHERE json_extract(head, '$.follow_on_breach') IS NOT NULL;
 `,
+	// 7: a purge finds a discussion's outbox messages and idempotency
+	// keys by index, not by reading every one (issue 16).
+	`
+CREATE INDEX outbox_discussion ON outbox (json_extract(message, '$.discussion_id'));
+CREATE INDEX idempotency_discussion ON idempotency_keys (json_extract(record, '$.discussion_id'));
+`,
 }
 
 // migrate brings the schema up to date in one transaction, and refuses a
