@@ -2,11 +2,17 @@ package main
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"mime"
 	"mime/quotedprintable"
+	"net"
 	"net/http"
 	"net/mail"
 	"os"
@@ -14,20 +20,29 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/convene/convene/invites/smtptest"
+	"github.com/convene/convene/service"
 )
 
-// TestAfterTheMeeting is issue 14's "must show" for the record, through the
-// running binary and a real SMTP server: the outcome → the Record of
-// Strategy Discussion as a PDF (its text read back by poppler's pdftotext)
-// → circulation mails that carry no case details → two agencies agree and
-// one dissents → the RECORD follow-on met at the circulation time → a
-// follow-on missed and the discussion flagged.
+// TestAfterTheMeeting is issue 14's "must show", through the running
+// binary, a real SMTP server and a real HTTP receiver for the case system's
+// webhooks: the outcome → the Record of Strategy Discussion as a PDF (its
+// text read back by poppler's pdftotext) → circulation mails that carry no
+// case details → two agencies agree and one dissents → the dissent notice
+// emailed (no case details) to the team mailbox and the chair, and in
+// business support's and the chair's inboxes over the API → the RECORD
+// follow-on met at the circulation time → a follow-on missed, the
+// discussion flagged and found by business support's list → the webhooks,
+// whose receiver was down throughout, retried once it is up (its first
+// answer a 503, retried too), each signed with a valid HMAC checked here as
+// the README tells a receiver to.
 //
 // The binary's clock is the real one (no cmd/convene test moves it), so
 // the miss shown here is the ICPC booked for a date after its deadline,
@@ -40,12 +55,24 @@ func TestAfterTheMeeting(t *testing.T) {
 		t.Fatalf("pdftotext (poppler-utils) is needed: run .ci/deps: %v", err)
 	}
 	mailServer := smtptest.Start(t, smtptest.Options{})
+	// The case system's receiver is down (nothing listens on its port)
+	// until the end; the outbox retries from a quarter second, doubling.
+	const teamMailbox = "support@council.example.org"
+	hookPort := smtptest.FreePort(t)
+	receiver := &caseSystem{secret: []byte(afterHookSecret)}
 	env := testEnv(t, "CONVENE_SMTP_ADDR", mailServer.Addr, "CONVENE_SMTP_TLS", "none", "CONVENE_MAIL_FROM", "convene@council.example.org",
-		"CONVENE_PUBLIC_URL", "https://convene.council.example.org")
+		"CONVENE_PUBLIC_URL", "https://convene.council.example.org", "CONVENE_BUSINESS_SUPPORT_EMAIL", teamMailbox,
+		"CONVENE_WEBHOOK_URL", fmt.Sprintf("http://127.0.0.1:%d/hooks/convene", hookPort), "CONVENE_WEBHOOK_SECRET", afterHookSecret,
+		"CONVENE_OUTBOX_RETRY_BASE", "250ms")
 	srv := start(t, env)
 	admin := mint(t, env, "admin", "ada", "ada.admin@council.example.org", "")
 	bso := mint(t, env, "business_support", "bea", "bea.support@council.example.org", "social_care")
 	chairTok := mint(t, env, "chair", "chris", "chris.chair@council.example.org", "social_care")
+	// The chair asks for notices by email at once (a chair who has not
+	// chosen gets the daily digest).
+	if code, p := call(t, "PUT", srv.url+"/v1/me/notification-preference", chairTok, map[string]any{"delivery": "immediate"}); code != 200 {
+		t.Fatalf("the chair's preference: %d %v", code, p)
+	}
 	people := []struct{ key, name, email, agency, role string }{
 		{"chris", "Chris Chair", "chris.chair@council.example.org", "social_care", "team_manager"},
 		{"sam", "Sam Social", "sam.social@council.example.org", "social_care", "social_worker"},
@@ -218,6 +245,41 @@ func TestAfterTheMeeting(t *testing.T) {
 	if want := map[string]string{"police": "agreed", "education": "agreed", "health": "dissented"}; !maps.Equal(states, want) {
 		t.Errorf("sign-ups %v, want %v", states, want)
 	}
+	const dissentReason = "Health's information does not support an s47 threshold"
+	caseDetails := []string{"Jayden", "Hollis", "belt mark", "Hillside", dissentReason, "threshold", "Nina", "Dana", "Sam Social", "Ed Lead"}
+
+	// The dissent is a notice: emailed at once to the team mailbox and to
+	// the chair (who chose that), by the real SMTP server, with the kind
+	// in words and a link, and nothing of the case.
+	dissentMails := waitForMail(t, mailServer, 60*time.Second, func(subject string) bool {
+		return strings.Contains(subject, "An agency dissented from the record")
+	}, teamMailbox, emails["chris"])
+	for _, m := range dissentMails {
+		subject, body := plainMail(t, m.Raw)
+		if !strings.Contains(body, "https://convene.council.example.org/discussions/"+id) || strings.Contains(string(m.Raw), "text/calendar") {
+			t.Errorf("the dissent notice to %v (%s):\n%s", m.RcptTos, subject, body)
+		}
+		for _, secret := range caseDetails {
+			if strings.Contains(strings.ToLower(body+subject), strings.ToLower(secret)) {
+				t.Errorf("the dissent notice to %v carries %q:\n%s", m.RcptTos, secret, body)
+			}
+		}
+	}
+	// And it is in business support's shared inbox and the chair's own,
+	// over the API, naming the discussion and the kind only.
+	for who, tok := range map[string]string{"business support": bso, "the chair": chairTok} {
+		items := inboxItems(t, srv.url, tok, id)
+		if !slices.ContainsFunc(items, func(it map[string]any) bool { return it["kind"] == "record_dissent" }) {
+			t.Errorf("%s's inbox has no record_dissent for the discussion: %v", who, items)
+		}
+		for _, it := range items {
+			for _, secret := range caseDetails {
+				if strings.Contains(strings.ToLower(fmt.Sprint(it)), strings.ToLower(secret)) {
+					t.Errorf("%s's inbox item carries %q: %v", who, secret, it)
+				}
+			}
+		}
+	}
 
 	// Follow-ons as work: the social worker closes the s47 enquiry; the
 	// ICPC is booked for after its 15-working-day deadline, which is missed
@@ -241,6 +303,247 @@ func TestAfterTheMeeting(t *testing.T) {
 	code, rec = call(t, "GET", path+"/record", dana, nil)
 	if code != 200 || followOnOf(t, rec, "RECORD")["state"] != "met" || rec["follow_on_breach"] == nil {
 		t.Errorf("the record read by the police: %d %v", code, rec)
+	}
+	// So does the discussion; business support find it among those with a
+	// missed follow-on, and the miss is in their inbox and the chair's
+	// (the ICPC is the chair's to answer for).
+	code, d = call(t, "GET", path, bso, nil)
+	if circ, _ := d["circulation"].(map[string]any); code != 200 || circ == nil || !parseTime(t, circ["at"]).Equal(circulated) {
+		t.Errorf("the discussion's circulation: %d %v", code, d["circulation"])
+	}
+	if signups, _ := d["signups"].([]any); len(signups) != 3 {
+		t.Errorf("the discussion's sign-ups %v, want three agencies'", d["signups"])
+	}
+	if breach, _ := d["follow_on_breach"].(map[string]any); breach == nil || !strings.Contains(fmt.Sprint(breach["reason"]), "ICPC") {
+		t.Errorf("the discussion's follow-on breach %v", d["follow_on_breach"])
+	}
+	for _, q := range []struct {
+		query string
+		want  bool
+	}{{"follow_on_breach=true", true}, {"follow_on_breach=true&status=concluded", true}, {"follow_on_breach=false", false}} {
+		code, page := call(t, "GET", srv.url+"/v1/discussions?"+q.query, bso, nil)
+		items, _ := page["items"].([]any)
+		listed := slices.ContainsFunc(items, func(it any) bool {
+			it2 := it.(map[string]any)
+			return it2["id"] == id && it2["follow_on_breach"] == true
+		})
+		if code != 200 || listed != q.want {
+			t.Errorf("GET /v1/discussions?%s: %d, the discussion listed %v, want %v", q.query, code, listed, q.want)
+		}
+	}
+	for who, tok := range map[string]string{"business support": bso, "the chair": chairTok} {
+		if !slices.ContainsFunc(inboxItems(t, srv.url, tok, id), func(it map[string]any) bool {
+			return it["kind"] == "follow_on_missed" && it["key"] == "ICPC"
+		}) {
+			t.Errorf("%s's inbox has no follow_on_missed ICPC", who)
+		}
+	}
+
+	// The case system's receiver comes up. Every event was raised while
+	// it was down, and is delivered by a retry; the first request it
+	// answers 503 (still starting) and that one is retried as well.
+	upAt := time.Now()
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", hookPort))
+	if err != nil {
+		t.Fatalf("the receiver's port: %v", err)
+	}
+	hsrv := &http.Server{Handler: receiver, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = hsrv.Serve(ln) }()
+	t.Cleanup(func() { _ = hsrv.Close() })
+	want := []string{"discussion.booked", "discussion.concluded", "discussion.convened", "discussion.started",
+		"follow_on.met:RECORD", "follow_on.met:S47", "follow_on.missed:ICPC", "record.circulated",
+		"record.signed:education", "record.signed:health", "record.signed:police"}
+	var got []string
+	waitFor(t, 120*time.Second, func() bool {
+		got = receiver.kinds(id)
+		return len(got) >= len(want) && receiver.refusedRetried()
+	})
+	if !slices.Equal(got, want) {
+		t.Errorf("webhooks received %v, want %v", got, want)
+	}
+	t.Logf("the receiver up %s after the first event; %d events accepted, %s answered 503 then accepted",
+		upAt.Sub(parseTime(t, d["created_at"])).Round(time.Millisecond), len(got), receiver.refusedID())
+	receiver.mu.Lock()
+	defer receiver.mu.Unlock()
+	if len(receiver.bad) > 0 {
+		t.Errorf("webhooks without a valid signature: %v", receiver.bad)
+	}
+	for _, h := range receiver.accepted {
+		if h.event.Subject != id {
+			continue
+		}
+		// Raised while the receiver was down; signed and sent after it
+		// came up (the signature's time is the delivery's).
+		if !h.event.Time.Before(upAt) || h.signedAt.Before(upAt.Truncate(time.Second)) {
+			t.Errorf("%s raised %s, delivered %s; the receiver came up %s", h.event.ID, h.event.Time, h.signedAt, upAt)
+		}
+		if h.event.Data.CaseReference != caseRef || h.event.Data.DiscussionID != id {
+			t.Errorf("webhook %s data %+v", h.event.ID, h.event.Data)
+		}
+		for _, secret := range caseDetails {
+			if strings.Contains(strings.ToLower(string(h.body)), strings.ToLower(secret)) {
+				t.Errorf("webhook %s carries %q: %s", h.event.ID, secret, h.body)
+			}
+		}
+	}
+}
+
+const afterHookSecret = "after-the-meeting-hook-secret-0123456789"
+
+// caseSystem is the case system's webhook endpoint: a real HTTP server
+// that checks each request's signature the way the README tells a
+// receiver to (an HMAC-SHA256 of "<t>.<body>" with the shared secret,
+// compared in constant time, t within five minutes), computed here rather
+// than by Convene's own service.VerifyHook. The first request it gets it
+// answers 503, as a receiver still starting would.
+type caseSystem struct {
+	secret []byte
+
+	mu       sync.Mutex
+	refused  string // the id of the event answered 503
+	accepted []acceptedHook
+	bad      []string
+}
+
+type acceptedHook struct {
+	event    service.CloudEvent
+	body     []byte
+	signedAt time.Time
+}
+
+func (c *caseSystem) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	signedAt, verr := c.verify(r.Header.Get("Convene-Signature"), body)
+	var ev service.CloudEvent
+	switch {
+	case err != nil || verr != nil:
+		c.bad = append(c.bad, fmt.Sprintf("%v %v: %.200s", err, verr, body))
+		http.Error(w, "not signed", http.StatusUnauthorized)
+		return
+	case r.Header.Get("Content-Type") != "application/cloudevents+json" || json.Unmarshal(body, &ev) != nil || ev.SpecVersion != "1.0":
+		c.bad = append(c.bad, fmt.Sprintf("not a CloudEvent (%s): %.200s", r.Header.Get("Content-Type"), body))
+		http.Error(w, "not a CloudEvent", http.StatusBadRequest)
+		return
+	case c.refused == "":
+		c.refused = ev.ID
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+		return
+	}
+	c.accepted = append(c.accepted, acceptedHook{event: ev, body: body, signedAt: signedAt})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// verify checks a Convene-Signature header, "t=<unix seconds>,v1=<hex>".
+func (c *caseSystem) verify(header string, body []byte) (time.Time, error) {
+	var ts string
+	var sigs []string
+	for _, part := range strings.Split(header, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch k {
+		case "t":
+			ts = v
+		case "v1":
+			sigs = append(sigs, v)
+		}
+	}
+	secs, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || len(sigs) == 0 {
+		return time.Time{}, fmt.Errorf("signature header %q", header)
+	}
+	at := time.Unix(secs, 0)
+	if d := time.Since(at); d > 5*time.Minute || d < -5*time.Minute {
+		return at, fmt.Errorf("signed at %s, too far from now", at)
+	}
+	mac := hmac.New(sha256.New, c.secret)
+	mac.Write([]byte(ts + "." + string(body)))
+	want := hex.EncodeToString(mac.Sum(nil))
+	for _, s := range sigs {
+		if hmac.Equal([]byte(s), []byte(want)) {
+			return at, nil
+		}
+	}
+	return at, errors.New("no signature matches")
+}
+
+// kinds are the accepted events of the discussion, each as its type (and
+// the agency, or the follow-on, it is about), sorted; an event accepted
+// twice appears twice.
+func (c *caseSystem) kinds(id string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, h := range c.accepted {
+		if h.event.Subject != id {
+			continue
+		}
+		k := strings.TrimPrefix(h.event.Type, "uk.gov.convene.")
+		switch {
+		case strings.HasPrefix(k, "record.signed"):
+			agency, _, _ := strings.Cut(h.event.Data.Key, ":")
+			k += ":" + agency
+		case strings.HasPrefix(k, "follow_on."):
+			k += ":" + h.event.Data.Key
+		}
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// refusedRetried reports whether the event answered 503 was accepted
+// later.
+func (c *caseSystem) refusedRetried() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.refused != "" && slices.ContainsFunc(c.accepted, func(h acceptedHook) bool { return h.event.ID == c.refused })
+}
+
+func (c *caseSystem) refusedID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.refused
+}
+
+// inboxItems are the open and cleared items of the discussion in the
+// caller's inbox.
+func inboxItems(t *testing.T, url, tok, id string) []map[string]any {
+	t.Helper()
+	code, page := call(t, "GET", url+"/v1/inbox?all=true", tok, nil)
+	if code != 200 {
+		t.Fatalf("inbox: %d %v", code, page)
+	}
+	var out []map[string]any
+	for _, it := range page["items"].([]any) {
+		if it := it.(map[string]any); it["discussion_id"] == id {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// waitForMail waits until messages whose subject keep accepts have reached
+// every one of to, and returns them.
+func waitForMail(t *testing.T, srv *smtptest.Server, within time.Duration, keep func(subject string) bool, to ...string) []smtptest.Received {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for n := max(srv.Count(), 1); ; {
+		msgs := srv.Wait(t, n, time.Until(deadline))
+		var out []smtptest.Received
+		reached := map[string]bool{}
+		for _, m := range msgs {
+			if subject, _ := plainMail(t, m.Raw); keep(subject) {
+				out = append(out, m)
+				for _, r := range m.RcptTos {
+					reached[strings.ToLower(r)] = true
+				}
+			}
+		}
+		if !slices.ContainsFunc(to, func(e string) bool { return !reached[strings.ToLower(e)] }) {
+			return out
+		}
+		n = len(msgs) + 1
 	}
 }
 
