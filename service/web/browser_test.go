@@ -1078,3 +1078,34 @@ func TestTodayCountdownFiltersAndSearch(t *testing.T) {
 		t.Errorf("the chair's Today does not lead to the quorum: %s", visibleText(page))
 	}
 }
+
+// TestDiscussionDecisionsInBrowser: the discussion page with a new time
+// proposed and a reply held, as business support see it in Chromium, passes
+// axe-core; accepting the new time moves the discussion.
+func TestDiscussionDecisionsInBrowser(t *testing.T) {
+	w := newStaffWorld(t)
+	d := w.convened("CR-2026-0301", 14)
+	w.counter(w.discussion(d.ID), "Dana", w.firstWorkingDay(16))
+	cal := "BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nPRODID:-//Test Mail//EN\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\n" +
+		"ATTENDEE;PARTSTAT=ACCEPTED;CN=Pat Constable:mailto:pat.constable@police.example.org\r\n" +
+		"UID:" + d.UID + "\r\nSEQUENCE:" + strconv.Itoa(d.Sequence) + "\r\nDTSTAMP:" + time.Now().UTC().Format("20060102T150405Z") +
+		"\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+	w.deliver("Pat Constable", "pat.constable@police.example.org", "Accepted: Strategy discussion", "REPLY", cal)
+
+	bea := w.newChrome(t, 1280, 900)
+	bea.signIn("bea")
+	bea.open("/discussions/" + d.ID)
+	bea.see("discussion", "New times proposed", "Dana Inspector proposes", "Replies held for you", "pat.constable@police.example.org")
+	bea.check("discussion-decisions")
+	// Ed's calendar could not be read: accepting without naming him is
+	// refused, in words, and then done.
+	bea.submit(`form[action$="/accept"] button`)
+	bea.see("accept refused", "There is a problem", "Ed Lead")
+	bea.check("discussion-error")
+	bea.click(`form[action$="/accept"] input[name="confirm_unknown"]`)
+	bea.submit(`form[action$="/accept"] button`)
+	bea.see("accepted", "The proposed time is decided")
+	if got := w.discussion(d.ID); !got.Booking.Start.Equal(w.firstWorkingDay(16)) {
+		t.Errorf("after accepting, booked at %s", got.Booking.Start)
+	}
+}

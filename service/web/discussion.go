@@ -66,6 +66,9 @@ type inviteeView struct {
 type counterView struct {
 	ID, From, When, Comment, Status string
 	Pending                         bool
+	// Unknown are the people whose calendars could not be read: moving
+	// the discussion to the new time names them, as any booking does.
+	Unknown []option
 }
 
 type heldView struct {
@@ -158,9 +161,15 @@ func (s *Server) showDiscussion(w http.ResponseWriter, r *http.Request, status i
 		}
 		v.Invitees = append(v.Invitees, iv)
 	}
+	var unknown []option
+	if d.Booking != nil {
+		for _, e := range d.Booking.Unknown {
+			unknown = append(unknown, option{Value: e, Text: nameOf(d, e), Selected: slices.Contains(form["confirm_unknown"], e)})
+		}
+	}
 	for _, c := range d.Counters {
 		v.Counters = append(v.Counters, counterView{ID: c.ID, From: nameOf(d, c.From), When: WhenRange(c.Start, c.End, zone),
-			Comment: c.Comment, Status: Words(c.Status), Pending: c.Status == "pending"})
+			Comment: c.Comment, Status: Words(c.Status), Pending: c.Status == "pending", Unknown: unknown})
 	}
 	if v.Manages {
 		for _, h := range d.HeldReplies {
@@ -215,7 +224,7 @@ func (s *Server) showDiscussion(w http.ResponseWriter, r *http.Request, status i
 		v.Timeline = append(v.Timeline, eventView{When: When(e.At, zone), Who: or(e.Actor.Name, e.Actor.Email),
 			What: Words(e.Kind), Detail: humanise(e.Detail, zone, s.agency)})
 	}
-	p := &Page{Title: "Case " + d.CaseReference, Nav: "/today", Back: "/today", Banner: banner(r), Form: form, Errors: errs, Data: v}
+	p := &Page{Title: "Case " + d.CaseReference, Nav: "/today", Back: "/today", Banner: banner(r), Form: form, Errors: s.plain(d, errs), Data: v}
 	return s.render(w, r, status, "discussion.html", p)
 }
 
