@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
 	"github.com/emersion/go-message"
 
 	"github.com/convene/convene/service"
@@ -94,15 +96,38 @@ func TestPartnerInBrowser(t *testing.T) {
 	}
 
 	c := w.newChrome(t, 1024, 900)
+	// Every page is watched for what its Content-Security-Policy blocks:
+	// nothing may be (GOV.UK Frontend starts from a file, no inline script
+	// or style).
+	if _, err := chromedp.Call(c.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+		Source: `window.__csp = []; document.addEventListener("securitypolicyviolation", e => window.__csp.push(e.violatedDirective + " " + e.blockedURI))`,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(name string) {
+		t.Helper()
+		c.check(name)
+		blocked, err := chromedp.Run(c.ctx, chromedp.Evaluate[[]string](`window.__csp || []`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(blocked) > 0 {
+			t.Errorf("%s: the CSP blocked %v", name, blocked)
+		}
+		supported, err := chromedp.Run(c.ctx, chromedp.Evaluate[bool](`document.body.classList.contains("govuk-frontend-supported")`))
+		if err != nil || !supported {
+			t.Errorf("%s: GOV.UK Frontend did not start (govuk-frontend-supported not set): %v", name, err)
+		}
+	}
 	c.open(link)
 	c.see("partner link", "Confirm it is you", "d••••@police.example.org")
 	if strings.Contains(c.text(), "CR-2026-0815") {
 		t.Error("the link's page shows the case before the code")
 	}
-	c.check("partner-1-link")
+	check("partner-1-link")
 	c.submit(`form[action$="/code"] button[type="submit"]`)
 	c.see("code page", "Enter the code we sent you")
-	c.check("partner-2-code")
+	check("partner-2-code")
 
 	// A wrong code first: the error summary names the field.
 	code := regexp.MustCompile(`sign-in code is (\d{6})`).FindStringSubmatch(w.mailTo(t, dana.Email, "sign-in code is", 0))[1]
@@ -113,12 +138,12 @@ func TestPartnerInBrowser(t *testing.T) {
 	c.fill("#code", wrong)
 	c.submit(`form[action$="/confirm"] button[type="submit"]`)
 	c.see("wrong code", "There is a problem", "The code is not right")
-	c.check("partner-3-wrong-code")
+	check("partner-3-wrong-code")
 	c.fill("#code", code)
 	c.submit(`form[action$="/confirm"] button[type="submit"]`)
 	c.see("invitation", "Strategy discussion invitation", "CR-2026-0815", sayWhen(start), "UK time", "MASH meeting room 2",
 		"Why you are invited", "Not answered yet")
-	c.check("partner-4-invitation")
+	check("partner-4-invitation")
 
 	// Delegate to a constable: below the seniority needed, so warned.
 	c.click("#answer-delegated")
@@ -126,10 +151,10 @@ func TestPartnerInBrowser(t *testing.T) {
 	c.fill("#delegate-name", "Pat Constable")
 	c.submit(`form[action="/invitations/` + d.ID + `"] button[type="submit"]`)
 	c.see("delegation warning", "Pat Constable is below the minimum", "Delegate anyway")
-	c.check("partner-5-delegation-warning")
+	check("partner-5-delegation-warning")
 	c.submit(`form[action="/invitations/` + d.ID + `"] button[type="submit"]`)
 	c.see("delegated", "Your delegation is waiting for business support to confirm it")
-	c.check("partner-6-delegated")
+	check("partner-6-delegated")
 
 	held := w.discussion(d.ID).HeldReplies
 	if len(held) != 1 || held[0].From != dana.Email || held[0].DelegatedTo != w.People["Pat"].Email {
@@ -141,17 +166,17 @@ func TestPartnerInBrowser(t *testing.T) {
 	// so.
 	c.submit(`form[action="/sign-out"] button[type="submit"]`)
 	c.see("signed out", "You have signed out.", "Dana Inspector")
-	c.check("sign-in")
+	check("sign-in")
 	c.submit(`form[action="/sign-in/demo"] button[type="submit"]`)
 	c.see("sign-in refused", "There is a problem", "Select who you are signing in as.")
-	c.check("sign-in-error")
+	check("sign-in-error")
 	c.click(`input[name="person"][value="dana"]`)
 	c.submit(`form[action="/sign-in/demo"] button[type="submit"]`)
 	c.see("invitations", "Your invitations", "CR-2026-0815", "Not answered yet")
-	c.check("invitations")
+	check("invitations")
 	c.open("/invitation/not-a-link")
 	c.see("bad link", "This link cannot be used")
-	c.check("link-cannot-be-used")
+	check("link-cannot-be-used")
 }
 
 // partnerCase is an amber referral received now.
