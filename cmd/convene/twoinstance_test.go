@@ -7,12 +7,14 @@ import (
 	"io"
 	"log/slog"
 	"net/mail"
+	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/convene/convene/invites/smtptest"
 	"github.com/convene/convene/service"
+	"github.com/convene/convene/service/mongodb"
 	"github.com/convene/convene/service/outbox"
 	"github.com/convene/convene/service/policy"
 	"github.com/convene/convene/service/sqlite"
@@ -33,6 +35,40 @@ import (
 // conformance suite's race cases check them on both engines.
 func TestTwoInstancesSendEveryMessageOnce(t *testing.T) {
 	t.Parallel()
+	engines := []struct {
+		name string
+		open func(t *testing.T, dataDir string) service.Store
+	}{{"sqlite", func(t *testing.T, dataDir string) service.Store {
+		s, err := sqlite.Open(context.Background(), dataDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}}}
+	if uri := os.Getenv("MONGODB_URI"); uri != "" {
+		// The scale-out engine, when a real MongoDB is at hand (FerretDB
+		// is no stand-in for this: it does not re-check a claim's filter).
+		engines = append(engines, struct {
+			name string
+			open func(t *testing.T, dataDir string) service.Store
+		}{"mongodb", func(t *testing.T, _ string) service.Store {
+			s, err := mongodb.Open(context.Background(), uri, fmt.Sprintf("twoinstance_%d", time.Now().UnixNano()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = s.Close(context.Background()) })
+			return s
+		}})
+	} else {
+		t.Log("MONGODB_URI is not set: the two instances run on the embedded store only")
+	}
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) { twoInstances(t, e.open) })
+	}
+}
+
+func twoInstances(t *testing.T, open func(t *testing.T, dataDir string) service.Store) {
 	smtp := smtptest.Start(t, smtptest.Options{})
 	env := testEnv(t, "CONVENE_SMTP_ADDR", smtp.Addr, "CONVENE_SMTP_TLS", "none",
 		"CONVENE_OUTBOX_LEASE", "10s", "CONVENE_OUTBOX_RETRY_BASE", "1s")
@@ -42,11 +78,7 @@ func TestTwoInstancesSendEveryMessageOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, cfg.DataDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := open(t, cfg.DataDir)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 
 	type instance struct {
