@@ -243,6 +243,13 @@ func (b *browser) signInDemo(subject string) {
 	wantRedirect(b.s.t, res, body, "/")
 }
 
+// signedIn reports whether the browser's session signs someone in.
+func (b *browser) signedIn() bool {
+	b.s.t.Helper()
+	_, body := b.get("/sign-in")
+	return strings.Contains(body, "Signed in as")
+}
+
 func (b *browser) cookie(name string) *http.Cookie {
 	u, _ := url.Parse(b.s.url)
 	for _, c := range b.jar.Cookies(u) {
@@ -321,8 +328,7 @@ func TestDemoSignInSessionAndSignOut(t *testing.T) {
 	other := s.browser()
 	u, _ := url.Parse(s.url)
 	other.jar.SetCookies(u, []*http.Cookie{{Name: "__Host-convene", Value: old, Path: "/", Secure: true}})
-	_, body = other.get("/sign-in")
-	if strings.Contains(body, "Signed in as") {
+	if other.signedIn() {
 		t.Fatal("a signed-out session still signs in")
 	}
 }
@@ -330,10 +336,7 @@ func TestDemoSignInSessionAndSignOut(t *testing.T) {
 func TestSessionTimeouts(t *testing.T) {
 	t.Parallel()
 	s := newSite(t)
-	signedIn := func(b *browser) bool {
-		_, body := b.get("/sign-in")
-		return strings.Contains(body, "Signed in as")
-	}
+	signedIn := func(b *browser) bool { return b.signedIn() }
 	// Idle: 30 minutes without a request ends the session.
 	idle := s.browser()
 	idle.signInDemo("demo-bso")
@@ -388,8 +391,7 @@ func TestFormsRefusedWithoutTokenOrFromAnotherSite(t *testing.T) {
 			t.Errorf("%s: status %d, want 403\n%s", c.name, res.StatusCode, body)
 		}
 	}
-	_, body := b.get("/sign-in")
-	if !strings.Contains(body, "Signed in as") {
+	if !b.signedIn() {
 		t.Fatal("a refused sign-out signed out")
 	}
 	// The same form from the site itself works.
@@ -464,7 +466,7 @@ func TestSessionsSharedByInstances(t *testing.T) {
 	}
 	res, body := two.post("/sign-out", nil)
 	wantRedirect(t, res, body, "/sign-in")
-	if _, body = one.get("/sign-in"); strings.Contains(body, "Signed in as") {
+	if one.signedIn() {
 		t.Fatal("signed out at one instance, still signed in at the other")
 	}
 }

@@ -187,8 +187,7 @@ func TestPartnerConfirmsACodeBeforeSeeingTheCase(t *testing.T) {
 	// them to sign in.
 	res, body = b.get("/invitations/" + other.ID)
 	wantStatus(t, res, body, http.StatusNotFound)
-	res, body = b.get("/sign-in")
-	if !strings.Contains(body, "Signed in as") {
+	if !b.signedIn() {
 		t.Error("the partner's session does not show who is signed in")
 	}
 	// The code works once: the waiting session is gone.
