@@ -49,7 +49,11 @@ type requestIDHandler struct{ slog.Handler }
 
 func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
 	if id := service.RequestIDFrom(ctx); id != "" {
-		r.AddAttrs(slog.String("request_id", id))
+		has := false
+		r.Attrs(func(a slog.Attr) bool { has = a.Key == "request_id"; return !has })
+		if !has {
+			r.AddAttrs(slog.String("request_id", id))
+		}
 	}
 	return h.Handler.Handle(ctx, r)
 }

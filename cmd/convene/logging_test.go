@@ -28,6 +28,13 @@ func TestLogsAreJSONWithRequestIDAndNoCaseContent(t *testing.T) {
 			t.Errorf("%s = %v, want %v", k, got[k], want)
 		}
 	}
+	// A request id the caller passes is not written twice.
+	buf.Reset()
+	log.InfoContext(ctx, "request", "request_id", "req-42")
+	if n := bytes.Count(buf.Bytes(), []byte(`"request_id"`)); n != 1 {
+		t.Errorf("request_id written %d times: %s", n, buf.String())
+	}
+	log.InfoContext(ctx, "convened", "case_reference", "CR-2026-0042", "note", "the family's address")
 	if bytes.Contains(buf.Bytes(), []byte("CR-2026")) || bytes.Contains(buf.Bytes(), []byte("address")) {
 		t.Errorf("case content in the log: %s", buf.String())
 	}
