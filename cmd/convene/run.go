@@ -80,14 +80,6 @@ const usage = `usage:
   convene restore [--replace] FILE  restore a snapshot into a stopped data directory
 `
 
-func newLogger(level string) *slog.Logger {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		l = slog.LevelInfo
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
-}
-
 func serve(ctx context.Context, cfg config, getenv func(string) string, stdout io.Writer) error {
 	log := serviceLogger(cfg, os.Stderr)
 	store, storeName, closeStore, err := openStore(ctx, cfg, log)
