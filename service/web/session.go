@@ -72,6 +72,11 @@ func (s *Server) secure(next http.Handler) http.Handler {
 		// Links carry signed tokens in their paths: never send them on.
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		if strings.HasPrefix(r.URL.Path, "/assets/") || strings.HasPrefix(r.URL.Path, "/static/") {
+			// Files the same for everyone: no session read for them.
+			next.ServeHTTP(w, r)
+			return
+		}
 		ctx := service.WithRequestID(r.Context(), newToken()[:16])
 		ctx = context.WithValue(ctx, tokenKey{}, new(string))
 		if sess := s.loadSession(ctx, w, r); sess != nil {
