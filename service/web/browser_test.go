@@ -1109,3 +1109,38 @@ func TestDiscussionDecisionsInBrowser(t *testing.T) {
 		t.Errorf("after accepting, booked at %s", got.Booking.Start)
 	}
 }
+
+// TestBookingConflictInWords: booking the chair into a time another
+// discussion holds is refused, saying who is booked and when, and nothing
+// typed is lost.
+func TestBookingConflictInWords(t *testing.T) {
+	w := newStaffWorld(t)
+	w.convened("CR-2026-0401", 14)
+	ctx := service.WithPrincipal(context.Background(), &staffDemo[0])
+	age := 7
+	second, _, err := w.App.Convene(ctx, service.ConveneRequest{CaseReference: "CR-2026-0402", ChooseInvitees: true, ChairID: w.People["Chris"].ID,
+		Case: policy.Case{TimescaleRequest: policy.TimescaleRequest{RAG: policy.RAGAmber, Concerns: []policy.Concern{policy.ConcernOther},
+			ReferralReceivedAt: time.Now()}, Child: policy.Child{AgeYears: &age}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bea := w.signIn("bea")
+	path := "/discussions/" + second.ID
+	f := formValues(bea.get(path+"/slots", http.StatusOK), path+"/book")
+	at := w.firstWorkingDay(14)
+	f.Set("start", "other")
+	for _, part := range [][2]string{{"day", "2"}, {"month", "1"}, {"year", "2006"}, {"hour", "15"}, {"minute", "04"}} {
+		f.Set("other-"+part[0], at.Format(part[1]))
+	}
+	f.Set("online_url", "https://teams.microsoft.com/l/meetup-join/abc")
+	f.Set("confirm_unknown", "ed.lead@school.example.org")
+	page := bea.post(path+"/book", f, http.StatusUnprocessableEntity)
+	text := visibleText(page)
+	if !strings.Contains(text, "Chris Chair is already booked at 14:00") || !strings.Contains(text, "for another discussion") {
+		t.Errorf("the conflict is not said in words: %s", text)
+	}
+	if !strings.Contains(page, `value="https://teams.microsoft.com/l/meetup-join/abc"`) {
+		t.Errorf("the join link typed was lost: %s", text)
+	}
+	readable(t, "refused booking", page)
+}

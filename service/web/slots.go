@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -230,6 +231,9 @@ func (s *Server) bookPost(w http.ResponseWriter, r *http.Request) error {
 	return done(w, r, "/discussions/"+id, verb)
 }
 
+// oneAreFree is "whether Ed Lead are free": one person, so "is".
+var oneAreFree = regexp.MustCompile(`whether ([^,]+?) are free`)
+
 // named puts people's names where the App's messages give their
 // addresses ("essential attendees are busy then: dana@…").
 func named(d *service.Discussion, errs []FieldError) []FieldError {
@@ -240,6 +244,7 @@ func named(d *service.Discussion, errs []FieldError) []FieldError {
 			}
 		}
 		errs[i].Message = strings.ReplaceAll(errs[i].Message, " by listing them in confirm_unknown", ": tick them below")
+		errs[i].Message = oneAreFree.ReplaceAllString(errs[i].Message, "whether $1 is free")
 	}
 	return errs
 }
