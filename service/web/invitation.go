@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,28 +42,27 @@ type invitationData struct {
 
 // invitationSession returns the request's session when it may see the
 // discussion's invitation: confirmed, and, for a partner, bound to it.
-func (s *Server) invitationSession(w http.ResponseWriter, r *http.Request, id string) (*service.Session, bool) {
+// Otherwise it is nil, and the request is answered (sent to sign in) or
+// the error says why not.
+func (s *Server) invitationSession(w http.ResponseWriter, r *http.Request, id string) (*service.Session, error) {
 	sess := sessionFrom(r.Context())
 	if sess == nil || !sess.Confirmed {
-		http.Redirect(w, r, "/sign-in?return="+r.URL.Path, http.StatusSeeOther)
-		return nil, false
+		http.Redirect(w, r, "/sign-in?return="+url.QueryEscape(r.URL.Path), http.StatusSeeOther)
+		return nil, nil
 	}
 	if sess.Partner && sess.DiscussionID != id {
-		return nil, false
+		return nil, service.Errorf(service.ENOTFOUND, "discussion not found")
 	}
-	return sess, true
+	return sess, nil
 }
 
 // invitation shows the invitation to the signed-in invitee. GET changes
 // nothing.
 func (s *Server) invitation(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	sess, ok := s.invitationSession(w, r, id)
-	if !ok {
-		if sess == nil && sessionFrom(r.Context()) == nil {
-			return nil
-		}
-		return service.Errorf(service.ENOTFOUND, "discussion not found")
+	sess, err := s.invitationSession(w, r, id)
+	if sess == nil {
+		return err
 	}
 	ctx := service.WithPrincipal(r.Context(), &sess.Principal)
 	d, err := s.app.Discussion(ctx, id)
@@ -129,12 +129,9 @@ func (s *Server) invitationView(d *service.Discussion, email string) (*invitatio
 // and sent only when confirmed.
 func (s *Server) answer(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	sess, ok := s.invitationSession(w, r, id)
-	if !ok {
-		if sessionFrom(r.Context()) == nil {
-			return nil
-		}
-		return service.Errorf(service.ENOTFOUND, "discussion not found")
+	sess, err := s.invitationSession(w, r, id)
+	if sess == nil {
+		return err
 	}
 	ctx := service.WithPrincipal(r.Context(), &sess.Principal)
 	f := r.PostForm

@@ -165,7 +165,8 @@ func TestPartnerConfirmsACodeBeforeSeeingTheCase(t *testing.T) {
 	}
 	// Not yet confirmed: no case content.
 	res, body = b.get("/invitations/" + d.ID)
-	if res.StatusCode == http.StatusOK {
+	wantRedirect(t, res, body, "/sign-in")
+	if strings.Contains(body, d.CaseReference) {
 		t.Fatal("the invitation shows before the code is confirmed")
 	}
 	res, body = b.post(tokenPath+"/confirm", url.Values{"code": {" " + code[:3] + " " + code[3:] + " "}})
