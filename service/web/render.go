@@ -295,7 +295,7 @@ func TimeLeft(until, now time.Time) string {
 	}
 }
 
-// Words says an enum code in words: "needs_action" → "Needs action".
+// Words says an enum code in words: "in_progress" → "In progress".
 // Codes with a better phrase are in phrases.
 func Words(code any) string {
 	s := fmt.Sprint(code)
