@@ -820,7 +820,10 @@ func TestUsersDayInBrowser(t *testing.T) {
 	// The chair, on a phone.
 	chris := w.newChrome(t, 375, 812)
 	chris.signIn("chris")
-	chris.open("/discussions/" + id + "/quorum")
+	chris.see("chair's today", "Case CR-2026-0042", "Quorum forecast")
+	chris.check("today-chair-phone")
+	chris.click(`a[href="/discussions/` + id + `/quorum"]`)
+	chris.do(chromedp.WaitReady(chromedp.CSS("#quorum-state")))
 	chris.see("quorum", "Quorum not met")
 	chris.check("quorum-phone-not-met")
 	for _, i := range []int{0, 1, 2} {
@@ -1074,7 +1077,7 @@ func TestTodayCountdownFiltersAndSearch(t *testing.T) {
 	// The chair sees the discussions they chair, and goes to the quorum.
 	chris := w.signIn("chris")
 	page := chris.get("/today", http.StatusOK)
-	if !strings.Contains(page, "/quorum\">CR-2026-0201") {
+	if !strings.Contains(page, "/quorum\">Case CR-2026-0201") {
 		t.Errorf("the chair's Today does not lead to the quorum: %s", visibleText(page))
 	}
 }

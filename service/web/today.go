@@ -48,6 +48,9 @@ type todayFilter struct {
 }
 
 type todayPage struct {
+	// Cards shows each discussion as a card rather than a table row: a
+	// chair's Today, read on a phone.
+	Cards    bool
 	Inbox    []noticeView
 	Filter   todayFilter
 	Rows     []todayRow
@@ -110,7 +113,7 @@ func (s *Server) today(ctx context.Context, f todayFilter) (*todayPage, error) {
 	now, zone := s.cfg.Now(), s.cfg.Zone
 	p := service.PrincipalFrom(ctx)
 	chairOnly := p.Has(service.RoleChair) && !p.Has(service.RoleBusinessSupport)
-	page := &todayPage{Filter: f, Zone: ZoneName(now, zone)}
+	page := &todayPage{Filter: f, Zone: ZoneName(now, zone), Cards: chairOnly}
 	for _, st := range append([]string{"open", "all"}, statusStrings()...) {
 		text := map[string]string{"open": "Open", "all": "All"}[st]
 		if text == "" {
