@@ -623,6 +623,13 @@ func (a *App) digestWindow(now time.Time) (from, to time.Time) {
 	return from.UTC(), to.UTC()
 }
 
+// DigestDay names the latest daily digest due (its date): once an instance
+// has sent it, it need not look again until the name changes.
+func (a *App) DigestDay() string {
+	_, to := a.digestWindow(a.Now())
+	return to.In(a.zone()).Format(time.DateOnly)
+}
+
 // SendDigests queues the daily digest of everyone who chose one, for the
 // day before the latest digest time: one email per person per day, whose
 // id (the person and the day) makes a second run, here or on another
@@ -632,7 +639,7 @@ func (a *App) SendDigests(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	from, to := a.digestWindow(a.Now())
-	day := to.In(a.zone()).Format(time.DateOnly)
+	day := a.DigestDay()
 	prefs, err := a.Store.NoticePreferences(ctx, nil)
 	if err != nil {
 		return 0, err

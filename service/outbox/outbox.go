@@ -47,8 +47,11 @@ type Worker struct {
 	// Sent and Failed count messages delivered and given up on.
 	Sent, Failed atomic.Int64
 
-	// failing counts failures still being recorded on their discussions.
-	failing sync.WaitGroup
+	// failing counts failures still being recorded on their discussions;
+	// digested is the last day whose digests were queued (Run's goroutine
+	// alone reads and writes it).
+	failing  sync.WaitGroup
+	digested string
 }
 
 func (w *Worker) defaults() {

@@ -93,11 +93,21 @@ func (h *Hook) deliver(ctx context.Context, m *service.OutboxMessage) (string, e
 	return "webhook " + resp.Status, nil
 }
 
-// digests queues the day's digests that are due.
+// digests queues the day's digests once they are due, and then leaves
+// them until the next day's are (another instance queueing the same ones
+// adds nothing: their ids are the person and the day).
 func (w *Worker) digests(ctx context.Context) {
-	if n, err := w.App.SendDigests(ctx); err != nil {
+	day := w.App.DigestDay()
+	if day == w.digested {
+		return
+	}
+	n, err := w.App.SendDigests(ctx)
+	if err != nil {
 		w.Log.WarnContext(ctx, "daily digests", "err", err)
-	} else if n > 0 {
+		return
+	}
+	w.digested = day
+	if n > 0 {
 		w.Log.InfoContext(ctx, "daily digests queued", "count", n)
 	}
 }
