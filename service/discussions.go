@@ -198,17 +198,22 @@ func (a *App) transition(ctx context.Context, id, action string, allowed func(*P
 				d.Version++
 			}
 		}
-		// Saved: the holds taken belong to it; what it gives back goes.
+		// Saved: what follows must happen even if the caller has gone (a
+		// request cancelled, an instance shutting down), or the change is
+		// left unaudited and its messages wait for the sweep.
+		post, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		// The holds taken belong to it; what it gives back goes.
 		for _, r := range eff.Release {
-			if err := a.Store.ReleaseHolds(ctx, r.BookingID, r.Person); err != nil {
-				a.Log.ErrorContext(ctx, "holds not released", "discussion", id, "booking", r.BookingID, "err", err)
+			if err := a.Store.ReleaseHolds(post, r.BookingID, r.Person); err != nil {
+				a.Log.ErrorContext(post, "holds not released", "discussion", id, "booking", r.BookingID, "err", err)
 			}
 		}
-		if err := a.audit(ctx, action, "discussions/"+id, eff.Detail); err != nil {
+		if err := a.audit(post, action, "discussions/"+id, eff.Detail); err != nil {
 			return nil, err
 		}
-		a.flushPending(ctx, d)
-		a.flushRaised(ctx, d)
+		a.flushPending(post, d)
+		a.flushRaised(post, d)
 		return d, nil
 	}
 }
