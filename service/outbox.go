@@ -346,16 +346,25 @@ func (a *App) RequeueMessage(ctx context.Context, id, messageID string) (*Outbox
 	if !slices.ContainsFunc(d.Outbox, func(r MessageRef) bool { return r.ID == messageID }) {
 		return nil, Errorf(ENOTFOUND, "no message %s in this discussion's outbox", messageID)
 	}
-	if err := a.Store.RequeueMessage(ctx, messageID, a.Now().UTC()); err != nil {
+	ms, err := a.Store.Messages(ctx, []string{messageID})
+	if err != nil {
+		return nil, err
+	}
+	if len(ms) == 0 {
+		return nil, Errorf(ENOTFOUND, "no message %s in this discussion's outbox", messageID)
+	}
+	now := a.Now().UTC()
+	if err := a.Store.RequeueMessage(ctx, messageID, now); err != nil {
 		if ErrorCode(err) == ECONFLICT {
 			return nil, Errorf(EPRECONDITION, "only a message that failed can be re-sent")
 		}
 		return nil, err
 	}
 	a.Wake()
-	ms, err := a.Store.Messages(ctx, []string{messageID})
-	if err != nil || len(ms) == 0 {
-		return nil, err
-	}
-	return &ms[0], nil
+	// The answer is the message as re-queued: a sender may claim it the
+	// moment it is, so reading it back could show it already sending.
+	m := ms[0]
+	m.State, m.Attempts, m.NextAttempt = MessageQueued, 0, now
+	m.LeaseOwner, m.LeaseUntil = "", time.Time{}
+	return &m, nil
 }
