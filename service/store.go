@@ -155,8 +155,11 @@ type DiscussionStore interface {
 	// ClaimMessage leases the next message due to owner until the lease
 	// ends, or returns ENOTFOUND.
 	ClaimMessage(ctx context.Context, owner string, now time.Time, lease time.Duration) (*OutboxMessage, error)
-	// UpdateMessage records m if owner still holds its lease; a message no
-	// longer queued leaves the send queue.
+	// UpdateMessage records m if owner still holds the lease of the claim
+	// that returned m: the claim's attempt number is its fencing token, so
+	// a sender whose lease lapsed cannot overwrite a later claim, even one
+	// by its own instance. A message no longer queued leaves the send
+	// queue.
 	UpdateMessage(ctx context.Context, m *OutboxMessage, owner string) error
 	// SupersedeMessage marks a queued message superseded and takes it off
 	// the send queue, unless a sender holds it (then the sender decides).

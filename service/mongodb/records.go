@@ -222,7 +222,7 @@ func (s *Store) ClaimMessage(ctx context.Context, owner string, now time.Time, l
 func (s *Store) UpdateMessage(ctx context.Context, m *service.OutboxMessage, owner string) error {
 	stored := *m
 	stored.LeaseOwner = owner
-	res, err := s.outbox.ReplaceOne(ctx, bson.D{{Key: "_id", Value: m.ID}, {Key: "lease_owner", Value: owner}, {Key: "state", Value: onQueue}},
+	res, err := s.outbox.ReplaceOne(ctx, bson.D{{Key: "_id", Value: m.ID}, {Key: "lease_owner", Value: owner}, {Key: "attempts", Value: m.Attempts}, {Key: "state", Value: onQueue}},
 		outboxDoc{ID: m.ID, OutboxMessage: stored})
 	if err != nil {
 		return translate(err, "outbox message")

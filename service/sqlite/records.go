@@ -195,8 +195,9 @@ func (s *Store) ClaimMessage(ctx context.Context, owner string, now time.Time, l
 	return m, err
 }
 
-// UpdateMessage records m if owner still holds its lease (the message is
-// still on the send queue, leased to owner).
+// UpdateMessage records m if owner still holds the lease of the claim that
+// returned m (the message is still on the send queue, leased to owner, at
+// the same attempt: the attempt number is the claim's fencing token).
 func (s *Store) UpdateMessage(ctx context.Context, m *service.OutboxMessage, owner string) error {
 	c := *m
 	c.LeaseOwner = owner
@@ -206,8 +207,8 @@ func (s *Store) UpdateMessage(ctx context.Context, m *service.OutboxMessage, own
 	}
 	return s.write(ctx, "outbox message", func(tx *txn) error {
 		res, err := tx.exec(`UPDATE outbox SET state = ?, next_attempt = ?, lease_until = ?, attempts = ?, message = ?, raw = ?
-			WHERE id = ? AND lease_owner = ? AND state IN ('queued', 'sending')`,
-			string(m.State), ts(m.NextAttempt), ts(m.LeaseUntil), m.Attempts, b, m.Raw, m.ID, owner)
+			WHERE id = ? AND lease_owner = ? AND attempts = ? AND state IN ('queued', 'sending')`,
+			string(m.State), ts(m.NextAttempt), ts(m.LeaseUntil), m.Attempts, b, m.Raw, m.ID, owner, m.Attempts)
 		if err != nil {
 			return err
 		}

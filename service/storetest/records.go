@@ -307,6 +307,26 @@ func testClaimMessageOnce(t *testing.T, s service.Store) {
 		t.Fatalf("claim after the lease: %+v %v, want lost with 2 attempts", m, err)
 	}
 	wantCode(t, "update by the old owner", s.UpdateMessage(ctx, m, "dead"), service.ECONFLICT)
+	// The attempt number fences a claim: a sender of the same instance
+	// whose lease lapsed, and whose message was claimed again, cannot
+	// overwrite the later claim.
+	fenced := Message("fenced")
+	fenced.NextAttempt = T0.Add(time.Hour)
+	enqueue(t, s, fenced)
+	first, err := s.ClaimMessage(ctx, "same", now, time.Minute)
+	if err != nil || first.ID != "fenced" {
+		t.Fatalf("first claim: %v %v", first, err)
+	}
+	second, err := s.ClaimMessage(ctx, "same", now.Add(2*time.Minute), time.Minute)
+	if err != nil || second.ID != "fenced" || second.Attempts != first.Attempts+1 {
+		t.Fatalf("claim after the lease lapsed: %+v %v", second, err)
+	}
+	first.State = service.MessageSent
+	wantCode(t, "update by the lapsed claim", s.UpdateMessage(ctx, first, "same"), service.ECONFLICT)
+	second.State, second.NextAttempt = service.MessageQueued, now.Add(time.Hour)
+	if err := s.UpdateMessage(ctx, second, "same"); err != nil {
+		t.Fatalf("update by the later claim: %v", err)
+	}
 	sent := now.Add(2 * time.Minute)
 	m.State, m.SentAt, m.Delivery, m.LeaseUntil = service.MessageSent, &sent, "mx.example.org", sent
 	if err := s.UpdateMessage(ctx, m, "other"); err != nil {
