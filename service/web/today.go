@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/convene/convene/service"
@@ -169,26 +168,18 @@ func (s *Server) today(ctx context.Context, f todayFilter) (*todayPage, error) {
 		}
 		page.Rows = append(page.Rows, row)
 	}
-	// The App's own quorum forecast for each open discussion, asked side
-	// by side: each is a read of the discussion, audited, and the audit
-	// entries of reads made together are committed together.
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
+	// The App's quorum forecast of each open discussion, from the list's
+	// summaries (one audited read for the page, not one per row).
+	forecasts, err := s.app.Forecasts(ctx, ds)
+	if err != nil {
+		return nil, err
+	}
 	for i := range page.Rows {
 		row := &page.Rows[i]
-		if !row.Open {
-			continue
+		if q, ok := forecasts[row.ID]; ok && row.Open {
+			row.HasForecast, row.ForecastMet, row.Forecast = true, q.Met, q.Summary
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if q, err := s.app.Quorum(ctx, row.ID); err == nil {
-				row.HasForecast, row.ForecastMet, row.Forecast = true, q.Forecast.Met, q.Forecast.Summary
-			}
-		}()
 	}
-	wg.Wait()
 	page.Count = plural(len(page.Rows), "discussion", "discussions")
 	if len(ds) == todayPageSize {
 		last := ds[len(ds)-1]
@@ -203,8 +194,7 @@ func (s *Server) today(ctx context.Context, f todayFilter) (*todayPage, error) {
 	return page, nil
 }
 
-// todayPageSize is how many discussions Today shows at once: each open
-// one's quorum forecast is a read of it.
+// todayPageSize is how many discussions Today shows at once.
 const todayPageSize = 25
 
 func statusStrings() []string {
