@@ -39,6 +39,16 @@ func (s *Server) staffRoutes() {
 	s.staffPage("GET /discussions/{id}/record", s.recordPage, bs, ch)
 	s.staffPage("POST /discussions/{id}/record/circulate", s.circulatePost, bs, ch)
 	s.staffPage("POST /inbox/{notice}/dismiss", s.dismissPost, bs, ch)
+	// Follow-ons and authorisations (followons.go, authorise.go): open to
+	// anyone signed in as staff or an agency representative; the App
+	// decides who may, per discussion. Messages (messages.go).
+	s.staffPage("GET /discussions/{id}/follow-ons", s.followOnsPage)
+	s.staffPage("POST /discussions/{id}/follow-ons/conference", s.conferencePost)
+	s.staffPage("POST /discussions/{id}/follow-ons/{followon}/met", s.meetPost)
+	s.staffPage("GET /discussions/{id}/authorise", s.authorisePage)
+	s.staffPage("POST /discussions/{id}/authorise", s.authorisePost)
+	s.staffPage("GET /discussions/{id}/messages", s.messagesPage, bs, ch)
+	s.staffPage("POST /discussions/{id}/messages/{message}/resend", s.resendPost, bs, ch)
 	s.staffPage("GET /directory", s.directoryPage, bs, ad)
 }
 
