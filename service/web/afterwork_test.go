@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/convene/convene/service"
 	"github.com/convene/convene/service/policy"
 )
@@ -46,7 +48,12 @@ func (w *staffWorld) started(ref string) *service.Discussion {
 // enquiry, so the ICPC, the enquiry and the record follow.
 func (w *staffWorld) concludedS47(ref string) *service.Discussion {
 	w.t.Helper()
-	d := w.started(ref)
+	return w.concludeS47(w.started(ref))
+}
+
+// concludeS47 records a section 47 enquiry on a started discussion.
+func (w *staffWorld) concludeS47(d *service.Discussion) *service.Discussion {
+	w.t.Helper()
 	chris := service.WithPrincipal(context.Background(), &staffDemo[1])
 	now := time.Now()
 	d, err := w.App.RecordOutcome(chris, d.ID, service.Outcome{Outcome: policy.OutcomeS47Enquiry,
@@ -130,7 +137,7 @@ func TestFollowOnsMarkedMet(t *testing.T) {
 	f.Set(open+".note", "Strategy visit completed with police")
 	dateParts(f, open+".at", time.Now().Add(24*time.Hour))
 	page = bea.post(path+"/"+open+"/met", f, http.StatusUnprocessableEntity)
-	if !strings.Contains(page, `href="#`+open+`-at"`) || !strings.Contains(visibleText(page), "There is a problem") {
+	if !strings.Contains(page, `href="#`+open+`-at"`) || !strings.Contains(visibleText(page), "The time it was done is in the future") {
 		t.Errorf("met in the future: want the error summary linking the time: %s", visibleText(page))
 	}
 	if !strings.Contains(page, "Strategy visit completed with police</textarea>") {
@@ -328,5 +335,74 @@ func (w *staffWorld) failedMessage(id, to string) string {
 			w.t.Fatalf("no failed message to %s: %+v", to, msgs)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestAfterTheMeetingInBrowser: in Chromium, business support mark a
+// follow-on met (refused first, naming the field) and send a failed
+// invitation again; the police officer, on a phone, authorises the
+// outcome. Each page passes axe-core's WCAG 2.2 A and AA rules.
+func TestAfterTheMeetingInBrowser(t *testing.T) {
+	w := newStaffWorld(t)
+	d := w.convened("CR-2026-0801", 14)
+	admin := service.WithPrincipal(context.Background(), &staffDemo[2])
+	rita, err := w.App.CreatePerson(admin, service.Person{Name: "Rita Reject", Email: "reject.rita@school.example.org", Agency: policy.AgencyEducation, Role: "teacher", Seniority: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.App.AddAttendee(service.WithPrincipal(context.Background(), &staffDemo[0]), d.ID, service.InviteeRequest{PersonID: rita.ID}); err != nil {
+		t.Fatal(err)
+	}
+	w.failedMessage(d.ID, "reject.rita@school.example.org")
+	chris := service.WithPrincipal(context.Background(), &staffDemo[1])
+	if _, err := w.App.StartDiscussion(chris, d.ID, "Everyone who can come is here"); err != nil {
+		t.Fatal(err)
+	}
+	d = w.concludeS47(w.discussion(d.ID))
+	path := "/discussions/" + d.ID
+
+	bea := w.newChrome(t, 1280, 900)
+	bea.signIn("bea")
+	bea.open(path)
+	bea.click(`a[href="` + path + `/follow-ons"]`)
+	bea.do(chromedp.WaitReady(chromedp.CSS("#follow-on-S47")))
+	bea.see("follow-ons", "Section 47 enquiry completed", "Owner Sam Social", "Initial child protection conference", "Where it is Open")
+	bea.check("follow-ons")
+	tomorrow := time.Now().In(ukZone).Add(24 * time.Hour)
+	bea.fill("#S47-at", tomorrow.Format("2"))
+	bea.fill("#S47-at-month", tomorrow.Format("1"))
+	bea.fill("#S47-at-year", tomorrow.Format("2006"))
+	bea.fill("#S47-at-hour", "09")
+	bea.fill("#S47-at-minute", "30")
+	bea.fill("#S47-note", "Enquiry concluded; outcome letter sent")
+	bea.submit(`form[action="` + path + `/follow-ons/S47/met"] button`)
+	bea.see("met in the future", "There is a problem", "The time it was done is in the future")
+	bea.check("follow-ons-error")
+	for _, part := range []string{"", "-month", "-year", "-hour", "-minute"} {
+		bea.fill("#S47-at"+part, "")
+	}
+	bea.submit(`form[action="` + path + `/follow-ons/S47/met"] button`)
+	bea.see("met", "The follow-on is marked met", "by Bea Support. Note: “Enquiry concluded; outcome letter sent”")
+
+	bea.open(path)
+	bea.see("discussion", "A message failed.")
+	bea.click(`a[href="` + path + `/messages"]`)
+	bea.do(chromedp.WaitReady(chromedp.CSS(`form[action$="/resend"]`)))
+	bea.see("messages", "Rita Reject (reject.rita@school.example.org) Failed")
+	bea.check("messages")
+	bea.submit(`form[action$="/resend"] button`)
+	bea.see("sent again", "The message is back on the send queue")
+
+	dana := w.newChrome(t, 375, 812)
+	dana.signIn("dana")
+	dana.open(path + "/authorise")
+	dana.see("authorise", "Which outcome do you authorise?", "Chris Chair")
+	dana.check("authorise-phone")
+	dana.click(`input[name="outcome"][value="s47_enquiry"]`)
+	dana.submit(`form[action="` + path + `/authorise"] button`)
+	dana.see("authorised", "Your authorisation is recorded", "You have authorised: Section 47 enquiry")
+	dana.check("authorised-phone")
+	if got := bea.checks + dana.checks; got != 5 {
+		t.Errorf("axe ran on %d pages, want 5", got)
 	}
 }

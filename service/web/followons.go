@@ -181,6 +181,10 @@ func (s *Server) followOnChange(w http.ResponseWriter, r *http.Request, prefix, 
 			status = http.StatusForbidden
 		}
 		for _, fe := range fieldErrors(err) {
+			if subject, ok := followOnFields[fe.Field]; ok {
+				// "Is in the future" says what is: the time it was done.
+				fe.Message = subject + " " + strings.ToLower(fe.Message[:1]) + fe.Message[1:]
+			}
 			if fe.Field != "" {
 				fe.Field = fieldID(prefix + "." + fe.Field)
 			}
@@ -188,6 +192,13 @@ func (s *Server) followOnChange(w http.ResponseWriter, r *http.Request, prefix, 
 		}
 	}
 	return s.showFollowOns(w, r, status, r.PostForm, errs)
+}
+
+// followOnFields name what the domain's fields are, for its messages.
+var followOnFields = map[string]string{
+	"at":   "The time it was done",
+	"date": "The conference date",
+	"note": "The note",
 }
 
 // meetPost marks a follow-on met, with a note and when it was done.
