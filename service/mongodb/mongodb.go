@@ -171,6 +171,10 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		{s.notices(), noticeIndexes()},
 		{s.discussions, []mongo.IndexModel{index("raised_due", false, "head.raised_due")}},
 		{s.discussions, []mongo.IndexModel{index("follow_on_breach_deadline_id", false, "head.follow_on_breach", "deadline", "_id")}},
+		// One person's discussions of some statuses (an agency
+		// representative's open invitations), a range per status merged in
+		// deadline order, not a walk of all their years.
+		{s.discussions, []mongo.IndexModel{index("participants_status_deadline_id", false, "x_participants", "status", "deadline", "_id")}},
 	} {
 		// One index per command: FerretDB v1.24 panics when a createIndexes
 		// command lists several indexes that already exist (it deletes from

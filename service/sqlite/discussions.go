@@ -192,7 +192,7 @@ func insertDiscussion(ctx context.Context, tx *txn, d *service.Discussion, c *en
 			return err
 		}
 		if e.invitee != nil && !e.invitee.Removed {
-			if err := upsertMember(ctx, tx, d.ID, e.idx, e.invitee, c.deadline); err != nil {
+			if err := upsertMember(ctx, tx, d.ID, e.idx, e.invitee, c.deadline, string(d.Status)); err != nil {
 				return err
 			}
 		}
@@ -216,10 +216,12 @@ func insertDiscussion(ctx context.Context, tx *txn, d *service.Discussion, c *en
 	return nil
 }
 
-func upsertMember(ctx context.Context, tx *txn, id string, idx int, inv *service.Invitee, deadline string) error {
-	_, err := tx.exec(`INSERT INTO discussion_members (discussion_id, email, idx, agency, chair, deadline) VALUES (?, ?, ?, ?, ?, ?)
+// upsertMember writes a current invitee's membership, with the
+// discussion's deadline and status (which the head's writes keep in step).
+func upsertMember(ctx context.Context, tx *txn, id string, idx int, inv *service.Invitee, deadline, status string) error {
+	_, err := tx.exec(`INSERT INTO discussion_members (discussion_id, email, idx, agency, chair, deadline, status) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (discussion_id, email) DO UPDATE SET idx = excluded.idx, agency = excluded.agency, chair = excluded.chair`,
-		id, inv.Email, idx, string(inv.Agency), boolInt(inv.Chair), deadline)
+		id, inv.Email, idx, string(inv.Agency), boolInt(inv.Chair), deadline, status)
 	return err
 }
 
@@ -248,21 +250,21 @@ func (s *Store) PatchDiscussion(ctx context.Context, p *service.DiscussionPatch)
 	}
 	var last int64
 	err = s.write(ctx, "discussion", func(tx *txn) error {
-		var deadline string
+		var deadline, status string
 		var row *sql.Row
 		if h := p.Head; h != nil {
 			row = tx.queryRow(`UPDATE discussions SET version = version + 1, uid = ?, status = ?, deadline = ?,
 				case_reference = ?, breached = ?, at_risk = ?, created_at = ?, head = ?, updated_at = ?,
 				events = events + ?, pending = pending + ?
-				WHERE id = ? AND version = ? RETURNING events, deadline`,
+				WHERE id = ? AND version = ? RETURNING events, deadline, status`,
 				h.UID, string(h.Status), ts(h.Deadline), h.CaseReference, boolInt(h.Breach != nil), boolInt(h.AtRisk),
 				ts(h.CreatedAt), head, ts(p.At), len(p.Events), len(pending)-len(refs), p.ID, p.Version)
 		} else {
 			row = tx.queryRow(`UPDATE discussions SET updated_at = ?, events = events + ?, pending = pending + ?
-				WHERE id = ? AND version = ? RETURNING events, deadline`,
+				WHERE id = ? AND version = ? RETURNING events, deadline, status`,
 				ts(p.At), len(p.Events), len(pending)-len(refs), p.ID, p.Version)
 		}
-		err := row.Scan(&last, &deadline)
+		err := row.Scan(&last, &deadline, &status)
 		if errors.Is(err, sql.ErrNoRows) {
 			return discussionGone(ctx, tx, p.ID)
 		} else if isUnique(err) {
@@ -271,12 +273,12 @@ func (s *Store) PatchDiscussion(ctx context.Context, p *service.DiscussionPatch)
 			return err
 		}
 		if p.Head != nil {
-			if _, err := tx.exec(`UPDATE discussion_members SET deadline = ? WHERE discussion_id = ? AND deadline <> ?`,
-				deadline, p.ID, deadline); err != nil {
+			if _, err := tx.exec(`UPDATE discussion_members SET deadline = ?1, status = ?2 WHERE discussion_id = ?3 AND (deadline <> ?1 OR status <> ?2)`,
+				deadline, status, p.ID); err != nil {
 				return err
 			}
 		}
-		if err := writeElements(ctx, tx, p.ID, deadline, els); err != nil {
+		if err := writeElements(ctx, tx, p.ID, deadline, status, els); err != nil {
 			return err
 		}
 		// Events are stored with their seq, now known.
@@ -340,7 +342,7 @@ func discussionGone(ctx context.Context, tx *txn, id string) error {
 
 // writeElements writes each element under its guard and keeps the
 // members (and the chair) in step with the invitees written.
-func writeElements(ctx context.Context, tx *txn, id, deadline string, els []element) error {
+func writeElements(ctx context.Context, tx *txn, id, deadline, status string, els []element) error {
 	invitees := false
 	for _, e := range els {
 		idx := e.idx
@@ -385,7 +387,7 @@ func writeElements(ctx context.Context, tx *txn, id, deadline string, els []elem
 			if inv.Removed {
 				_, err = tx.exec(`DELETE FROM discussion_members WHERE discussion_id = ? AND email = ?`, id, inv.Email)
 			} else {
-				err = upsertMember(ctx, tx, id, idx, inv, deadline)
+				err = upsertMember(ctx, tx, id, idx, inv, deadline, status)
 			}
 			if err != nil {
 				return err
@@ -471,11 +473,17 @@ func listQuery(f service.DiscussionFilter) (string, []any) {
 		args = append(args, a...)
 	}
 	statuses := slices.Compact(slices.Sorted(slices.Values(f.Status)))
+	// One person's discussions are filtered by date on the membership's
+	// deadline (the discussion's, kept in step): the index walked.
+	deadline := "d.deadline"
+	if f.VisibleTo != "" {
+		deadline = "m.deadline"
+	}
 	if !f.DueBefore.IsZero() {
-		cond("d.deadline < ?", ts(f.DueBefore))
+		cond(deadline+" < ?", ts(f.DueBefore))
 	}
 	if !f.DeadlineFrom.IsZero() {
-		cond("d.deadline >= ?", ts(f.DeadlineFrom))
+		cond(deadline+" >= ?", ts(f.DeadlineFrom))
 	}
 	if f.ChairEmail != "" {
 		cond("d.chair_email = ?", f.ChairEmail)
@@ -518,14 +526,31 @@ func listQuery(f service.DiscussionFilter) (string, []any) {
 	if f.VisibleTo != "" {
 		// From the person's memberships, in deadline order, to their
 		// discussions: CROSS JOIN keeps SQLite to that order.
-		statusCond()
-		conds = append([]string{"m.email = ?"}, conds...)
-		args = append([]any{f.VisibleTo}, args...)
 		if after {
 			cond("(m.deadline, m.discussion_id) > (?, ?)", ts(f.AfterDeadline), f.AfterID)
 		}
-		q := "SELECT d.id FROM discussion_members m CROSS JOIN discussions d ON d.id = m.discussion_id" +
-			where() + " ORDER BY m.deadline, m.discussion_id LIMIT ?"
+		from := "FROM discussion_members m CROSS JOIN discussions d ON d.id = m.discussion_id"
+		if len(statuses) == 0 {
+			conds = append([]string{"m.email = ?"}, conds...)
+			args = append([]any{f.VisibleTo}, args...)
+			return "SELECT d.id " + from + where() + " ORDER BY m.deadline, m.discussion_id LIMIT ?", append(args, lim)
+		}
+		// With statuses, one ordered, limited range of the person's
+		// memberships per status (members_email_status), then the first
+		// page of their merge: an agency representative's open
+		// invitations do not walk the years of their concluded ones.
+		rest, restArgs := "", args
+		if len(conds) > 0 {
+			rest = " AND " + strings.Join(conds, " AND ")
+		}
+		var arms []string
+		args = nil
+		for _, st := range statuses {
+			arms = append(arms, "SELECT * FROM (SELECT m.discussion_id AS id, m.deadline AS deadline "+from+
+				" WHERE m.email = ? AND m.status = ? AND d.status = m.status"+rest+" ORDER BY m.deadline, m.discussion_id LIMIT ?)")
+			args = append(append(append(args, f.VisibleTo, string(st)), restArgs...), lim)
+		}
+		q := "SELECT id FROM (" + strings.Join(arms, " UNION ALL ") + " ORDER BY deadline, id LIMIT ?)"
 		return q, append(args, lim)
 	}
 	if after {

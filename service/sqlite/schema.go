@@ -231,6 +231,15 @@ CREATE INDEX discussions_follow_on_breach ON discussions (deadline, id) WHERE js
 CREATE INDEX outbox_discussion ON outbox (json_extract(message, '$.discussion_id'));
 CREATE INDEX idempotency_discussion ON idempotency_keys (json_extract(record, '$.discussion_id'));
 `,
+	// 8: a membership carries its discussion's status beside its
+	// deadline, so one person's discussions of a status (an agency
+	// representative's open invitations) come off an index in deadline
+	// order, without walking their concluded ones (issue 15).
+	`
+ALTER TABLE discussion_members ADD COLUMN status TEXT NOT NULL DEFAULT '';
+UPDATE discussion_members SET status = (SELECT d.status FROM discussions d WHERE d.id = discussion_members.discussion_id);
+CREATE INDEX members_email_status ON discussion_members (email, status, deadline, discussion_id);
+`,
 }
 
 // migrate brings the schema up to date in one transaction, and refuses a

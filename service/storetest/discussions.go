@@ -87,6 +87,15 @@ func testDiscussionFilters(t *testing.T, s service.Store) {
 		{"visible to, proposed", service.DiscussionFilter{VisibleTo: "pc@police.example.org", Status: []service.DiscussionStatus{service.StatusProposed}}, []string{"d1"}},
 		{"visible to, after a cursor", service.DiscussionFilter{VisibleTo: "pc@police.example.org", AfterDeadline: base.Add(48 * time.Hour), AfterID: "d1"}, []string{"d4"}},
 		{"visible to nobody", service.DiscussionFilter{VisibleTo: "stranger@example.org"}, nil},
+		{"visible to, statuses", service.DiscussionFilter{VisibleTo: "pc@police.example.org",
+			Status: []service.DiscussionStatus{service.StatusCancelled, service.StatusProposed, service.StatusBooked}}, []string{"d1", "d4"}},
+		{"visible to, statuses, limit", service.DiscussionFilter{VisibleTo: "pc@police.example.org",
+			Status: []service.DiscussionStatus{service.StatusCancelled, service.StatusProposed}, Limit: 1}, []string{"d1"}},
+		{"visible to, statuses after a cursor", service.DiscussionFilter{VisibleTo: "pc@police.example.org",
+			Status: []service.DiscussionStatus{service.StatusCancelled, service.StatusProposed}, AfterDeadline: base.Add(48 * time.Hour), AfterID: "d1"}, []string{"d4"}},
+		{"visible to, statuses, deadline from", service.DiscussionFilter{VisibleTo: "pc@police.example.org",
+			Status: []service.DiscussionStatus{service.StatusCancelled, service.StatusProposed}, DeadlineFrom: base.Add(49 * time.Hour)}, []string{"d4"}},
+		{"visible to, due before", service.DiscussionFilter{VisibleTo: "pc@police.example.org", DueBefore: base.Add(49 * time.Hour)}, []string{"d1"}},
 		{"chaired by", service.DiscussionFilter{ChairEmail: "chair@council.example.org"}, []string{"d1"}},
 		{"agency health", service.DiscussionFilter{Agency: "health"}, []string{"d2"}},
 		{"agency police (not where removed)", service.DiscussionFilter{Agency: "police"}, []string{"d1", "d4"}},
@@ -272,6 +281,24 @@ func testMembersFollowRemoved(t *testing.T, s service.Store) {
 	check("restored", service.DiscussionFilter{VisibleTo: "pc@police.example.org", DueBefore: T0.Add(25 * time.Hour)}, "d1")
 	check("restored", service.DiscussionFilter{VisibleTo: "pc@police.example.org", AfterDeadline: T0.Add(24 * time.Hour), AfterID: "d1"})
 	check("restored", service.DiscussionFilter{Agency: "police"}, "d1")
+
+	// A status change carries the members along (one person's list of a
+	// status).
+	open := []service.DiscussionStatus{service.StatusProposed, service.StatusBooked}
+	check("restored", service.DiscussionFilter{VisibleTo: "pc@police.example.org", Status: open}, "d1")
+	before = mustLoad(t, s, "d1")
+	after = before.Clone()
+	after.Status = service.StatusCancelled
+	mustPatch(t, s, service.Diff(before, after, T0))
+	check("cancelled", service.DiscussionFilter{VisibleTo: "pc@police.example.org", Status: open})
+	check("cancelled", service.DiscussionFilter{VisibleTo: "pc@police.example.org", Status: []service.DiscussionStatus{service.StatusCancelled}}, "d1")
+	// A member who joins later is listed by the discussion's status.
+	before = mustLoad(t, s, "d1")
+	after = before.Clone()
+	after.Invitees = append(after.Invitees, Invitee("late@nhs.example.org", "health"))
+	mustPatch(t, s, service.Diff(before, after, T0))
+	check("joined late", service.DiscussionFilter{VisibleTo: "late@nhs.example.org", Status: []service.DiscussionStatus{service.StatusCancelled}}, "d1")
+	check("joined late", service.DiscussionFilter{VisibleTo: "late@nhs.example.org", Status: open})
 }
 
 func elem[T any](i int, key string, rev int64, v T) []service.Element[T] {

@@ -235,9 +235,6 @@ func parseDateTime(f map[string][]string, name string, zone *time.Location) (tim
 	return t, nil
 }
 
-// invitationsWindowDays is how far back the invitations list looks.
-const invitationsWindowDays = 30
-
 // invitationRow is one line of an agency representative's invitations.
 type invitationRow struct {
 	ID, CaseReference string
@@ -261,13 +258,11 @@ func (s *Server) invitations(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	ctx := service.WithPrincipal(r.Context(), &sess.Principal)
-	// Open discussions have recent or coming deadlines: the list starts
-	// 30 days back (as a cursor, so the store walks the person's
-	// memberships from there, not from a decade ago). Any older one is
-	// still reached from its invitation's link.
+	// Every open one, however old its deadline: the store reads the
+	// person's memberships of each open status off an index, not their
+	// years of concluded ones.
 	ds, err := s.app.Discussions(ctx, service.DiscussionFilter{VisibleTo: sess.Principal.Email, Limit: 25,
-		AfterDeadline: s.cfg.Now().AddDate(0, 0, -invitationsWindowDays),
-		Status:        []service.DiscussionStatus{service.StatusProposed, service.StatusBooked, service.StatusInProgress}})
+		Status: []service.DiscussionStatus{service.StatusProposed, service.StatusBooked, service.StatusInProgress}})
 	if err != nil {
 		return err
 	}
