@@ -406,3 +406,33 @@ func TestAfterTheMeetingInBrowser(t *testing.T) {
 		t.Errorf("axe ran on %d pages, want 5", got)
 	}
 }
+
+// TestConferenceAfterItsDeadline: a conference booked after the ICPC's
+// deadline is recorded, and the follow-on shows as missed, saying when
+// the conference is.
+func TestConferenceAfterItsDeadline(t *testing.T) {
+	w := newStaffWorld(t)
+	d := w.concludedS47("CR-2026-0901")
+	due := d.FollowOns[indexOf(d.FollowOns, service.FollowOnICPC)].Due
+	late := due.In(ukZone).AddDate(0, 0, 3)
+	late = time.Date(late.Year(), late.Month(), late.Day(), 10, 0, 0, 0, ukZone)
+	bea := w.signIn("bea")
+	path := "/discussions/" + d.ID + "/follow-ons"
+	f := url.Values{"conference.note": {"First date the chair is free"}}
+	dateParts(f, "conference.date", late)
+	page := bea.post(path+"/conference", f, http.StatusOK)
+	text := visibleText(page)
+	want := "Where it is Missed: the conference is on " + sayWhen(late) + ", after its deadline. Note: “First date the chair is free”"
+	if !strings.Contains(text, "The conference date is recorded") || !strings.Contains(text, want) {
+		t.Errorf("a late conference: want %q in %s", want, text)
+	}
+	if !strings.Contains(page, `govuk-tag--red">Missed</strong>`) {
+		t.Errorf("a late conference is not tagged missed: %s", text)
+	}
+	readable(t, "late conference", page)
+	// Missed is not closed: the form is still offered, for a corrected
+	// date.
+	if !strings.Contains(page, `action="`+path+`/conference"`) {
+		t.Errorf("a missed ICPC offers no form: %s", text)
+	}
+}

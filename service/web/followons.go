@@ -23,17 +23,14 @@ type followOnsView struct {
 	formKit
 	D         *service.Discussion
 	FollowOns []followOnWork
-	// Circulate: the RECORD follow-on is open, and is met on the record
-	// page.
-	Record string
 }
 
 // followOnWork is one follow-on as the page shows it.
 type followOnWork struct {
 	ID, What, Citation, Owner, Due, State, StateClass, Detail string
-	// Open follow-ons take a form: MeetForm marks one met; Conference
+	// Follow-ons not yet met take a form: MeetForm marks one met; Conference
 	// records the ICPC's date; Record points to the record page.
-	Open, MeetForm, Conference, Record bool
+	MeetForm, Conference, Record bool
 	// Note and At are the form's field names for this follow-on.
 	Note, At string
 }
@@ -76,7 +73,7 @@ func (s *Server) showFollowOns(w http.ResponseWriter, r *http.Request, status in
 			state = service.FollowOnOpen
 		}
 		fw := followOnWork{ID: fo.ID, What: capital(fo.Summary), Citation: fo.Citation, Due: When(fo.Due, zone) + " " + ZoneName(fo.Due, zone),
-			State: say(followOnWords, state), StateClass: followOnTag[state], Open: state == service.FollowOnOpen,
+			State: say(followOnWords, state), StateClass: followOnTag[state],
 			Note: fo.ID + ".note", At: fo.ID + ".at"}
 		if o := fo.Owner; o != nil {
 			fw.Owner = s.agency(o.Agency)
@@ -112,7 +109,8 @@ func (s *Server) showFollowOns(w http.ResponseWriter, r *http.Request, status in
 		if fo.Note != "" {
 			fw.Detail += ". Note: “" + fo.Note + "”"
 		}
-		if fw.Open {
+		// Missed is not the end: it can still be met, late.
+		if state != service.FollowOnMet {
 			switch fo.ID {
 			case service.FollowOnRecord:
 				fw.Record = true
