@@ -1,5 +1,5 @@
 # The two commands README.md starts with: `make run` and `make test`.
-.PHONY: run test deps vet bench build
+.PHONY: run test deps vet bench build screenshots
 
 # Runs the service with the embedded store under ./data, a demo directory and
 # printed development tokens. Needs Go, and npm the first time: the web
@@ -23,6 +23,11 @@ deps:
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	go vet ./...
+
+# Runs the browser tests and keeps what they saw in service/web/screenshots
+# (the pictures README.md shows).
+screenshots:
+	CONVENE_SCREENSHOTS=$(CURDIR)/service/web/screenshots go test -count=1 -run 'Browser' ./service/web
 
 bench:
 	go test -run '^$$' -bench . -benchmem ./...

@@ -687,7 +687,7 @@ type axeViolation struct {
 
 // check runs axe-core on the page (no violations of WCAG 2.2 A and AA),
 // checks it shows no machine times or codes, and saves a screenshot as
-// screenshots/NAME.png.
+// NAME.png in the screenshots directory (see screenshotDir).
 func (c *chrome) check(name string) {
 	c.t.Helper()
 	tags, _ := json.Marshal(axeTags)
@@ -713,10 +713,11 @@ func (c *chrome) check(name string) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	if err := os.MkdirAll("screenshots", 0o755); err != nil {
+	dir := screenshotDir(c.t)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		c.t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join("screenshots", name+".png"), png, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 		c.t.Fatal(err)
 	}
 }
@@ -1146,4 +1147,20 @@ func TestBookingConflictInWords(t *testing.T) {
 		t.Errorf("the join link typed was lost: %s", text)
 	}
 	readable(t, "refused booking", page)
+}
+
+// screenshotDir is where the browser tests save what they saw:
+// CONVENE_SCREENSHOTS when set (make screenshots sets it to the
+// repository's service/web/screenshots, which README.md shows), otherwise a
+// directory under the system's temporary one, so a test run leaves the
+// working tree as it was.
+func screenshotDir(t *testing.T) string {
+	if dir := os.Getenv("CONVENE_SCREENSHOTS"); dir != "" {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return abs
+	}
+	return filepath.Join(os.TempDir(), "convene-screenshots")
 }
