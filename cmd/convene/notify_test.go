@@ -102,7 +102,7 @@ func TestNotificationsAcrossACrash(t *testing.T) {
 	code, d := call(t, "POST", first.url+"/v1/discussions", bso, map[string]any{
 		"case_reference": "CR-2026-5001", "rag": "amber", "concerns": []string{"other"},
 		"referral_received_at": time.Now().Format(time.RFC3339), "chair_id": chair, "choose_invitees": false,
-		"child": map[string]any{"school_or_nursery": "Hillside Primary"},
+		"child":    map[string]any{"school_or_nursery": "Hillside Primary"},
 		"invitees": []map[string]any{{"person_id": others[0], "knows_child": true}, {"person_id": others[1]}, {"person_id": others[2]}},
 	})
 	if code != 201 {
