@@ -17,6 +17,9 @@ type InvitationLink struct {
 	Email, Name  string
 	// Answer is the answer the link was sent to give.
 	Answer policy.ReplyStatus
+	// Record is set for a link from the record's circulation email: it
+	// opens the Record of Strategy Discussion, not the invitation.
+	Record bool
 }
 
 // OpenInvitationLink checks a signed invitation (RSVP) link without acting
@@ -24,6 +27,13 @@ type InvitationLink struct {
 func (a *App) OpenInvitationLink(ctx context.Context, token string) (*InvitationLink, error) {
 	r, d, inv, err := a.rsvp(ctx, token)
 	if err != nil {
+		l, rerr := a.openRecordLink(ctx, token)
+		if rerr == nil {
+			return l, nil
+		}
+		if rerr != errNotRecordLink {
+			return nil, rerr
+		}
 		return nil, err
 	}
 	ctx = WithPrincipal(ctx, &Principal{Subject: "invitation-link", Name: inv.Name, Email: inv.Email})
@@ -166,4 +176,33 @@ func (a *App) AuditSignIn(ctx context.Context, how SignInMethod, discussionID st
 		resource = "discussions/" + discussionID
 	}
 	return a.audit(ctx, action, resource, map[string]any{"method": string(how)})
+}
+
+// errNotRecordLink is a token that is no valid record link either.
+var errNotRecordLink = Errorf(EUNAUTHORIZED, "not a record link")
+
+// openRecordLink checks a signed link from the record's circulation email
+// (SignRecordLink) without acting on it, and audits that it was opened. It
+// names someone who took part in the discussion, or it is refused.
+func (a *App) openRecordLink(ctx context.Context, token string) (*InvitationLink, error) {
+	if a.Mail == nil || len(a.Mail.RSVPKey) == 0 {
+		return nil, Errorf(ENOTFOUND, "record links are not enabled")
+	}
+	l, err := VerifyRecordLink(a.Mail.RSVPKey, token, a.Now())
+	if err != nil {
+		return nil, errNotRecordLink
+	}
+	d, err := a.Store.Discussion(ctx, l.DiscussionID)
+	if err != nil {
+		return nil, Errorf(EUNAUTHORIZED, "this link is not valid or has expired; ask business support to send the record again")
+	}
+	who, ok := d.participant(l.Email)
+	if !ok {
+		return nil, Errorf(EUNAUTHORIZED, "this link is no longer valid: you are not among those the record went to")
+	}
+	ctx = WithPrincipal(ctx, &Principal{Subject: "record-link", Name: who.Name, Email: who.Email})
+	if err := a.audit(ctx, "discussion.record.link", "discussions/"+d.ID, map[string]any{"participant": who.Email}); err != nil {
+		return nil, err
+	}
+	return &InvitationLink{DiscussionID: d.ID, Email: who.Email, Name: who.Name, Record: true}, nil
 }

@@ -35,6 +35,11 @@ func (s *Server) partnerRoutes() {
 	s.page("GET /invitation/{token}", s.invitationLink)
 	// The links in invitations already sent.
 	s.page("GET /v1/rsvp/{token}", s.invitationLink)
+	// The links in the record's circulation emails: the same code, then
+	// the record and its sign-up (partnerrecord.go).
+	s.page("GET /record/{token}", s.invitationLink)
+	s.page("GET /records/{id}", s.recordForParticipant)
+	s.page("POST /records/{id}", s.signRecord)
 	s.page("POST /invitation/{token}/code", s.sendCode)
 	s.page("GET /invitation/{token}/code", s.codeForm)
 	s.page("POST /invitation/{token}/confirm", s.confirmCode)
@@ -63,7 +68,7 @@ func (s *Server) invitationLink(w http.ResponseWriter, r *http.Request) error {
 	}
 	if sess := sessionFrom(r.Context()); sess != nil && sess.Confirmed && strings.EqualFold(sess.Principal.Email, link.Email) &&
 		(!sess.Partner || sess.DiscussionID == link.DiscussionID) {
-		http.Redirect(w, r, "/invitations/"+link.DiscussionID+"?answer="+string(link.Answer), http.StatusSeeOther)
+		http.Redirect(w, r, linkTarget(link), http.StatusSeeOther)
 		return nil
 	}
 	return s.render(w, r, http.StatusOK, "code.html", &Page{Title: "Confirm it is you",
@@ -189,7 +194,7 @@ func (s *Server) confirmCode(w http.ResponseWriter, r *http.Request) error {
 	if err := s.app.AuditSignIn(service.WithPrincipal(r.Context(), &confirmed.Principal), service.SignInCode, confirmed.DiscussionID); err != nil {
 		return err
 	}
-	http.Redirect(w, r, "/invitations/"+link.DiscussionID+"?answer="+string(link.Answer), http.StatusSeeOther)
+	http.Redirect(w, r, linkTarget(link), http.StatusSeeOther)
 	return nil
 }
 
@@ -290,4 +295,14 @@ func (s *Server) linkFailed(w http.ResponseWriter, r *http.Request, err error) e
 			Data: sentence(service.ErrorMessage(err)) + " If you still need to answer, use the latest invitation email, or contact business support."})
 	}
 	return err
+}
+
+// linkTarget is where a confirmed link leads: the record, for a link from
+// its circulation email, otherwise the invitation with the answer the link
+// was sent to give.
+func linkTarget(link *service.InvitationLink) string {
+	if link.Record {
+		return "/records/" + link.DiscussionID
+	}
+	return "/invitations/" + link.DiscussionID + "?answer=" + string(link.Answer)
 }

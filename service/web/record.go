@@ -27,6 +27,12 @@ type recordView struct {
 	Review       string
 	Circulated   string
 	CanCirculate bool
+	// Partner is set on the page for someone who came by the record's
+	// link (no staff pages to link to); CanSign when they may give their
+	// agency's answer, SignAgency naming the agency.
+	Partner    bool
+	CanSign    bool
+	SignAgency string
 }
 
 type recordLine struct {
@@ -39,6 +45,16 @@ func (s *Server) recordPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	v := s.recordViewOf(rec)
+	if d, err := s.app.Discussion(ctx, id); err == nil {
+		v.CanCirculate = s.app.Manages(ctx, d) && (rec.Circulation == nil || rec.Circulation.Version < rec.Version)
+	}
+	p := &Page{Title: "Record of Strategy Discussion, case " + rec.CaseReference, Nav: "/today", Back: "/discussions/" + id, Banner: banner(r), Data: v}
+	return s.render(w, r, http.StatusOK, "record.html", p)
+}
+
+// recordViewOf is the record in words, as the record pages show it.
+func (s *Server) recordViewOf(rec *service.Record) *recordView {
 	zone := s.cfg.Zone
 	profile := s.profile()
 	v := &recordView{R: rec, When: WhenRange(rec.Start, rec.End, zone), Duration: minutesText(int(rec.Duration.Minutes())),
@@ -78,11 +94,7 @@ func (s *Server) recordPage(w http.ResponseWriter, r *http.Request) error {
 	if c := rec.Circulation; c != nil {
 		v.Circulated = "Version " + strconv.Itoa(c.Version) + " circulated " + When(c.At, zone) + " by " + c.By.Name
 	}
-	if d, err := s.app.Discussion(ctx, id); err == nil {
-		v.CanCirculate = s.app.Manages(ctx, d) && (rec.Circulation == nil || rec.Circulation.Version < rec.Version)
-	}
-	p := &Page{Title: "Record of Strategy Discussion, case " + rec.CaseReference, Nav: "/today", Back: "/discussions/" + id, Banner: banner(r), Data: v}
-	return s.render(w, r, http.StatusOK, "record.html", p)
+	return v
 }
 
 // circulatePost sends the record's link to everyone who took part.
