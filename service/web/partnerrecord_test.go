@@ -126,6 +126,13 @@ func TestPartnerSignsTheRecordFromItsLink(t *testing.T) {
 		t.Errorf("health's sign-up: %+v", health)
 	}
 
+	// Her invitation, opened again, leads to the record now it is held.
+	res, body = b.get("/invitations/" + d.ID)
+	wantStatus(t, res, body, http.StatusOK)
+	if !strings.Contains(body, `href="/records/`+d.ID+`"`) {
+		t.Error("the invitation of a held discussion does not lead to its record")
+	}
+
 	// Her session is bound to this discussion, and to no staff page.
 	other := s.convene(t)
 	res, body = b.get("/records/" + other.ID)
