@@ -22,6 +22,7 @@ deps:
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+	go mod tidy -diff
 	go vet ./...
 
 # Runs the browser tests and keeps what they saw in service/web/screenshots

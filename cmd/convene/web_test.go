@@ -84,11 +84,17 @@ func TestDemoSignInInChromiumOverHTTP(t *testing.T) {
 		chromedp.Navigate(in.url+"/sign-in"),
 		chromedp.WaitReady(chromedp.CSS(`input[value="demo-chair"]`)),
 		chromedp.Click(chromedp.CSS(`input[value="demo-chair"]`)),
-		chromedp.Click(chromedp.CSS(`form[action="/sign-in/demo"] button[type="submit"]`)),
-		chromedp.WaitReady(chromedp.CSS(`.convene-account__name`)),
 	)
 	if err != nil {
+		t.Fatalf("opening the sign-in page in Chromium: %v", err)
+	}
+	// The submit navigates: RunResponse returns once the next page has
+	// loaded, so the wait below never queries the page being left.
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`form[action="/sign-in/demo"] button[type="submit"]`))); err != nil {
 		t.Fatalf("signing in in Chromium: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitReady(chromedp.CSS(`.convene-account__name`))); err != nil {
+		t.Fatalf("after signing in in Chromium: %v", err)
 	}
 	text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`.convene-account__name`)))
 	if err != nil {

@@ -364,7 +364,7 @@ func TestAfterTheMeetingInBrowser(t *testing.T) {
 	bea := w.newChrome(t, 1280, 900)
 	bea.signIn("bea")
 	bea.open(path)
-	bea.click(`a[href="` + path + `/follow-ons"]`)
+	bea.submit(`a[href="` + path + `/follow-ons"]`)
 	bea.do(chromedp.WaitReady(chromedp.CSS("#follow-on-S47")))
 	bea.see("follow-ons", "Section 47 enquiry completed", "Owner Sam Social", "Initial child protection conference", "Where it is Open")
 	bea.check("follow-ons")
@@ -386,7 +386,7 @@ func TestAfterTheMeetingInBrowser(t *testing.T) {
 
 	bea.open(path)
 	bea.see("discussion", "A message failed.")
-	bea.click(`a[href="` + path + `/messages"]`)
+	bea.submit(`a[href="` + path + `/messages"]`)
 	bea.do(chromedp.WaitReady(chromedp.CSS(`form[action$="/resend"]`)))
 	bea.see("messages", "Rita Reject (reject.rita@school.example.org) Failed")
 	bea.check("messages")

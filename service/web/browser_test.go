@@ -652,14 +652,17 @@ func (c *chrome) open(path string) {
 	c.do(chromedp.Navigate(c.w.URL+path), chromedp.WaitReady(chromedp.CSS("#main-content")))
 }
 
-// submit clicks a button and waits for the next page to load.
+// submit clicks a button or link and waits for the next page to load. The click
+// runs under RunResponse, which returns once the navigation it starts has
+// loaded, so no query meets the page being left (whose nodes are gone).
 func (c *chrome) submit(button string) {
 	c.t.Helper()
-	if _, err := chromedp.Run(c.ctx, chromedp.Evaluate[any](`document.body.dataset.leaving = "1"`)); err != nil {
-		c.t.Fatal(err)
+	ctx, cancel := context.WithTimeout(c.ctx, time.Minute)
+	defer cancel()
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(button))); err != nil {
+		c.t.Fatalf("browser at %s: submitting %s: %v\n%s", c.location(), button, err, c.text())
 	}
-	c.do(chromedp.Click(chromedp.CSS(button)),
-		chromedp.WaitReady(chromedp.CSS(`body:not([data-leaving])`)), chromedp.WaitReady(chromedp.CSS("#main-content")))
+	c.do(chromedp.WaitReady(chromedp.CSS("#main-content")))
 }
 
 // text is what the page's main content says.
@@ -767,7 +770,7 @@ func TestUsersDayInBrowser(t *testing.T) {
 	bea := w.newChrome(t, 1280, 900)
 	bea.signIn("bea")
 	bea.see("today", "Today", "No discussions match")
-	bea.click(`a[href="/convene"].govuk-button`)
+	bea.submit(`a[href="/convene"].govuk-button`)
 	bea.do(chromedp.WaitReady(chromedp.CSS("#case-reference")))
 	bea.check("convene-case")
 	// A name where the case reference goes is refused, naming the field
@@ -823,7 +826,7 @@ func TestUsersDayInBrowser(t *testing.T) {
 	chris.signIn("chris")
 	chris.see("chair's today", "Case CR-2026-0042", "Quorum forecast")
 	chris.check("today-chair-phone")
-	chris.click(`a[href="/discussions/` + id + `/quorum"]`)
+	chris.submit(`a[href="/discussions/` + id + `/quorum"]`)
 	chris.do(chromedp.WaitReady(chromedp.CSS("#quorum-state")))
 	chris.see("quorum", "Quorum not met")
 	chris.check("quorum-phone-not-met")
