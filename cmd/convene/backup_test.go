@@ -148,6 +148,17 @@ func TestBackupUnderLoadAndRestore(t *testing.T) {
 				t.Errorf("a second restore without --replace: %v %s, want a refusal", err, out)
 			}
 			checkRestored(t, renv["CONVENE_DATA_DIR"], c.want)
+			// Restoring over it with --replace keeps the database and
+			// the audit log replaced beside the restored ones.
+			if out, err := convene(t, bin, renv, "restore", "--replace", c.file); err != nil {
+				t.Fatalf("convene restore --replace: %v\n%s", err, out)
+			}
+			for _, name := range []string{"convene.db", "audit.db"} {
+				if aside, _ := filepath.Glob(filepath.Join(renv["CONVENE_DATA_DIR"], name+".replaced-*")); len(aside) != 1 {
+					t.Errorf("after restore --replace: %v kept beside %s, want one", aside, name)
+				}
+			}
+			checkRestored(t, renv["CONVENE_DATA_DIR"], c.want)
 			// A service on the restored directory serves them.
 			restored := spawn(t, bin, renv)
 			for _, id := range c.want {
@@ -210,7 +221,8 @@ func committedBefore(cs []committedAt, t time.Time) []string {
 func ids(cs []committedAt) []string { return committedBefore(cs, time.Now().Add(time.Hour)) }
 
 // checkRestored opens the restored store itself and checks that each
-// discussion is there, booked, with its holds and its queued invitations.
+// discussion is there, booked, with its holds, its queued invitations and
+// its audit trail (who convened it and who booked it).
 func checkRestored(t *testing.T, dataDir string, want []string) {
 	t.Helper()
 	ctx := context.Background()
@@ -224,6 +236,17 @@ func checkRestored(t *testing.T, dataDir string, want []string) {
 		if err != nil {
 			t.Errorf("discussion %s is not in the restored store: %v", id, err)
 			continue
+		}
+		trail, err := st.Audit(ctx, service.AuditFilter{Resource: "discussions/" + id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		actions := map[string]string{}
+		for _, e := range trail {
+			actions[e.Action] = e.Actor.Subject
+		}
+		if actions["discussion.create"] != "bea" || actions["discussion.book"] != "bea" {
+			t.Errorf("discussion %s: the restored audit trail is %v, want its convening and booking by bea", id, actions)
 		}
 		if d.Status != service.StatusBooked || d.Booking == nil {
 			t.Errorf("discussion %s restored as %s", id, d.Status)

@@ -10,7 +10,8 @@ import (
 	"github.com/convene/convene/service"
 )
 
-// AppendAudit writes the entries in one transaction: all or none. An id
+// AppendAudit writes the entries in one transaction of audit.db: all or
+// none. An id
 // already written is ECONFLICT; triggers refuse any UPDATE or DELETE of
 // the audit table, so entries are append-only in the database too.
 func (s *Store) AppendAudit(ctx context.Context, entries []service.AuditEntry) error {
@@ -25,7 +26,7 @@ func (s *Store) AppendAudit(ctx context.Context, entries []service.AuditEntry) e
 		}
 		bs[i] = b
 	}
-	return s.write(ctx, "audit entry", func(tx *txn) error {
+	return s.writeTo(ctx, s.audit, "audit entry", func(tx *txn) error {
 		for i, e := range entries {
 			if _, err := tx.exec(`INSERT INTO audit (id, at, actor, resource, entry) VALUES (?, ?, ?, ?, ?)`,
 				e.ID, ts(e.At), e.Actor.Subject, e.Resource, bs[i]); err != nil {
@@ -55,7 +56,7 @@ func (s *Store) Audit(ctx context.Context, f service.AuditFilter) ([]service.Aud
 	}
 	q += " ORDER BY id DESC LIMIT ?"
 	args = append(args, limit(f.Limit))
-	rows, err := s.r.QueryContext(ctx, q, args...)
+	rows, err := s.audit.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, s.translate(ctx, err, "audit")
 	}

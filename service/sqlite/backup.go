@@ -55,6 +55,9 @@ func Backup(ctx context.Context, dir, dest string) error {
 	if err := os.Chmod(tmp, 0o600); err != nil {
 		return err
 	}
+	if err := backupAudit(ctx, filepath.Join(dir, auditFile), tmp); err != nil {
+		return fmt.Errorf("backup of %s: %w", filepath.Join(dir, auditFile), err)
+	}
 	if err := check(ctx, tmp); err != nil {
 		return fmt.Errorf("backup of %s failed its check: %w", path, err)
 	}
@@ -62,6 +65,49 @@ func Backup(ctx context.Context, dir, dest string) error {
 		return err
 	}
 	return os.Rename(tmp, dest)
+}
+
+// backupAudit copies the audit log of the live audit.db into the backup
+// file, as an audit table: a backup is one file. The copy is one read
+// transaction of audit.db, a snapshot taken without blocking its writer.
+// On restore, opening the store moves the table into a new audit.db
+// (moveAudit). A data directory from before audit.db has none; its log
+// is in the backup already, copied with convene.db.
+func backupAudit(ctx context.Context, live, backup string) error {
+	if _, err := os.Stat(live); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	db, err := sql.Open("sqlite", "file:"+backup)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	q := url.Values{}
+	q.Add("mode", "ro")
+	if _, err := db.ExecContext(ctx, "ATTACH DATABASE ? AS live", "file:"+live+"?"+q.Encode()); err != nil {
+		return err
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE main.audit (
+	id       TEXT PRIMARY KEY,
+	at       TEXT NOT NULL,
+	actor    TEXT NOT NULL,
+	resource TEXT NOT NULL,
+	entry    TEXT NOT NULL
+);
+INSERT INTO main.audit (id, at, actor, resource, entry) SELECT id, at, actor, resource, entry FROM live.audit;`); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	_, err = db.ExecContext(ctx, "DETACH DATABASE live")
+	return err
 }
 
 // Restore puts the backup src in place as the database of the data
@@ -86,20 +132,26 @@ func Restore(ctx context.Context, src, dir string, replace bool) error {
 	}
 	defer lock.Close()
 	path := filepath.Join(dir, dbFile)
-	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
-		if !replace {
-			return fmt.Errorf("data directory %s already holds a database: restore into a fresh directory, or pass --replace (the current one is kept beside it)", dir)
-		}
-		aside := path + ".replaced-" + time.Now().UTC().Format("20060102T150405Z")
-		if err := os.Rename(path, aside); err != nil {
-			return err
-		}
+	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 && !replace {
+		return fmt.Errorf("data directory %s already holds a database: restore into a fresh directory, or pass --replace (the current one is kept beside it)", dir)
 	}
-	// The old WAL and shared-memory files belong to the database replaced:
-	// left in place, SQLite would replay them into the restored one.
-	for _, name := range []string{dbFile + "-wal", dbFile + "-shm"} {
-		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
+	// The database replaced, and its audit log (the backup carries its
+	// own), are kept beside the restored one.
+	suffix := ".replaced-" + time.Now().UTC().Format("20060102T150405Z")
+	for _, name := range []string{dbFile, auditFile} {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && fi.Size() > 0 {
+			if err := os.Rename(p, p+suffix); err != nil {
+				return err
+			}
+		}
+		// The old WAL and shared-memory files belong to the database
+		// replaced: left in place, SQLite would replay them into the
+		// restored one.
+		for _, ext := range []string{"-wal", "-shm"} {
+			if err := os.Remove(p + ext); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
 		}
 	}
 	tmp := path + ".restoring"

@@ -31,9 +31,10 @@ func writeAudit(t *testing.T, s *sqlite.Store) int {
 	return n
 }
 
+// walSize is the size of the audit log's WAL, where writeAudit writes.
 func walSize(t *testing.T, dir string) int64 {
 	t.Helper()
-	fi, err := os.Stat(filepath.Join(dir, "convene.db-wal"))
+	fi, err := os.Stat(filepath.Join(dir, "audit.db-wal"))
 	if err != nil {
 		t.Fatal(err)
 	}

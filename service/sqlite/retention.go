@@ -84,7 +84,7 @@ func (s *Store) PurgeDiscussion(ctx context.Context, id string, version int64) e
 // bound is cleared again before the transaction commits.
 func (s *Store) PurgeAudit(ctx context.Context, before time.Time) (int64, error) {
 	var n int64
-	err := s.write(ctx, "audit entry", func(tx *txn) error {
+	err := s.writeTo(ctx, s.audit, "audit entry", func(tx *txn) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_retention (id, before) VALUES (1, ?)
 			ON CONFLICT (id) DO UPDATE SET before = excluded.before`, ts(before)); err != nil {
 			return err

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 )
 
@@ -242,10 +243,15 @@ CREATE INDEX members_email_status ON discussion_members (email, status, deadline
 `,
 }
 
-// migrate brings the schema up to date in one transaction, and refuses a
-// database written by a newer Convene.
-func (s *Store) migrate(ctx context.Context) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+// migrate brings convene.db's schema up to date.
+func (s *Store) migrate(ctx context.Context, db *sql.DB) error {
+	return applyMigrations(ctx, db, migrations)
+}
+
+// applyMigrations brings a database's schema up to date with ms in one
+// transaction, and refuses a database written by a newer Convene.
+func applyMigrations(ctx context.Context, db *sql.DB, ms []string) error {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -254,19 +260,19 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
 		return err
 	}
-	if version > len(migrations) {
-		return fmt.Errorf("the database schema is version %d, newer than this Convene knows (%d): run a newer Convene", version, len(migrations))
+	if version > len(ms) {
+		return fmt.Errorf("the database schema is version %d, newer than this Convene knows (%d): run a newer Convene", version, len(ms))
 	}
-	if version == len(migrations) {
+	if version == len(ms) {
 		return nil
 	}
-	for i := version; i < len(migrations); i++ {
-		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+	for i := version; i < len(ms); i++ {
+		if _, err := tx.ExecContext(ctx, ms[i]); err != nil {
 			return fmt.Errorf("migration %d: %w", i+1, err)
 		}
 	}
 	// PRAGMA takes no parameters; the number is ours.
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(migrations))); err != nil {
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(ms))); err != nil {
 		return err
 	}
 	return tx.Commit()

@@ -39,23 +39,29 @@ var _ service.Store = (*Store)(nil)
 
 // File names under the data directory.
 const (
-	dbFile   = "convene.db"
-	lockFile = "convene.lock"
+	dbFile    = "convene.db"
+	auditFile = "audit.db"
+	lockFile  = "convene.lock"
 )
 
 // Store is the service.Store on a SQLite database under a data directory.
 type Store struct {
 	dir  string
 	lock *os.File
-	// w is the one writer connection; r the pool of read-only ones.
-	w, r *sql.DB
-	// Statements prepared for each.
+	// main is convene.db, everything but the audit log; audit is
+	// audit.db, the audit log alone, so that auditing a read neither
+	// waits for the writes of discussions nor makes the readers of
+	// convene.db drop their page caches (SQLite drops a connection's
+	// cache whenever another has committed to its file).
+	main, audit *database
+	opened      []*database
+	// w and r are main's writer and readers, wstmts and rstmts their
+	// prepared statements.
+	w, r           *sql.DB
 	wstmts, rstmts *stmtCache
-	// ckpt is the checkpointer's own connection; stopCkpt ends it and
-	// ckptDone says it has ended.
-	ckpt               *sql.DB
-	stopCkpt, ckptDone chan struct{}
-	stopOnce           sync.Once
+	// stopCkpt ends the checkpointer; ckptDone says it has ended.
+	stopCkpt, ckptDone  chan struct{}
+	stopOnce, closeOnce sync.Once
 }
 
 type config struct {
@@ -125,17 +131,45 @@ func (s *Store) open(ctx context.Context, c config) error {
 			return dirError(s.dir, "cannot be made private (0700)", err)
 		}
 	}
-	path := filepath.Join(s.dir, dbFile)
+	var err error
+	if s.main, err = s.openFile(ctx, c, dbFile, s.migrate); err != nil {
+		return err
+	}
+	s.w, s.r, s.wstmts, s.rstmts = s.main.w, s.main.r, s.main.wstmts, s.main.rstmts
+	if s.audit, err = s.openFile(ctx, c, auditFile, migrateAudit); err != nil {
+		return err
+	}
+	if err := s.moveAudit(ctx); err != nil {
+		return s.dbError(err, "cannot be opened")
+	}
+	s.stopCkpt, s.ckptDone = make(chan struct{}), make(chan struct{})
+	go s.checkpoints(c.checkpointEvery, s.main.ckpt, s.audit.ckpt)
+	return nil
+}
+
+// database is one SQLite file of the data directory: its one writer
+// connection, its pool of read-only ones, the statements prepared for
+// each, and the checkpointer's connection.
+type database struct {
+	w, r, ckpt     *sql.DB
+	wstmts, rstmts *stmtCache
+}
+
+// openFile opens (creating if need be) the database file name under the
+// data directory, private to the service's user, and brings its schema up
+// to date with migrate.
+func (s *Store) openFile(ctx context.Context, c config, name string, migrate func(context.Context, *sql.DB) error) (*database, error) {
+	path := filepath.Join(s.dir, name)
 	// SQLite gives the -wal and -shm files the database file's mode, so
 	// creating it 0600 first keeps all three private.
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return dirError(s.dir, "cannot hold the database", err)
+		return nil, dirError(s.dir, "cannot hold the database", err)
 	}
 	_ = f.Close()
-	for _, name := range []string{dbFile, dbFile + "-wal", dbFile + "-shm"} {
-		if err := os.Chmod(filepath.Join(s.dir, name), 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return dirError(s.dir, "cannot make the database private (0600)", err)
+	for _, n := range []string{name, name + "-wal", name + "-shm"} {
+		if err := os.Chmod(filepath.Join(s.dir, n), 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, dirError(s.dir, "cannot make the database private (0600)", err)
 		}
 	}
 	pragmas := []string{
@@ -167,52 +201,50 @@ func (s *Store) open(ctx context.Context, c config) error {
 		}
 		return "file:" + path + "?" + q.Encode()
 	}
-	s.w, err = sql.Open("sqlite", dsn("journal_mode(WAL)")+"&_txlock=immediate")
-	if err != nil {
-		return err
+	d := &database{}
+	// Whatever opened is closed with the store, even when this fails.
+	s.opened = append(s.opened, d)
+	if d.w, err = sql.Open("sqlite", dsn("journal_mode(WAL)")+"&_txlock=immediate"); err != nil {
+		return nil, err
 	}
 	// One connection that never expires: writes queue for it in the
 	// process instead of contending for SQLite's lock.
-	s.w.SetMaxOpenConns(1)
-	s.w.SetMaxIdleConns(1)
-	s.w.SetConnMaxLifetime(0)
-	s.w.SetConnMaxIdleTime(0)
-	s.wstmts = newStmtCache(s.w)
-	if err := s.migrate(ctx); err != nil {
-		return s.dbError(err, "cannot be opened")
+	d.w.SetMaxOpenConns(1)
+	d.w.SetMaxIdleConns(1)
+	d.w.SetConnMaxLifetime(0)
+	d.w.SetConnMaxIdleTime(0)
+	d.wstmts = newStmtCache(d.w)
+	if err := migrate(ctx, d.w); err != nil {
+		return nil, s.dbError(err, "cannot be opened")
 	}
 	// Start with the WAL folded into the database.
-	_, _ = s.w.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
-	s.r, err = sql.Open("sqlite", dsn("query_only(1)"))
-	if err != nil {
-		return err
+	_, _ = d.w.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+	if d.r, err = sql.Open("sqlite", dsn("query_only(1)")); err != nil {
+		return nil, err
 	}
-	s.r.SetMaxOpenConns(c.readers)
-	s.r.SetMaxIdleConns(c.readers)
-	s.r.SetConnMaxLifetime(0)
-	s.r.SetConnMaxIdleTime(0)
-	s.rstmts = newStmtCache(s.r)
-	if err := s.r.PingContext(ctx); err != nil {
-		return s.dbError(err, "cannot be read")
+	d.r.SetMaxOpenConns(c.readers)
+	d.r.SetMaxIdleConns(c.readers)
+	d.r.SetConnMaxLifetime(0)
+	d.r.SetConnMaxIdleTime(0)
+	d.rstmts = newStmtCache(d.r)
+	if err := d.r.PingContext(ctx); err != nil {
+		return nil, s.dbError(err, "cannot be read")
 	}
-	s.ckpt, err = sql.Open("sqlite", dsn())
-	if err != nil {
-		return err
+	if d.ckpt, err = sql.Open("sqlite", dsn()); err != nil {
+		return nil, err
 	}
-	s.ckpt.SetMaxOpenConns(1)
-	s.ckpt.SetConnMaxLifetime(0)
-	s.ckpt.SetConnMaxIdleTime(0)
-	s.stopCkpt, s.ckptDone = make(chan struct{}), make(chan struct{})
-	go s.checkpoints(c.checkpointEvery)
-	return nil
+	d.ckpt.SetMaxOpenConns(1)
+	d.ckpt.SetConnMaxLifetime(0)
+	d.ckpt.SetConnMaxIdleTime(0)
+	return d, nil
 }
 
-// checkpoints folds the WAL into the database every interval until the
+// checkpoints folds each database's WAL into it every interval until the
 // store closes. A PASSIVE checkpoint takes neither the writer's lock nor
 // the readers': it copies what no reader still needs and leaves the rest
 // for the next pass, and once all is copied the next write starts the WAL
 // again from its beginning (cut back to the WAL limit).
-func (s *Store) checkpoints(every time.Duration) {
+func (s *Store) checkpoints(every time.Duration, dbs ...*sql.DB) {
 	defer close(s.ckptDone)
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -221,58 +253,74 @@ func (s *Store) checkpoints(every time.Duration) {
 		case <-s.stopCkpt:
 			return
 		case <-t.C:
-			_, _ = s.ckpt.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+			for _, db := range dbs {
+				_, _ = db.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+			}
 		}
 	}
 }
 
-// Close closes the database and unlocks the data directory.
+// Close closes the databases and unlocks the data directory.
 func (s *Store) Close() error {
 	var errs []error
 	if s.stopCkpt != nil {
 		s.stopOnce.Do(func() { close(s.stopCkpt) })
 		<-s.ckptDone
 	}
-	if s.ckpt != nil {
-		errs = append(errs, s.ckpt.Close())
-	}
-	if s.r != nil {
-		s.rstmts.close()
-		errs = append(errs, s.r.Close())
-	}
-	if s.w != nil {
-		s.wstmts.close()
-		// Keep the planner's statistics fresh for the next start.
-		_, _ = s.w.Exec("PRAGMA optimize")
-		errs = append(errs, s.w.Close())
-	}
-	if s.lock != nil {
-		errs = append(errs, s.lock.Close()) // closing releases the flock
-	}
+	s.closeOnce.Do(func() {
+		for _, d := range s.opened {
+			if d.ckpt != nil {
+				errs = append(errs, d.ckpt.Close())
+			}
+			if d.r != nil {
+				d.rstmts.close()
+				errs = append(errs, d.r.Close())
+			}
+			if d.w != nil {
+				d.wstmts.close()
+				// Keep the planner's statistics fresh for the next start.
+				_, _ = d.w.Exec("PRAGMA optimize")
+				errs = append(errs, d.w.Close())
+			}
+		}
+		if s.lock != nil {
+			errs = append(errs, s.lock.Close()) // closing releases the flock
+		}
+	})
 	return errors.Join(errs...)
 }
 
 // Dir returns the data directory.
 func (s *Store) Dir() string { return s.dir }
 
-// Ping reports whether the database answers and can be written: it writes
-// the time to a one-row table.
+// Ping reports whether both databases answer and can be written: it
+// writes the time to a one-row table in each.
 func (s *Store) Ping(ctx context.Context) error {
-	return s.write(ctx, "health check", func(tx *txn) error {
-		_, err := tx.exec(`INSERT INTO health (id, at) VALUES (1, ?)
+	for _, d := range []*database{s.main, s.audit} {
+		if err := s.writeTo(ctx, d, "health check", func(tx *txn) error {
+			_, err := tx.exec(`INSERT INTO health (id, at) VALUES (1, ?)
 			ON CONFLICT (id) DO UPDATE SET at = excluded.at`, ts(time.Now()))
-		return err
-	})
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// write runs fn in one IMMEDIATE transaction on the writer connection and
-// commits it, or rolls it back when fn fails.
+// write runs fn in one IMMEDIATE transaction on convene.db's writer
+// connection and commits it, or rolls it back when fn fails.
 func (s *Store) write(ctx context.Context, what string, fn func(tx *txn) error) error {
-	sqltx, err := s.w.BeginTx(ctx, nil)
+	return s.writeTo(ctx, s.main, what, fn)
+}
+
+// writeTo is write on the database d.
+func (s *Store) writeTo(ctx context.Context, d *database, what string, fn func(tx *txn) error) error {
+	sqltx, err := d.w.BeginTx(ctx, nil)
 	if err != nil {
 		return s.translate(ctx, err, what)
 	}
-	tx := &txn{Tx: sqltx, ctx: ctx, cache: s.wstmts}
+	tx := &txn{Tx: sqltx, ctx: ctx, cache: d.wstmts}
 	if err := fn(tx); err != nil {
 		_ = sqltx.Rollback()
 		return s.translate(ctx, err, what)

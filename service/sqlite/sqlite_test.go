@@ -117,6 +117,9 @@ func TestFilesArePrivate(t *testing.T) {
 		{"convene.db", 0o600},
 		{"convene.db-wal", 0o600},
 		{"convene.db-shm", 0o600},
+		{"audit.db", 0o600},
+		{"audit.db-wal", 0o600},
+		{"audit.db-shm", 0o600},
 		{"convene.lock", 0o600},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -225,6 +228,13 @@ func TestSchemaVersion(t *testing.T) {
 	if _, err := db.Exec(sqlite.Migrations[0] + "; PRAGMA user_version = 1"); err != nil {
 		t.Fatal(err)
 	}
+	// Its audit log was a table of convene.db.
+	for i, at := range []string{"2026-01-05T09:00:00Z", "2026-01-05T09:01:00Z"} {
+		if _, err := db.Exec(`INSERT INTO audit (id, at, actor, resource, entry) VALUES (?, ?, 'bea', 'discussions/d1', ?)`,
+			fmt.Sprintf("a%d", i), at, fmt.Sprintf(`{"id":"a%d","at":%q,"actor":{"sub":"bea"},"action":"discussion.read","resource":"discussions/d1"}`, i, at)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	db.Close()
 	s = open(t, dir)
 	if v, err := s.SchemaVersion(ctx); err != nil || v != latest {
@@ -233,6 +243,19 @@ func TestSchemaVersion(t *testing.T) {
 	if _, err := s.Venues(ctx, true); err != nil {
 		t.Fatalf("the upgrade did not add venues: %v", err)
 	}
+	// The audit log moved to audit.db, every entry, and out of convene.db.
+	entries, err := s.Audit(ctx, service.AuditFilter{Resource: "discussions/d1"})
+	if err != nil || len(entries) != 2 || entries[0].ID != "a1" || entries[1].ID != "a0" || entries[0].Actor.Subject != "bea" {
+		t.Fatalf("the audit log after the upgrade: %+v %v, want a1 and a0 by bea", entries, err)
+	}
+	if db, err = sql.Open("sqlite", "file:"+filepath.Join(dir, "convene.db")+"?mode=ro"); err != nil {
+		t.Fatal(err)
+	}
+	var tables int
+	if err := db.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE name LIKE 'audit%'`).Scan(&tables); err != nil || tables != 0 {
+		t.Errorf("convene.db still has %d audit tables or indexes (%v)", tables, err)
+	}
+	db.Close()
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
