@@ -59,6 +59,7 @@ func (a *App) movePending(ctx context.Context, d *Discussion) error {
 	}
 	moved := map[string]bool{}
 	var refs []MessageRef
+	var queue []*OutboxMessage
 	for _, pm := range d.Pending {
 		now := a.Now().UTC()
 		base := OutboxMessage{ID: pm.ID, DiscussionID: d.ID, Method: pm.Method, To: pm.To, Sequence: pm.Sequence,
@@ -83,12 +84,15 @@ func (a *App) movePending(ctx context.Context, d *Discussion) error {
 			out = append(out, &m)
 		}
 		for _, m := range out {
-			if err := a.Store.EnqueueMessage(ctx, m); err != nil {
-				return err
-			}
+			queue = append(queue, m)
 			refs = append(refs, MessageRef{ID: m.ID, Method: m.Method, To: m.To, Sequence: m.Sequence})
 		}
 		moved[pm.ID] = true
+	}
+	// One write for them all: a booking's invitations go to the outbox
+	// together.
+	if err := a.Store.EnqueueMessage(ctx, queue...); err != nil {
+		return err
 	}
 	for attempt := 0; ; attempt++ {
 		patch := &DiscussionPatch{ID: d.ID, Version: d.Version, At: a.Now().UTC()}

@@ -148,10 +148,10 @@ type DiscussionStore interface {
 	// Holds lists the holds of the persons between from and to.
 	Holds(ctx context.Context, persons []string, from, to time.Time) ([]Hold, error)
 
-	// EnqueueMessage adds a message to the outbox and, if it is queued, to
-	// the send queue. Enqueueing the same message again adds nothing, so a
-	// move interrupted half way can simply be done again.
-	EnqueueMessage(ctx context.Context, m *OutboxMessage) error
+	// EnqueueMessage adds messages to the outbox and, those queued, to the
+	// send queue, in one write. Enqueueing a message again adds nothing,
+	// so a move interrupted half way can simply be done again.
+	EnqueueMessage(ctx context.Context, ms ...*OutboxMessage) error
 	// ClaimMessage leases the next message due to owner until the lease
 	// ends, or returns ENOTFOUND.
 	ClaimMessage(ctx context.Context, owner string, now time.Time, lease time.Duration) (*OutboxMessage, error)

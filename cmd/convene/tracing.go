@@ -102,10 +102,10 @@ func (s *tracedStore) AppendAudit(ctx context.Context, entries []service.AuditEn
 	return s.Store.AppendAudit(ctx, entries)
 }
 
-func (s *tracedStore) EnqueueMessage(ctx context.Context, m *service.OutboxMessage) (err error) {
+func (s *tracedStore) EnqueueMessage(ctx context.Context, ms ...*service.OutboxMessage) (err error) {
 	ctx, end := s.span(ctx, "EnqueueMessage")
 	defer func() { end(err) }()
-	return s.Store.EnqueueMessage(ctx, m)
+	return s.Store.EnqueueMessage(ctx, ms...)
 }
 
 func (s *tracedStore) Person(ctx context.Context, id string) (p *service.Person, err error) {

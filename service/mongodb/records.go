@@ -3,6 +3,7 @@ package mongodb
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -186,12 +187,39 @@ var onQueue = bson.D{{Key: "$in", Value: bson.A{service.MessageQueued, service.M
 
 // EnqueueMessage adds m to the outbox; a message already there is left as
 // it is.
-func (s *Store) EnqueueMessage(ctx context.Context, m *service.OutboxMessage) error {
-	_, err := s.outbox.InsertOne(ctx, outboxDoc{ID: m.ID, OutboxMessage: *m})
-	if isDuplicate(err) {
+func (s *Store) EnqueueMessage(ctx context.Context, ms ...*service.OutboxMessage) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	docs := make([]outboxDoc, len(ms))
+	for i, m := range ms {
+		docs[i] = outboxDoc{ID: m.ID, OutboxMessage: *m}
+	}
+	// Unordered: every new message is inserted even when others were
+	// enqueued before (a move done again), whose duplicates are not errors.
+	_, err := s.outbox.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	if onlyDuplicates(err) {
 		return nil
 	}
 	return translate(err, "outbox message")
+}
+
+// onlyDuplicates reports whether err is a bulk insert's, every one of its
+// failures a duplicate key.
+func onlyDuplicates(err error) bool {
+	var bwe mongo.BulkWriteException
+	if !errors.As(err, &bwe) {
+		return isDuplicate(err)
+	}
+	if bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
+		return false
+	}
+	for _, we := range bwe.WriteErrors {
+		if we.Code != 11000 && !strings.Contains(we.Message, "UNIQUE constraint failed") {
+			return false
+		}
+	}
+	return true
 }
 
 // ClaimMessage leases the message due soonest to owner with one

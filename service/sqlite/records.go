@@ -164,16 +164,29 @@ func scanMessage(sc interface{ Scan(...any) error }) (*service.OutboxMessage, er
 
 // EnqueueMessage adds m to the outbox (on the send queue if it is queued);
 // a message already there is left as it is.
-func (s *Store) EnqueueMessage(ctx context.Context, m *service.OutboxMessage) error {
-	b, err := messageJSON(m)
-	if err != nil {
-		return err
+func (s *Store) EnqueueMessage(ctx context.Context, ms ...*service.OutboxMessage) error {
+	if len(ms) == 0 {
+		return nil
 	}
+	bs := make([][]byte, len(ms))
+	for i, m := range ms {
+		b, err := messageJSON(m)
+		if err != nil {
+			return err
+		}
+		bs[i] = b
+	}
+	// One transaction: the outbox's pages are written to the WAL once
+	// for a booking's invitations, not once for each.
 	return s.write(ctx, "outbox message", func(tx *txn) error {
-		_, err := tx.exec(`INSERT INTO outbox (id, state, next_attempt, lease_owner, lease_until, attempts, created_at, message, raw)
+		for i, m := range ms {
+			if _, err := tx.exec(`INSERT INTO outbox (id, state, next_attempt, lease_owner, lease_until, attempts, created_at, message, raw)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-			m.ID, string(m.State), ts(m.NextAttempt), m.LeaseOwner, ts(m.LeaseUntil), m.Attempts, ts(m.CreatedAt), b, m.Raw)
-		return err
+				m.ID, string(m.State), ts(m.NextAttempt), m.LeaseOwner, ts(m.LeaseUntil), m.Attempts, ts(m.CreatedAt), bs[i], m.Raw); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

@@ -250,6 +250,45 @@ func enqueue(t *testing.T, s service.Store, ms ...*service.OutboxMessage) {
 	}
 }
 
+// testEnqueueBatch: a booking's invitations are enqueued in one call; a
+// move done again after a crash enqueues some of them a second time,
+// which adds the new ones and changes none of those already there.
+func testEnqueueBatch(t *testing.T, s service.Store) {
+	first := Message("b1")
+	if err := s.EnqueueMessage(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	again := Message("b1")
+	again.NextAttempt, again.To = T0.Add(time.Hour), "someone.else@example.org"
+	if err := s.EnqueueMessage(ctx, again, Message("b2"), Message("b3")); err != nil {
+		t.Fatalf("a batch with one message already enqueued: %v", err)
+	}
+	got, err := s.Messages(ctx, []string{"b1", "b2", "b3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]service.OutboxMessage{}
+	for _, m := range got {
+		byID[m.ID] = m
+	}
+	for _, id := range []string{"b1", "b2", "b3"} {
+		m, ok := byID[id]
+		if !ok {
+			t.Errorf("%s is not in the outbox", id)
+			continue
+		}
+		if m.State != service.MessageQueued {
+			t.Errorf("%s is %s, want queued", id, m.State)
+		}
+	}
+	if m := byID["b1"]; m.To != first.To || !m.NextAttempt.Equal(first.NextAttempt) {
+		t.Errorf("b1 enqueued again became %s at %s, want it unchanged (%s at %s)", m.To, m.NextAttempt, first.To, first.NextAttempt)
+	}
+	if err := s.EnqueueMessage(ctx); err != nil {
+		t.Errorf("an empty batch: %v", err)
+	}
+}
+
 func testClaimMessageOnce(t *testing.T, s service.Store) {
 	var ms []*service.OutboxMessage
 	for i := range 5 {

@@ -66,6 +66,7 @@ func Run(t *testing.T, open func(t *testing.T) service.Store, caps Caps) {
 		{"IdempotencyKeys", testIdempotencyKeys},
 		{"Leases", testLeases},
 		{"ClaimMessageOnce", testClaimMessageOnce},
+		{"EnqueueBatch", testEnqueueBatch},
 		{"UpdateSupersedeRequeue", testUpdateSupersedeRequeue},
 		{"MessagesAndStats", testMessagesAndStats},
 		{"Inbound", testInbound},
