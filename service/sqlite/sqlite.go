@@ -75,8 +75,12 @@ type config struct {
 // An Option changes how Open opens the store.
 type Option func(*config)
 
-// Readers sets the number of read connections (default: GOMAXPROCS, at
-// least 4).
+// Readers sets the number of read connections to convene.db (default:
+// four for each CPU, at least 16). A request that reads several times
+// (a convene reads the directory, each candidate and their holds) waits
+// for a free one each time: with 4, convenes in BenchmarkScale's mixed
+// load at 100,000 spent most of their time waiting (p99 221 ms; 112 ms
+// with 16).
 func Readers(n int) Option { return func(c *config) { c.readers = n } }
 
 // BusyTimeout sets how long a connection waits for a lock held by another
@@ -101,7 +105,7 @@ const pageSize = 4096
 // 0700 and the database files 0600, the directory is locked against other
 // processes, and the schema is brought up to date.
 func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
-	c := config{readers: max(4, runtime.GOMAXPROCS(0)), busyTimeout: 5 * time.Second, checkpointEvery: time.Second, walLimit: 64 << 20}
+	c := config{readers: max(16, 4*runtime.GOMAXPROCS(0)), busyTimeout: 5 * time.Second, checkpointEvery: time.Second, walLimit: 64 << 20}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -132,11 +136,13 @@ func (s *Store) open(ctx context.Context, c config) error {
 		}
 	}
 	var err error
-	if s.main, err = s.openFile(ctx, c, dbFile, s.migrate); err != nil {
+	if s.main, err = s.openFile(ctx, c, dbFile, c.readers, mainCache, s.migrate); err != nil {
 		return err
 	}
 	s.w, s.r, s.wstmts, s.rstmts = s.main.w, s.main.r, s.main.wstmts, s.main.rstmts
-	if s.audit, err = s.openFile(ctx, c, auditFile, migrateAudit); err != nil {
+	// The audit log is written all the time and read now and then (an
+	// administrator's search): two readers, and small caches.
+	if s.audit, err = s.openFile(ctx, c, auditFile, 2, auditCache, migrateAudit); err != nil {
 		return err
 	}
 	if err := s.moveAudit(ctx); err != nil {
@@ -153,12 +159,13 @@ func (s *Store) open(ctx context.Context, c config) error {
 type database struct {
 	w, r, ckpt     *sql.DB
 	wstmts, rstmts *stmtCache
+	queue          writeQueue
 }
 
 // openFile opens (creating if need be) the database file name under the
 // data directory, private to the service's user, and brings its schema up
 // to date with migrate.
-func (s *Store) openFile(ctx context.Context, c config, name string, migrate func(context.Context, *sql.DB) error) (*database, error) {
+func (s *Store) openFile(ctx context.Context, c config, name string, readers int, cacheKiB int, migrate func(context.Context, *sql.DB) error) (*database, error) {
 	path := filepath.Join(s.dir, name)
 	// SQLite gives the -wal and -shm files the database file's mode, so
 	// creating it 0600 first keeps all three private.
@@ -176,12 +183,13 @@ func (s *Store) openFile(ctx context.Context, c config, name string, migrate fun
 		"busy_timeout(" + strconv.FormatInt(c.busyTimeout.Milliseconds(), 10) + ")",
 		"foreign_keys(1)",
 		"synchronous(NORMAL)",
-		// Each connection keeps 32 MiB of decoded pages, and no memory
-		// map: a page read through the map is parsed again on every
-		// visit and never cached, which cost a get 2.5 ms against 1.4 ms
-		// read into the cache (BenchmarkScale at 10,000, with the
-		// checkpointer below).
-		"cache_size(-32768)",
+		// Each connection keeps decoded pages in a cache of its own, and
+		// there is no memory map: a page read through the map is parsed
+		// again on every visit and never cached, which cost a get 2.5 ms
+		// against 1.4 ms read into the cache (BenchmarkScale at 10,000,
+		// with the checkpointer below). SQLite empties a connection's
+		// cache whenever another commits, so a small one is enough.
+		"cache_size(-" + strconv.Itoa(cacheKiB) + ")",
 		// No commit checkpoints: the checkpointer folds the WAL into
 		// the database in the background, so no request waits for the
 		// copy and its fsyncs (at 500 requests a second they set the
@@ -222,8 +230,8 @@ func (s *Store) openFile(ctx context.Context, c config, name string, migrate fun
 	if d.r, err = sql.Open("sqlite", dsn("query_only(1)")); err != nil {
 		return nil, err
 	}
-	d.r.SetMaxOpenConns(c.readers)
-	d.r.SetMaxIdleConns(c.readers)
+	d.r.SetMaxOpenConns(readers)
+	d.r.SetMaxIdleConns(readers)
 	d.r.SetConnMaxLifetime(0)
 	d.r.SetConnMaxIdleTime(0)
 	d.rstmts = newStmtCache(d.r)
@@ -254,9 +262,39 @@ func (s *Store) checkpoints(every time.Duration, dbs ...*sql.DB) {
 			return
 		case <-t.C:
 			for _, db := range dbs {
-				_, _ = db.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+				checkpoint(db)
 			}
 		}
+	}
+}
+
+// Page caches per connection, in KiB: at most 16 readers and a writer on
+// convene.db (272 MiB in all), 2 and 1 on audit.db.
+const (
+	mainCache  = 16 << 10
+	auditCache = 4 << 10
+)
+
+// restartFrames is the WAL length (in pages) past which a checkpoint that
+// has copied everything also starts the WAL again.
+const restartFrames = 4096 // 16 MiB
+
+// checkpoint folds db's WAL into it. Under a steady mix of reads and
+// writes a PASSIVE checkpoint copies every frame but the WAL never starts
+// again from its beginning: a writer restarts it only when no reader is
+// using it, and with reads arriving all the time one always is. The WAL
+// then grows without end (1.3 GB in two minutes of the mixed load at
+// 100,000 discussions) and every commit extends the file. So once the
+// WAL is long and all copied, a RESTART checkpoint waits for the readers
+// of the moment (milliseconds: no read transaction is long) while holding
+// new writers back, and the next write starts at the WAL's beginning.
+func checkpoint(db *sql.DB) {
+	var busy, frames, copied int
+	if err := db.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
+		return
+	}
+	if frames >= restartFrames && copied == frames {
+		_, _ = db.Exec("PRAGMA wal_checkpoint(RESTART)")
 	}
 }
 
@@ -316,18 +354,7 @@ func (s *Store) write(ctx context.Context, what string, fn func(tx *txn) error) 
 
 // writeTo is write on the database d.
 func (s *Store) writeTo(ctx context.Context, d *database, what string, fn func(tx *txn) error) error {
-	sqltx, err := d.w.BeginTx(ctx, nil)
-	if err != nil {
-		return s.translate(ctx, err, what)
-	}
-	tx := &txn{Tx: sqltx, ctx: ctx, cache: d.wstmts}
-	if err := fn(tx); err != nil {
-		_ = sqltx.Rollback()
-		return s.translate(ctx, err, what)
-	}
-	err = sqltx.Commit()
-	tx.cache.add(ctx, tx.missed)
-	return s.translate(ctx, err, what)
+	return s.translate(ctx, d.queue.write(ctx, d, fn), what)
 }
 
 // read runs fn in one read transaction, so everything it reads is one
