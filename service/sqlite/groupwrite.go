@@ -64,21 +64,19 @@ func (q *writeQueue) write(ctx context.Context, d *database, fn func(tx *txn) er
 // wait.
 func (q *writeQueue) next(d *database) {
 	q.mu.Lock()
-	n := min(len(q.waiting), maxGroup)
-	group := q.waiting[:n:n]
-	q.waiting = q.waiting[n:]
+	group := q.take()
 	q.mu.Unlock()
 	q.run(d, group)
 	q.mu.Lock()
-	if len(q.waiting) == 0 {
-		q.running = false
-		q.mu.Unlock()
-		return
-	}
+	more := len(q.waiting) > 0
+	q.running = more
 	q.mu.Unlock()
-	go q.drain(d)
+	if more {
+		go q.drain(d)
+	}
 }
 
+// drain writes groups until none wait.
 func (q *writeQueue) drain(d *database) {
 	for {
 		q.mu.Lock()
@@ -87,12 +85,18 @@ func (q *writeQueue) drain(d *database) {
 			q.mu.Unlock()
 			return
 		}
-		n := min(len(q.waiting), maxGroup)
-		group := q.waiting[:n:n]
-		q.waiting = q.waiting[n:]
+		group := q.take()
 		q.mu.Unlock()
 		q.run(d, group)
 	}
+}
+
+// take removes the next group from the queue; q.mu is held.
+func (q *writeQueue) take() []*writeReq {
+	n := min(len(q.waiting), maxGroup)
+	group := q.waiting[:n:n]
+	q.waiting = q.waiting[n:]
+	return group
 }
 
 func (q *writeQueue) run(d *database, group []*writeReq) {
