@@ -82,17 +82,24 @@ func TestTracesOfAConveneRequest(t *testing.T) {
 	if code != 201 {
 		t.Fatalf("convene: %d %v", code, d)
 	}
-	spans := rec.Ended()
-	byID := map[trace.SpanID]sdktrace.ReadOnlySpan{}
+	// The server span ends once the response has gone, which can be just
+	// after the client has it: wait for it.
+	var spans []sdktrace.ReadOnlySpan
 	var root sdktrace.ReadOnlySpan
-	for _, s := range spans {
-		byID[s.SpanContext().SpanID()] = s
-		if s.Name() == "POST /v1/discussions" {
-			root = s
+	for deadline := time.Now().Add(5 * time.Second); root == nil; time.Sleep(10 * time.Millisecond) {
+		spans = rec.Ended()
+		for _, s := range spans {
+			if s.Name() == "POST /v1/discussions" {
+				root = s
+			}
+		}
+		if root == nil && time.Now().After(deadline) {
+			t.Fatalf("no server span for the request among %v", names(spans))
 		}
 	}
-	if root == nil {
-		t.Fatalf("no server span for the request among %v", names(spans))
+	byID := map[trace.SpanID]sdktrace.ReadOnlySpan{}
+	for _, s := range spans {
+		byID[s.SpanContext().SpanID()] = s
 	}
 	if root.SpanKind() != trace.SpanKindServer || root.Parent().SpanID() != caller.SpanID() || root.SpanContext().TraceID() != caller.TraceID() {
 		t.Errorf("the server span does not continue the caller's trace: parent %s, trace %s", root.Parent().SpanID(), root.SpanContext().TraceID())
