@@ -30,7 +30,8 @@ import (
 func TestTracesOfAConveneRequest(t *testing.T) {
 	t.Parallel()
 	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	served := &spanEnded{name: "POST /v1/discussions", ended: make(chan struct{}, 1)}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec), sdktrace.WithSpanProcessor(served))
 	env := testEnv(t)
 	getenv := func(k string) string { return env[k] }
 	cfg, err := loadConfig(getenv)
@@ -83,23 +84,23 @@ func TestTracesOfAConveneRequest(t *testing.T) {
 		t.Fatalf("convene: %d %v", code, d)
 	}
 	// The server span ends once the response has gone, which can be just
-	// after the client has it: wait for it.
-	var spans []sdktrace.ReadOnlySpan
-	var root sdktrace.ReadOnlySpan
-	for deadline := time.Now().Add(5 * time.Second); root == nil; time.Sleep(10 * time.Millisecond) {
-		spans = rec.Ended()
-		for _, s := range spans {
-			if s.Name() == "POST /v1/discussions" {
-				root = s
-			}
-		}
-		if root == nil && time.Now().After(deadline) {
-			t.Fatalf("no server span for the request among %v", names(spans))
-		}
+	// after the client has it: wait for it to end.
+	select {
+	case <-served.ended:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("the request's server span did not end; ended: %v", names(rec.Ended()))
 	}
+	spans := rec.Ended()
 	byID := map[trace.SpanID]sdktrace.ReadOnlySpan{}
+	var root sdktrace.ReadOnlySpan
 	for _, s := range spans {
 		byID[s.SpanContext().SpanID()] = s
+		if s.Name() == "POST /v1/discussions" {
+			root = s
+		}
+	}
+	if root == nil {
+		t.Fatalf("no server span for the request among %v", names(spans))
 	}
 	if root.SpanKind() != trace.SpanKindServer || root.Parent().SpanID() != caller.SpanID() || root.SpanContext().TraceID() != caller.TraceID() {
 		t.Errorf("the server span does not continue the caller's trace: parent %s, trace %s", root.Parent().SpanID(), root.SpanContext().TraceID())
@@ -173,6 +174,24 @@ func TestTracesOfAConveneRequest(t *testing.T) {
 		t.Error("convene_calendar_reads_total counted no read")
 	}
 }
+
+// spanEnded is a span processor that says when a span of the name ends.
+type spanEnded struct {
+	name  string
+	ended chan struct{}
+}
+
+func (p *spanEnded) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+func (p *spanEnded) OnEnd(s sdktrace.ReadOnlySpan) {
+	if s.Name() == p.name {
+		select {
+		case p.ended <- struct{}{}:
+		default:
+		}
+	}
+}
+func (p *spanEnded) Shutdown(context.Context) error   { return nil }
+func (p *spanEnded) ForceFlush(context.Context) error { return nil }
 
 func names(spans []sdktrace.ReadOnlySpan) []string {
 	var out []string
