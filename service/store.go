@@ -159,7 +159,8 @@ type DiscussionStore interface {
 	// that returned m: the claim's attempt number is its fencing token, so
 	// a sender whose lease lapsed cannot overwrite a later claim, even one
 	// by its own instance. A message no longer queued leaves the send
-	// queue.
+	// queue. The result is recorded, not the content: a message's bytes
+	// are as enqueued.
 	UpdateMessage(ctx context.Context, m *OutboxMessage, owner string) error
 	// SupersedeMessage marks a queued message superseded and takes it off
 	// the send queue, unless a sender holds it (then the sender decides).

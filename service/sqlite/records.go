@@ -190,16 +190,26 @@ func (s *Store) EnqueueMessage(ctx context.Context, ms ...*service.OutboxMessage
 	})
 }
 
+// claimQuery leases the send queue's first message due whose lease has
+// lapsed. It walks the partial index of the send queue in due order and
+// stops at the first such message; INDEXED BY holds it to that. Without
+// statistics on the outbox (a new database, or one analysed while the
+// outbox was empty) SQLite chose the index on state instead, and read and
+// sorted every queued message at each claim: with a morning's bookings
+// queued, claims were a quarter of the server's CPU.
+const claimQuery = `UPDATE outbox SET state = 'sending', lease_owner = ?2, lease_until = ?3, attempts = attempts + 1
+	WHERE id = (SELECT id FROM outbox INDEXED BY outbox_queue
+		WHERE state IN ('queued', 'sending') AND next_attempt <= ?1 AND lease_until <= ?1
+		ORDER BY next_attempt LIMIT 1)
+	RETURNING ` + messageCols
+
 // ClaimMessage leases the message due soonest to owner: its state becomes
 // sending and its attempts go up by one.
 func (s *Store) ClaimMessage(ctx context.Context, owner string, now time.Time, lease time.Duration) (*service.OutboxMessage, error) {
 	var m *service.OutboxMessage
 	err := s.write(ctx, "outbox message", func(tx *txn) error {
 		var err error
-		m, err = scanMessage(tx.queryRow(`UPDATE outbox SET state = 'sending', lease_owner = ?2, lease_until = ?3, attempts = attempts + 1
-			WHERE id = (SELECT id FROM outbox WHERE state IN ('queued', 'sending') AND next_attempt <= ?1 AND lease_until <= ?1
-				ORDER BY next_attempt LIMIT 1)
-			RETURNING `+messageCols, ts(now), owner, ts(now.Add(lease))))
+		m, err = scanMessage(tx.queryRow(claimQuery, ts(now), owner, ts(now.Add(lease))))
 		if errors.Is(err, sql.ErrNoRows) {
 			return service.Errorf(service.ENOTFOUND, "no outbox message is due")
 		}
@@ -219,9 +229,11 @@ func (s *Store) UpdateMessage(ctx context.Context, m *service.OutboxMessage, own
 		return err
 	}
 	return s.write(ctx, "outbox message", func(tx *txn) error {
-		res, err := tx.exec(`UPDATE outbox SET state = ?, next_attempt = ?, lease_until = ?, attempts = ?, message = ?, raw = ?
+		// The message's bytes (raw) are as enqueued: they are not written
+		// again with each result.
+		res, err := tx.exec(`UPDATE outbox SET state = ?, next_attempt = ?, lease_until = ?, attempts = ?, message = ?
 			WHERE id = ? AND lease_owner = ? AND attempts = ? AND state IN ('queued', 'sending')`,
-			string(m.State), ts(m.NextAttempt), ts(m.LeaseUntil), m.Attempts, b, m.Raw, m.ID, owner, m.Attempts)
+			string(m.State), ts(m.NextAttempt), ts(m.LeaseUntil), m.Attempts, b, m.ID, owner, m.Attempts)
 		if err != nil {
 			return err
 		}
