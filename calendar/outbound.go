@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/convene/convene/service/admit"
 )
 
 // OutboundPolicy says which addresses calendar fetches may connect to.
@@ -177,7 +179,9 @@ func (p OutboundPolicy) guardedClient(base *http.Client) (*http.Client, error) {
 	t.DialTLSContext = nil
 	t.DisableCompression = false
 	return &http.Client{
-		Transport: t,
+		// A request of Convene's that waits on a calendar server gives
+		// its place among the requests being served up meanwhile.
+		Transport: admit.Transport{Base: t},
 		Timeout:   base.Timeout,
 		Jar:       nil, // cookies could carry one origin's session to another
 		CheckRedirect: func(*http.Request, []*http.Request) error {

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -64,6 +65,12 @@ type config struct {
 	OutboxLease, OutboxRetryBase                  time.Duration
 	// OutboxWorkers send side by side (CONVENE_OUTBOX_WORKERS, default 4).
 	OutboxWorkers int
+	// MaxActiveRequests are served at once (CONVENE_MAX_ACTIVE_REQUESTS,
+	// default four for each processor); the rest wait their turn, up to
+	// RequestQueueWait (CONVENE_REQUEST_QUEUE_WAIT, default 10s), and then
+	// get 503. See service/admit.
+	MaxActiveRequests int
+	RequestQueueWait  time.Duration
 	// SMTPListen, when set, runs the inbound SMTP listener for replies.
 	SMTPListen string
 	// MetricsAddr, when set, serves /metrics on its own address rather
@@ -180,6 +187,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		{"CONVENE_REMINDER_AFTER", &c.ReminderAfter, 4 * time.Hour},
 		{"CONVENE_START_MARGIN", &c.StartMargin, 15 * time.Minute},
 		{"CONVENE_RETENTION_INTERVAL", &c.RetentionInterval, 6 * time.Hour},
+		{"CONVENE_REQUEST_QUEUE_WAIT", &c.RequestQueueWait, 10 * time.Second},
 	} {
 		*d.into = d.def
 		if v := getenv(d.name); v != "" {
@@ -232,6 +240,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 			}
 			*into = n
 		}
+	}
+	c.MaxActiveRequests = 4 * runtime.GOMAXPROCS(0)
+	if v := getenv("CONVENE_MAX_ACTIVE_REQUESTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 4096 {
+			errs = append(errs, fmt.Errorf("CONVENE_MAX_ACTIVE_REQUESTS: %q is not a number from 1 to 4096", v))
+		}
+		c.MaxActiveRequests = n
 	}
 	c.CalendarPerServer = 4
 	if v := getenv("CONVENE_CALENDAR_PER_SERVER"); v != "" {

@@ -418,7 +418,8 @@ func TestConveneEndToEnd(t *testing.T) {
 			t.Errorf("cancellation: MIME %q, METHOD %q, STATUS %q, SEQUENCE %q", method, prop(cal, "METHOD"), prop(cal, "STATUS"), prop(cal, "SEQUENCE"))
 		}
 	}
-	// The deadline watch ran at start-up; its gauges are on /metrics.
+	// The deadline watch ran at start-up; its gauges are on /metrics, as
+	// are the door's.
 	res, err := http.Get(srv.url + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -426,7 +427,8 @@ func TestConveneEndToEnd(t *testing.T) {
 	metrics, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	for _, g := range []string{"convene_discussions_at_risk ", "convene_discussions_breached ", "convene_invitees_awaiting_reply ",
-		"convene_follow_ons_overdue ", "convene_deadline_watch_last_run_timestamp_seconds "} {
+		"convene_follow_ons_overdue ", "convene_deadline_watch_last_run_timestamp_seconds ",
+		"convene_http_requests_active ", "convene_http_requests_waiting ", "convene_http_requests_shed_total "} {
 		if !strings.Contains(string(metrics), "\n"+g) {
 			t.Errorf("/metrics has no %s gauge", strings.TrimSpace(g))
 		}

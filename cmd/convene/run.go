@@ -26,6 +26,7 @@ import (
 	"github.com/convene/convene/calendar"
 	"github.com/convene/convene/invites"
 	"github.com/convene/convene/service"
+	"github.com/convene/convene/service/admit"
 	"github.com/convene/convene/service/httpapi"
 	"github.com/convene/convene/service/mongodb"
 	"github.com/convene/convene/service/outbox"
@@ -161,8 +162,15 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout i
 		return err
 	}
 	defer ln.Close()
+	// At most MaxActiveRequests are served at once; the rest wait their
+	// turn (see service/admit). Health checks, metrics and the web app's
+	// static files go straight in, and so do exports, which stream for as
+	// long as the client reads.
+	door := admit.New(cfg.MaxActiveRequests, 16*cfg.MaxActiveRequests, cfg.RequestQueueWait)
+	door.BodyLimit = cfg.BodyLimit
+	registerAdmissionMetrics(reg, door)
 	srv := &http.Server{
-		Handler:           mount(api, site),
+		Handler:           door.Handler(mount(api, site), straightIn),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      120 * time.Second,
@@ -394,6 +402,29 @@ func newSender(cfg config, log *slog.Logger) (invites.Sender, error) {
 
 // registerOutboxMetrics exposes the outbox: messages by state, the age of
 // the oldest still queued, and sends and failures by this instance.
+// straightIn are the requests the door does not hold: cheap ones that must
+// answer when the service is busy (health, metrics, static files), and
+// exports, which stream for as long as the client reads.
+func straightIn(r *http.Request) bool {
+	p := r.URL.Path
+	return p == "/healthz" || p == "/readyz" || p == "/metrics" ||
+		strings.HasPrefix(p, "/assets/") || strings.HasPrefix(p, "/static/") || strings.HasPrefix(p, "/v1/exports/")
+}
+
+// registerAdmissionMetrics counts the requests being served, waiting, and
+// turned away (a rising count says the service needs more processors or
+// instances).
+func registerAdmissionMetrics(reg *prometheus.Registry, door *admit.Limiter) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "convene_http_requests_active", Help: "Requests being served now (at most CONVENE_MAX_ACTIVE_REQUESTS)."},
+			func() float64 { return float64(door.Active()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "convene_http_requests_waiting", Help: "Requests waiting their turn now."},
+			func() float64 { return float64(door.Waiting()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "convene_http_requests_shed_total", Help: "Requests answered 503 because the service was busy."},
+			func() float64 { return float64(door.Shed()) }),
+	)
+}
+
 func registerOutboxMetrics(reg *prometheus.Registry, app *service.App, w *outbox.Worker) {
 	// One query per scrape, not one per gauge: the figures are kept for a
 	// few seconds.

@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/convene/convene/service"
+	"github.com/convene/convene/service/admit"
 	"github.com/convene/convene/service/web"
 )
 
@@ -103,6 +105,9 @@ func loadWebConfig(c *config, getenv func(string) string) []error {
 		}
 		o.AgencyMap[strings.TrimSpace(k)] = agency
 	}
+	// The identity provider is another server: a sign-in waiting on it
+	// gives its place among the requests being served up meanwhile.
+	o.HTTPClient = &http.Client{Transport: admit.Transport{}, Timeout: 30 * time.Second}
 	c.OIDC = o
 	return errs
 }

@@ -134,15 +134,9 @@ func TestWebConfig(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cfg, err := loadConfig(func(k string) string { return c.env[k] })
-			if c.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
-					t.Fatalf("error %v, want one naming %s", err, c.wantErr)
-				}
+			cfg, ok := loadConfigCase(t, c.env, c.wantErr)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			c.check(t, cfg)
 		})
