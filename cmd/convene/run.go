@@ -83,6 +83,7 @@ const usage = `usage:
 
 func serve(ctx context.Context, cfg config, getenv func(string) string, stdout io.Writer) error {
 	log := serviceLogger(cfg, os.Stderr)
+	tuneGC(getenv, containerMemoryLimit, log)
 	store, storeName, closeStore, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err

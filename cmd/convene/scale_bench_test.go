@@ -205,6 +205,7 @@ func benchDiscussion(rng *rand.Rand, i, n int, people []service.Person, now time
 var (
 	lastRun          = regexp.MustCompile(`(?m)^convene_deadline_watch_last_run_timestamp_seconds (\S+)`)
 	lastRetention    = regexp.MustCompile(`(?m)^convene_retention_last_run_timestamp_seconds (\S+)`)
+	residentMemory   = regexp.MustCompile(`(?m)^process_resident_memory_bytes (\S+)`)
 	outboxInProgress = regexp.MustCompile(`(?m)^convene_outbox_messages\{state="(?:queued|sending)"\} (\S+)`)
 )
 
@@ -563,4 +564,15 @@ func mixed(b *testing.B, s *benchServer, client *http.Client, rate int) {
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
 	b.ReportMetric(float64(errs.Load()), "errors")
+	// The memory the process holds after the load (with the server in the
+	// benchmark's process, the load generator's too).
+	if res, err := http.Get(s.url + "/metrics"); err == nil {
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if m := residentMemory.FindSubmatch(body); m != nil {
+			if v, err := strconv.ParseFloat(string(m[1]), 64); err == nil {
+				b.ReportMetric(v/(1<<20), "rss-MB")
+			}
+		}
+	}
 }
