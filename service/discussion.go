@@ -401,15 +401,19 @@ type MessageRef struct {
 // CANCEL for every REQUEST up to its own sequence. Otherwise an invitation
 // still waiting for a retry could arrive after the newer message and put an
 // old time, or a cancelled meeting, back in a calendar.
-func (d *Discussion) supersedes(m *OutboxMessage) bool {
+func (d *Discussion) supersedes(m *OutboxMessage) bool { return superseded(d.Outbox, m) }
+
+// superseded reports whether a message after m in outbox (a discussion's
+// Outbox) says all m says: see Discussion.supersedes.
+func superseded(outbox []MessageRef, m *OutboxMessage) bool {
 	if m.Method != "REQUEST" {
 		return false
 	}
-	i := slices.IndexFunc(d.Outbox, func(r MessageRef) bool { return r.ID == m.ID })
+	i := slices.IndexFunc(outbox, func(r MessageRef) bool { return r.ID == m.ID })
 	if i < 0 {
 		return false
 	}
-	for _, r := range d.Outbox[i+1:] {
+	for _, r := range outbox[i+1:] {
 		if r.To == m.To && (r.Method == "REQUEST" && r.Sequence > m.Sequence || r.Method == "CANCEL" && r.Sequence >= m.Sequence) {
 			return true
 		}

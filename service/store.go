@@ -110,6 +110,10 @@ type DiscussionStore interface {
 	// Discussion returns the discussion with the newest TimelineWindow
 	// events of its timeline (oldest first) in Timeline.
 	Discussion(ctx context.Context, id string) (*Discussion, error)
+	// DiscussionOutbox returns the discussion's Outbox alone (the outbox
+	// worker's check that a message is not superseded, made for each
+	// message, needs no more), or ENOTFOUND.
+	DiscussionOutbox(ctx context.Context, id string) ([]MessageRef, error)
 	// Discussions lists discussions matching f, sorted by deadline then id,
 	// with the newest TimelineWindow events each.
 	Discussions(ctx context.Context, f DiscussionFilter) ([]Discussion, error)

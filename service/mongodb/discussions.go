@@ -191,6 +191,19 @@ func (s *Store) Discussion(ctx context.Context, id string) (*service.Discussion,
 	return &ds[0], nil
 }
 
+// DiscussionOutbox reads the discussion's outbox index alone (a
+// projection).
+func (s *Store) DiscussionOutbox(ctx context.Context, id string) ([]service.MessageRef, error) {
+	var doc struct {
+		Outbox []service.MessageRef `bson:"outbox"`
+	}
+	err := s.discussions.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(bson.D{{Key: "outbox", Value: 1}})).Decode(&doc)
+	if err != nil {
+		return nil, translate(err, "discussion")
+	}
+	return doc.Outbox, nil
+}
+
 // withTimelines puts the discussions together with the newest
 // TimelineWindow events of each, read with one query.
 func (s *Store) withTimelines(ctx context.Context, docs []discussionDoc) ([]service.Discussion, error) {

@@ -418,6 +418,27 @@ func (s *Store) Discussion(ctx context.Context, id string) (*service.Discussion,
 	return &out[0], nil
 }
 
+// DiscussionOutbox reads the discussion's outbox index alone.
+func (s *Store) DiscussionOutbox(ctx context.Context, id string) ([]service.MessageRef, error) {
+	var refs []service.MessageRef
+	err := s.read(ctx, "discussion", func(tx *txn) error {
+		var list sql.NullString
+		err := tx.queryRow(`SELECT (SELECT group_concat(ref, ',') FROM (SELECT ref FROM discussion_outbox WHERE discussion_id = d.id ORDER BY idx))
+			FROM discussions d WHERE d.id = ?`, id).Scan(&list)
+		if errors.Is(err, sql.ErrNoRows) {
+			return service.Errorf(service.ENOTFOUND, "discussion %s not found", id)
+		}
+		if err != nil || !list.Valid {
+			return err
+		}
+		if err := json.Unmarshal([]byte("["+list.String+"]"), &refs); err != nil {
+			return service.Internal(err, "decode the outbox of discussion "+id)
+		}
+		return nil
+	})
+	return refs, err
+}
+
 // Discussions lists discussions matching f by deadline, then id, a page at
 // a time (keyset on deadline and id): the ids come off an index, and only
 // the page's discussions are read whole.

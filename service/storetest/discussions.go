@@ -671,6 +671,20 @@ func testMovedPending(t *testing.T, s service.Store) {
 	if got = mustLoad(t, s, "d1"); got.Version != 1 || len(got.Pending) != 0 || len(got.Outbox) != 6 {
 		t.Errorf("at the end: version %d, %d pending, %d in the outbox", got.Version, len(got.Pending), len(got.Outbox))
 	}
+	// The outbox index read alone, as the outbox worker reads it, is the
+	// discussion's.
+	refs, err := s.DiscussionOutbox(ctx, "d1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(got.Outbox, refs, equal); diff != "" {
+		t.Errorf("the outbox index alone (-whole discussion's +alone):\n%s", diff)
+	}
+	if refs, err := s.DiscussionOutbox(ctx, "d2"); err != nil || len(refs) != 0 {
+		t.Errorf("the outbox index of a discussion with none: %v %v", refs, err)
+	}
+	_, err = s.DiscussionOutbox(ctx, "ghost")
+	wantCode(t, "the outbox index of a missing discussion", err, service.ENOTFOUND)
 }
 
 // A summary list leaves the timeline out and keeps the rest.
