@@ -2,7 +2,10 @@ package main
 
 import (
 	"net/http/httptest"
+	"os"
+	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -65,4 +68,27 @@ func loadConfigCase(t *testing.T, env map[string]string, wantErr string) (config
 		t.Fatal(err)
 	}
 	return cfg, true
+}
+
+// The shutdown grace covers a request that waited its longest at the door
+// and then read every calendar, and Kubernetes waits longer than that
+// before it kills the pod.
+func TestShutdownGraceFitsThePod(t *testing.T) {
+	cfg, _ := loadConfigCase(t, nil, "")
+	grace := cfg.shutdownGrace()
+	if longest := cfg.RequestQueueWait + cfg.AvailabilityBudget + cfg.CalendarTimeout; grace <= longest {
+		t.Errorf("grace %s, not longer than the longest request (%s)", grace, longest)
+	}
+	b, err := os.ReadFile("../../deploy/kubernetes/deployment.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`terminationGracePeriodSeconds: (\d+)`).FindSubmatch(b)
+	if m == nil {
+		t.Fatal("deployment.yaml sets no terminationGracePeriodSeconds")
+	}
+	pod, _ := strconv.Atoi(string(m[1]))
+	if time.Duration(pod)*time.Second <= grace {
+		t.Errorf("the pod is killed after %ds, before the service's own grace of %s ends", pod, grace)
+	}
 }

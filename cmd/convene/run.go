@@ -256,9 +256,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout i
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
-	// The grace period covers the longest request: a convene or booking
-	// that reads every calendar within its budget.
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.AvailabilityBudget+cfg.CalendarTimeout+15*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownGrace())
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
@@ -403,6 +401,13 @@ func newSender(cfg config, log *slog.Logger) (invites.Sender, error) {
 
 // registerOutboxMetrics exposes the outbox: messages by state, the age of
 // the oldest still queued, and sends and failures by this instance.
+// shutdownGrace is how long a stopping server lets requests finish: long
+// enough for the longest, one that waited its longest at the door, then a
+// convene or booking that reads every calendar within its budget.
+func (c config) shutdownGrace() time.Duration {
+	return c.RequestQueueWait + c.AvailabilityBudget + c.CalendarTimeout + 15*time.Second
+}
+
 // straightIn are the requests the door does not hold: cheap ones that must
 // answer when the service is busy (health, metrics, static files), and
 // exports, which stream for as long as the client reads.
