@@ -332,13 +332,19 @@ func (s *Store) Close() error {
 func (s *Store) Dir() string { return s.dir }
 
 // Ping reports whether both databases answer and can be written: it
-// writes the time to a one-row table in each.
+// writes the time to a one-row table in each. Rewriting that row needs no
+// new page, so a full database would pass; the row first takes a value a
+// page long, which needs a page of its own, as new rows do.
 func (s *Store) Ping(ctx context.Context) error {
 	for _, d := range []*database{s.main, s.audit} {
 		if err := s.writeTo(ctx, d, "health check", func(tx *txn) error {
-			_, err := tx.exec(`INSERT INTO health (id, at) VALUES (1, ?)
-			ON CONFLICT (id) DO UPDATE SET at = excluded.at`, ts(time.Now()))
-			return err
+			for _, at := range []string{strings.Repeat(" ", pageSize), ts(time.Now())} {
+				if _, err := tx.exec(`INSERT INTO health (id, at) VALUES (1, ?)
+			ON CONFLICT (id) DO UPDATE SET at = excluded.at`, at); err != nil {
+					return err
+				}
+			}
+			return nil
 		}); err != nil {
 			return err
 		}
