@@ -117,10 +117,13 @@ type Attendee struct {
 	WorkingHours *WorkingHours
 	// Zone is where the working hours are kept; nil means the query's.
 	Zone *time.Location
-	// Availability Unknown means Busy is not known and the attendee is
-	// unknown in every slot; the zero value means Known.
+	// Availability Unknown means the attendee's calendar could not be
+	// read: they are unknown in every slot except where Busy makes them
+	// busy. The zero value means Known.
 	Availability AvailabilityStatus
-	// Busy need not be sorted or merged.
+	// Busy is the time the attendee is known to be busy, which an
+	// unreadable calendar does not undo (the caller's own bookings of
+	// them, say). It need not be sorted or merged.
 	Busy []Interval
 }
 
@@ -280,14 +283,12 @@ func FindSlots(q SlotQuery) (SlotResult, error) {
 		if a.WorkingHours != nil {
 			s.hours = *a.WorkingHours
 		}
-		if a.Availability != Unknown {
-			for _, iv := range a.Busy {
-				if iv.Overlaps(reach) {
-					s.busy = append(s.busy, iv)
-				}
+		for _, iv := range a.Busy {
+			if iv.Overlaps(reach) {
+				s.busy = append(s.busy, iv)
 			}
-			s.busy = Merge(s.busy)
 		}
+		s.busy = Merge(s.busy)
 		anyEssential = anyEssential || a.Essential
 	}
 	// Whose hours bound the slots: the essential attendees, or everyone
@@ -372,14 +373,15 @@ func FindSlots(q SlotQuery) (SlotResult, error) {
 }
 
 func (s *searcher) status(start, end time.Time, q SlotQuery, ooh bool) status {
-	if s.a.Availability == Unknown {
-		return statusUnknown
-	}
-	if !ooh && !s.a.Essential && !s.inHours(start, end, q.IsWorkingDay) {
+	unknown := s.a.Availability == Unknown
+	if !unknown && !ooh && !s.a.Essential && !s.inHours(start, end, q.IsWorkingDay) {
 		return statusBusy // an optional attendee outside their hours
 	}
 	if s.busyAt(start.Add(-q.BufferBefore), end.Add(q.BufferAfter)) {
 		return statusBusy
+	}
+	if unknown {
+		return statusUnknown
 	}
 	return statusFree
 }

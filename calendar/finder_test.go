@@ -184,6 +184,28 @@ func TestFindSlots(t *testing.T) {
 			reason: calendar.AttendeesUnknown,
 		},
 		{
+			name: "unknown attendee with time known to be busy: unknown slots after it",
+			q: calendar.SlotQuery{
+				Attendees: []calendar.Attendee{
+					{ID: "held", Essential: true, Availability: calendar.Unknown, Busy: []calendar.Interval{span(t, 0, "09:00", "10:00")}},
+				},
+				Duration: time.Hour, Earliest: mon9, Deadline: fri17, MaxSlots: 2,
+			},
+			want:   []time.Time{lon(t, 0, "10:00"), lon(t, 0, "10:15")},
+			reason: calendar.AttendeesUnknown,
+		},
+		{
+			name: "unknown attendee with time known to be busy: busy then",
+			q: calendar.SlotQuery{
+				Attendees: []calendar.Attendee{
+					{ID: "held", Essential: true, Availability: calendar.Unknown, Busy: []calendar.Interval{span(t, 0, "09:00", "10:00")}},
+				},
+				Duration: time.Hour, Earliest: mon9, Deadline: lon(t, 0, "10:00"),
+			},
+			want:   []time.Time{lon(t, 0, "09:00")},
+			reason: calendar.AttendeesUnavailable,
+		},
+		{
 			name: "no working time before the deadline",
 			q: calendar.SlotQuery{
 				Attendees: []calendar.Attendee{{ID: "a", Essential: true}},

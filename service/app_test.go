@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -198,6 +199,84 @@ func TestUseCases(t *testing.T) {
 				ConfirmUnknown: []string{"chris@council.example.org", "sam@council.example.org", "dana@police.example.org", "nina@nhs.example.org"}})
 			if !errs.Match(&errs.Error{Code: errs.ECONFLICT, Message: "Chris Chair is already booked"}, err) {
 				t.Errorf("double booking: %v", err)
+			}
+		}},
+		{"with no calendar readable, the chair's time held for another discussion is busy: the earliest booking takes the next time", false, func(t *testing.T, e *env) {
+			all := []string{"chris@council.example.org", "sam@council.example.org", "dana@police.example.org", "nina@nhs.example.org"}
+			first, second := e.convene(t, false), e.convene(t, false)
+			// 10:00 on the next working day, before the deadline, with the
+			// clock a quarter of an hour before: 10:00 is the earliest a
+			// booking can take.
+			day := e.now.In(london)
+			for {
+				day = day.AddDate(0, 0, 1)
+				if e.app.Calendar.IsWorkingDay(e.app.Region, day) {
+					break
+				}
+			}
+			ten := time.Date(day.Year(), day.Month(), day.Day(), 10, 0, 0, 0, london)
+			e.app.Now = (&clock{now: ten.Add(-15 * time.Minute)}).Now
+			first = e.book(t, first.ID, ten)
+
+			chair := e.people["chris"]
+			ask := func(deadline time.Time) *service.Availability {
+				t.Helper()
+				av, err := e.app.CheckAvailability(e.bso, service.AvailabilityRequest{Duration: second.Duration, Earliest: ten, Deadline: deadline, MaxSlots: 1,
+					Attendees: []service.AvailabilityAttendee{{PersonID: chair.ID, Essential: true}}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := av.Attendees[0]; got.Availability != calendar.Unknown || got.Reason != calendar.ReasonNoCalendar {
+					t.Fatalf("the chair's calendar is %s (%s), want unknown: no calendar", got.Availability, got.Reason)
+				}
+				return av
+			}
+			// Over the held hour alone, the chair is busy, not unknown.
+			if av := ask(ten.Add(second.Duration)); len(av.Slots) != 1 || !slices.Equal(av.Slots[0].Busy, []string{chair.Email}) ||
+				len(av.Slots[0].Unknown) != 0 || av.Reason != calendar.AttendeesUnavailable {
+				t.Errorf("at the held time: %s %+v, want the chair busy", av.Reason, av.Slots)
+			}
+			// Over the morning, the first time the chair is not busy is
+			// when the held time ends.
+			if av := ask(ten.Add(3 * time.Hour)); len(av.Slots) != 1 || !av.Slots[0].Start.Equal(first.Booking.End) || len(av.Slots[0].Busy) != 0 {
+				t.Errorf("over the morning: %s %+v, want the first slot at %s with nobody busy", av.Reason, av.Slots, first.Booking.End.In(london).Format("15:04"))
+			}
+
+			d, err := e.app.Book(e.bso, second.ID, service.BookRequest{Earliest: true, OverrideReason: "test: any time", ConfirmUnknown: all})
+			if err != nil {
+				t.Fatalf("book the earliest: %v", err)
+			}
+			if !d.Booking.Start.Equal(first.Booking.End) {
+				t.Errorf("booked at %s, want %s, when the chair's other booking ends",
+					d.Booking.Start.In(london).Format("15:04"), first.Booking.End.In(london).Format("15:04"))
+			}
+			// No one is held twice, and every hold is inside its own
+			// discussion's booking.
+			var keys []string
+			for _, p := range e.people {
+				keys = append(keys, p.ID)
+			}
+			holds, err := e.app.Store.Holds(context.Background(), keys, ten.Add(-time.Hour), ten.Add(4*time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen, chairs := map[string]string{}, 0
+			for _, h := range holds {
+				at := h.Person + " at " + h.Start.In(london).Format("15:04")
+				if other, ok := seen[at]; ok {
+					t.Errorf("%s is held for %s and %s", at, other, h.DiscussionID)
+				}
+				seen[at] = h.DiscussionID
+				b := map[string]*service.Booking{first.ID: first.Booking, d.ID: d.Booking}[h.DiscussionID]
+				if b == nil || h.Start.Before(b.Start) || !h.Start.Before(b.End) {
+					t.Errorf("%s is held for %s outside its booking", at, h.DiscussionID)
+				}
+				if h.Person == chair.ID {
+					chairs++
+				}
+			}
+			if want := int((first.Booking.End.Sub(first.Booking.Start) + d.Booking.End.Sub(d.Booking.Start)) / (15 * time.Minute)); chairs != want {
+				t.Errorf("the chair has %d holds, want the %d quarter-hours of both bookings", chairs, want)
 			}
 		}},
 		{"a reschedule moves the holds and keeps none at the old time", false, func(t *testing.T, e *env) {

@@ -219,7 +219,8 @@ func (w slotWindow) validate(f *Fields) {
 
 // findSlots reads every attendee's calendar in parallel (each bounded, the
 // whole within the availability budget) and ranks slots. An attendee whose
-// calendar cannot be read is unknown with the reason, never free.
+// calendar cannot be read is unknown with the reason, never free, and busy
+// whenever Convene holds their time.
 func (a *App) findSlots(ctx context.Context, attendees []attendee, w slotWindow) (*Availability, error) {
 	var f Fields
 	w.validate(&f)
@@ -278,7 +279,8 @@ func (a *App) findSlots(ctx context.Context, attendees []attendee, w slotWindow)
 
 // heldTime is the time Convene itself has booked the attendees into for
 // other discussions: busy whether or not their calendars show it yet (an
-// invitation not yet accepted is in nobody's calendar).
+// invitation not yet accepted is in nobody's calendar), or can be read at
+// all.
 func (a *App) heldTime(ctx context.Context, attendees []attendee, window calendar.Interval, exclude string) (map[string][]calendar.Interval, error) {
 	keys := make([]string, 0, len(attendees))
 	for _, at := range attendees {

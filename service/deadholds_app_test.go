@@ -173,7 +173,8 @@ func (cr *crashed) firstFree(t *testing.T) calendar.Slot {
 	}
 	for _, a := range av.Attendees {
 		if a.Availability == calendar.Unknown {
-			// Held time counts only for people whose calendars are read.
+			// The feeds must be read: these cases are of held time
+			// among calendars known to be free.
 			t.Fatalf("%s's calendar was not read: %s", a.Email, a.Reason)
 		}
 	}
