@@ -14,17 +14,33 @@ import (
 // queued message.)
 func TestClaimWalksTheSendQueue(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	s, err := Open(ctx, t.TempDir())
+	s := openForPlans(t)
+	now := time.Now()
+	all := strings.Join(queryPlan(t, s, claimQuery, ts(now), "w", ts(now.Add(time.Minute))), "; ")
+	if !strings.Contains(all, "USING INDEX outbox_queue") || strings.Contains(all, "outbox_state") || strings.Contains(all, "TEMP B-TREE") {
+		t.Errorf("claim plan: %s\nwant the outbox_queue index, in order", all)
+	}
+}
+
+// openForPlans opens a new store whose query plans a test reads.
+func openForPlans(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	now := time.Now()
-	rows, err := s.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+claimQuery, ts(now), "w", ts(now.Add(time.Minute)))
+	return s
+}
+
+// queryPlan is SQLite's plan for q, a line for each step.
+func queryPlan(t *testing.T, s *Store, q string, args ...any) []string {
+	t.Helper()
+	rows, err := s.r.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer rows.Close()
 	var plan []string
 	for rows.Next() {
 		var id, parent, unused int
@@ -34,11 +50,8 @@ func TestClaimWalksTheSendQueue(t *testing.T) {
 		}
 		plan = append(plan, detail)
 	}
-	if err := rows.Close(); err != nil {
+	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	all := strings.Join(plan, "; ")
-	if !strings.Contains(all, "USING INDEX outbox_queue") || strings.Contains(all, "outbox_state") || strings.Contains(all, "TEMP B-TREE") {
-		t.Errorf("claim plan: %s\nwant the outbox_queue index, in order", all)
-	}
+	return plan
 }

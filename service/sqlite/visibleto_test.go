@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -17,12 +16,7 @@ import (
 // without walking the person's concluded years.
 func TestOnePersonsListIsIndexed(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	s, err := Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s := openForPlans(t)
 	open := []service.DiscussionStatus{service.StatusProposed, service.StatusBooked, service.StatusInProgress}
 	now := time.Now()
 	for _, c := range []struct {
@@ -43,22 +37,7 @@ func TestOnePersonsListIsIndexed(t *testing.T) {
 			[]string{"email=? AND deadline>? AND deadline<?"}},
 	} {
 		q, args := listQuery(c.f)
-		rows, err := s.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		if err := rows.Close(); err != nil {
-			t.Fatal(err)
-		}
+		plan := queryPlan(t, s, q, args...)
 		all := strings.Join(plan, "; ")
 		ranges := 0
 		for _, p := range plan {
