@@ -121,6 +121,11 @@ func (a *App) audit(ctx context.Context, action, resource string, detail map[str
 	}
 	if err := a.audits.append(ctx, a.Store, *e); err != nil {
 		a.Log.ErrorContext(ctx, "audit entry not written", "action", action, "resource", resource, "err", err)
+		if ErrorCode(err) == EUNAVAILABLE {
+			// The store cannot write (its disk is full, say): the
+			// caller is told to try again later, as for any write.
+			return err
+		}
 		return Internal(err, "append audit")
 	}
 	return nil

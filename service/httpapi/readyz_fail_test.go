@@ -73,10 +73,13 @@ func TestReadyzFollowsTheStore(t *testing.T) {
 	if service.ErrorCode(err) != service.EUNAVAILABLE {
 		t.Fatalf("writing to the full store: %v, want %s", err, service.EUNAVAILABLE)
 	}
-	// Users cannot be served (each read is audited), and the probe says
-	// so, as a problem document.
-	if r := h.do("GET", "/v1/people", bso, nil); r.Status < 500 {
-		t.Fatalf("listing the directory with the store full: %d %s, want a failure", r.Status, r.Body)
+	// Users cannot be served (each read is audited): they are told the
+	// service is unavailable, to try later, not that something broke; and
+	// the probe says so, as a problem document.
+	if r := h.do("GET", "/v1/people", bso, nil); r.Status != http.StatusServiceUnavailable {
+		t.Fatalf("listing the directory with the store full: %d %s, want 503", r.Status, r.Body)
+	} else if p := problemOf(t, r, http.StatusServiceUnavailable); p["code"] != service.EUNAVAILABLE {
+		t.Errorf("listing the directory with the store full: %v, want %s", p, service.EUNAVAILABLE)
 	}
 	r := h.do("GET", "/readyz", "", nil)
 	p := problemOf(t, r, http.StatusServiceUnavailable)
