@@ -107,6 +107,21 @@ func appendAll(ctx context.Context, g *service.GroupCommit, s service.Store, ent
 // waitInLine waits until n entries wait for the batch after the one being
 // written. Joining a batch is no event anyone can wait for, so this polls,
 // with a deadline.
+// appendDuringAWrite appends one entry, and once the store has begun
+// writing it (held until letGo), n more; the n+1 results come on the
+// channel returned.
+func appendDuringAWrite(ctx context.Context, g *service.GroupCommit, store *heldAudit, n int) chan appended {
+	results := make(chan appended, n+1)
+	appendAll(ctx, g, store, []service.AuditEntry{readAudited(0)}, results)
+	<-store.started
+	during := make([]service.AuditEntry, 0, n)
+	for i := 1; i <= n; i++ {
+		during = append(during, readAudited(i))
+	}
+	appendAll(ctx, g, store, during, results)
+	return results
+}
+
 func waitInLine(t *testing.T, g *service.GroupCommit, n int) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
@@ -124,14 +139,7 @@ func TestGroupCommitWritesWhatGathersDuringAWriteTogether(t *testing.T) {
 	store := newHeldAudit(t)
 	var g service.GroupCommit
 	const n = 200
-	results := make(chan appended, n+1)
-	appendAll(ctx, &g, store, []service.AuditEntry{readAudited(0)}, results)
-	<-store.started
-	var during []service.AuditEntry
-	for i := 1; i <= n; i++ {
-		during = append(during, readAudited(i))
-	}
-	appendAll(ctx, &g, store, during, results)
+	results := appendDuringAWrite(ctx, &g, store, n)
 	waitInLine(t, &g, n)
 	store.letGo()
 
@@ -163,14 +171,7 @@ func TestGroupCommitBoundsEachWrite(t *testing.T) {
 	store := newHeldAudit(t)
 	var g service.GroupCommit
 	n := 2*service.MaxAuditBatch + 100
-	results := make(chan appended, n+1)
-	appendAll(ctx, &g, store, []service.AuditEntry{readAudited(0)}, results)
-	<-store.started
-	var during []service.AuditEntry
-	for i := 1; i <= n; i++ {
-		during = append(during, readAudited(i))
-	}
-	appendAll(ctx, &g, store, during, results)
+	results := appendDuringAWrite(ctx, &g, store, n)
 	// The next batch fills; the rest wait for a place in a later one.
 	waitInLine(t, &g, service.MaxAuditBatch)
 	store.letGo()
